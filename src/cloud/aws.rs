@@ -1,0 +1,192 @@
+//! AWS SDK configuration and clients; the one place SDK errors are classified.
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::default_provider::region::DefaultRegionChain;
+use aws_config::meta::region::RegionProviderChain;
+use aws_sdk_iam::config::Region;
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::config::{FALLBACK_REGION, Settings};
+use crate::error::{AwsFailure, Error, Result};
+
+/// Who we are in AWS, read once from STS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account_id: String,
+    pub caller_arn: String,
+    pub partition: String,
+}
+
+pub struct Aws {
+    pub iam: aws_sdk_iam::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+    caller: OnceLock<String>,
+}
+
+impl Aws {
+    /// Loads the SDK's default chain (profile, env, SSO, `AWS_ENDPOINT_URL`); no network call.
+    pub async fn connect(settings: &Settings) -> Result<Aws> {
+        let mut chain = DefaultRegionChain::builder();
+        if let Some(p) = &settings.profile {
+            chain = chain.profile_name(p);
+        }
+        let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
+            .or_else(chain.build())
+            .or_else(Region::from_static(FALLBACK_REGION))
+            .region()
+            .await
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| FALLBACK_REGION.to_string());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        let shared = loader.load().await;
+        Ok(Aws {
+            iam: aws_sdk_iam::Client::new(&shared),
+            ecr: aws_sdk_ecr::Client::new(&shared),
+            sts: aws_sdk_sts::Client::new(&shared),
+            region,
+            caller: OnceLock::new(),
+        })
+    }
+
+    pub async fn identity(&self) -> Result<Identity> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.error(failure("sts:GetCallerIdentity", e)))?;
+        let caller_arn = out.arn().unwrap_or_default().to_string();
+        let account_id = out.account().unwrap_or_default().to_string();
+        if account_id.len() != 12 || !account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::Aws {
+                action: "sts:GetCallerIdentity",
+                code: None,
+                message: format!("returned an unexpected account ID {account_id:?}"),
+            });
+        }
+        let partition = caller_arn
+            .split(':')
+            .nth(1)
+            .filter(|p| p.starts_with("aws"))
+            .unwrap_or("aws")
+            .to_string();
+        let _ = self.caller.set(caller_arn.clone());
+        Ok(Identity {
+            account_id,
+            caller_arn,
+            partition,
+        })
+    }
+
+    /// Turns a classified failure into the error a person sees.
+    pub fn error(&self, f: AwsFailure) -> Error {
+        if f.is_access_denied() {
+            return Error::PermissionDenied {
+                action: f.action,
+                caller: self
+                    .caller
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "the current AWS identity".into()),
+            };
+        }
+        if matches!(
+            f.code.as_deref(),
+            Some(
+                "InvalidClientTokenId"
+                    | "ExpiredToken"
+                    | "UnrecognizedClientException"
+                    | "SignatureDoesNotMatch"
+            )
+        ) || (f.code.is_none() && f.message.contains("credentials"))
+        {
+            return Error::AwsSetup(format!("{} failed: {}", f.action, f.message));
+        }
+        Error::Aws {
+            action: f.action,
+            code: f.code,
+            message: f.message,
+        }
+    }
+}
+
+/// Classifies an SDK error: code, message and HTTP status, tagged with the IAM action name.
+pub fn failure<E>(action: &'static str, err: SdkError<E, HttpResponse>) -> AwsFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_string);
+    let message = match (&err, err.message()) {
+        (SdkError::ServiceError(_), Some(m)) => m.to_string(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    AwsFailure {
+        action,
+        code,
+        message,
+        status,
+    }
+}
+
+/// How long to wait for IAM's eventual consistency before asking the user to rerun.
+fn propagation_budget() -> Duration {
+    let secs = std::env::var("SKYECR_IAM_PROPAGATION_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(120);
+    Duration::from_secs(secs)
+}
+
+/// Retries a call while `retryable` says the failure is IAM propagation lag; bounded.
+/// Throttling and 5xx are left to the SDK's own retry configuration.
+pub async fn retry_propagation<T, Fut>(
+    aws: &Aws,
+    retryable: impl Fn(&AwsFailure) -> bool,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T>
+where
+    Fut: Future<Output = std::result::Result<T, AwsFailure>>,
+{
+    let budget = propagation_budget();
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(f) if retryable(&f) => {
+                if started.elapsed() + delay > budget {
+                    return Err(Error::PropagationTimeout {
+                        action: f.action,
+                        seconds: started.elapsed().as_secs(),
+                        detail: f.code.unwrap_or(f.message),
+                    });
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(f) => return Err(aws.error(f)),
+        }
+    }
+}
+
+/// IAM has not yet seen a just-created OIDC provider.
+pub fn is_invalid_principal(f: &AwsFailure) -> bool {
+    f.is("MalformedPolicyDocument") && f.message.to_ascii_lowercase().contains("invalid principal")
+}
+
+/// IAM has not yet seen a just-created entity, or another write is in flight.
+pub fn is_propagation_lag(f: &AwsFailure) -> bool {
+    f.is("NoSuchEntity") || f.is("ConcurrentModification")
+}

@@ -1,0 +1,2 @@
+//! The edges: AWS SDK clients and the GitHub REST client.
+pub mod aws;

@@ -1,0 +1,121 @@
+//! Errors a person can act on, and the exit codes they map to.
+use std::fmt;
+use std::process::ExitCode;
+
+/// One rejected setting: which flag, what was wrong, what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    pub flag: &'static str,
+    pub problem: String,
+    pub expected: &'static str,
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (expected {})",
+            self.flag, self.problem, self.expected
+        )
+    }
+}
+
+/// A failed AWS call, classified once in `cloud::aws`.
+#[derive(Debug, Clone)]
+pub struct AwsFailure {
+    /// IAM-style action name, e.g. `iam:CreateRole`.
+    pub action: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub status: Option<u16>,
+}
+
+impl AwsFailure {
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")
+        ) || (self.code.is_none() && self.status == Some(403))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", render_invalid(.0))]
+    InvalidSettings(Vec<InvalidInput>),
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("could not read settings file {path}: {reason}")]
+    ConfigFile { path: String, reason: String },
+
+    #[error(
+        "AWS denied {action} to {caller}.\n  Grant {action} to {caller} (docs/permissions.md lists what each command needs) and rerun."
+    )]
+    PermissionDenied {
+        action: &'static str,
+        caller: String,
+    },
+
+    #[error("AWS {action} failed{}: {message}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Aws {
+        action: &'static str,
+        code: Option<String>,
+        message: String,
+    },
+
+    #[error(
+        "AWS has not finished propagating a new IAM resource: {action} still failed after {seconds}s ({detail}).\n  Nothing is lost: rerun the same command and it continues from here."
+    )]
+    PropagationTimeout {
+        action: &'static str,
+        seconds: u64,
+        detail: String,
+    },
+
+    #[error(
+        "could not load AWS credentials or region: {0}\n  Configure the AWS CLI (aws configure / aws sso login), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
+    )]
+    AwsSetup(String),
+
+    #[error("{0}")]
+    GitHub(String),
+
+    #[error("{0}")]
+    Blocked(String),
+
+    #[error(
+        "{what} needs confirmation, but there is no terminal to ask on.\n  Rerun with --yes to confirm non-interactively."
+    )]
+    NeedsConfirmation { what: &'static str },
+
+    #[error("cancelled: nothing was changed")]
+    Declined,
+
+    #[error("interrupted")]
+    Interrupted,
+
+    #[error("{0}")]
+    Io(String),
+}
+
+fn render_invalid(items: &[InvalidInput]) -> String {
+    let lines: Vec<String> = items.iter().map(|i| format!("invalid {i}")).collect();
+    lines.join("\n")
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Interrupted => ExitCode::from(130),
+            _ => ExitCode::from(1),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

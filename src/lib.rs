@@ -1,0 +1,95 @@
+//! skyecr-bootstrap: observe → plan → apply for GitHub Actions → Amazon ECR.
+pub mod apply;
+pub mod cli;
+pub mod cloud;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod observe;
+pub mod plan;
+pub mod policy;
+pub mod resources;
+pub mod spec;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::{Cli, Command, OutputArg};
+use crate::error::{Error, Result};
+
+/// Parses the command line, runs it, and maps every outcome to an exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors are 1, not clap's 2: a typo in CI must never read as drift.
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    ui::init_colors(cli.settings.color);
+    let json = cli.settings.output == OutputArg::Json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return report(
+                &Error::Io(format!("cannot start the async runtime: {e}")),
+                json,
+            );
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = run(cli) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    });
+    // Don't wait for in-flight SDK calls after an interrupt.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(code) => code,
+        Err(e) => report(&e, json),
+    }
+}
+
+fn report(e: &Error, json: bool) -> ExitCode {
+    eprintln!("{} {e}", console::style("error:").red().bold().for_stderr());
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"error": {"message": e.to_string()}})
+        );
+    }
+    e.exit_code()
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let file = config::load_file(cli.settings.config.as_deref())?;
+    let raw = config::merge(&cli.settings, file);
+    let settings = config::validate(&raw)?;
+    let presentation = config::Presentation {
+        output: cli.settings.output,
+        yes: cli.settings.yes,
+        color: cli.settings.color,
+    };
+    if presentation.output == OutputArg::Markdown {
+        return Err(Error::Usage(
+            "--output markdown is only for audit; use text or json".into(),
+        ));
+    }
+    match cli.command {
+        Command::Plan { detailed_exitcode } => {
+            commands::plan(&settings, presentation, detailed_exitcode).await
+        }
+        Command::Apply { force_secrets: _ } => commands::apply(&settings, presentation).await,
+    }
+}

@@ -1,0 +1,106 @@
+//! Plan: desired vs observed → a list of changes. Pure data, rendered elsewhere.
+use serde::Serialize;
+
+use crate::observe::Observed;
+use crate::resources::{oidc_provider, push_policy, repository, role};
+use crate::spec::Desired;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    OidcProvider,
+    Role,
+    Policy,
+    Repository,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::OidcProvider => "oidc_provider",
+            Kind::Role => "role",
+            Kind::Policy => "policy",
+            Kind::Repository => "repository",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Blocked,
+}
+
+/// What `apply` runs for a change; the variants belong to the resource modules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Provider(oidc_provider::ProviderOp),
+    Role(role::RoleOp),
+    Policy(push_policy::PolicyOp),
+    Repository(repository::RepositoryOp),
+    /// Cannot be made in place; `details` say why and what to do.
+    Blocked,
+}
+
+impl Op {
+    /// Dependency order: the role needs the provider (trust) and the policy (attachment).
+    pub fn stage(&self) -> u8 {
+        match self {
+            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Blocked => 0,
+            Op::Role(_) => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub resource: Kind,
+    pub name: String,
+    pub action: Action,
+    pub details: Vec<String>,
+    #[serde(skip)]
+    pub op: Op,
+}
+
+impl Change {
+    pub fn new(resource: Kind, name: &str, action: Action, details: Vec<String>, op: Op) -> Change {
+        Change {
+            resource,
+            name: name.to_string(),
+            action,
+            details,
+            op,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    pub fn blocked(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Blocked)
+    }
+}
+
+pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
+    let mut changes = oidc_provider::diff(&desired.provider, observed.provider.as_ref());
+    changes.extend(push_policy::diff(&desired.policy, observed.policy.as_ref()));
+    changes.extend(repository::diff(
+        &desired.repository,
+        observed.repository.as_ref(),
+    ));
+    if let Some(spec) = &desired.role {
+        changes.extend(role::diff(spec, observed.role.as_ref()));
+    }
+    Plan { changes }
+}

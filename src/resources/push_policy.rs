@@ -1,0 +1,253 @@
+//! The managed ECR push policy: exactly the guide's actions, on exactly one repository.
+use serde_json::Value;
+
+use crate::cloud::aws::{Aws, failure};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Change, Kind, Op};
+use crate::policy;
+
+/// IAM keeps at most five versions of a managed policy.
+const MAX_VERSIONS: usize = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub arn: String,
+    pub document: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub default_version: String,
+    pub document: Value,
+    pub versions: Vec<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub id: String,
+    pub is_default: bool,
+    /// Seconds since the epoch; orders versions for pruning.
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyOp {
+    Create,
+    /// A new default version, after deleting `prune` when IAM's limit is reached.
+    NewVersion {
+        prune: Option<String>,
+    },
+}
+
+pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+    let policy = match aws.iam.get_policy().policy_arn(&spec.arn).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let f = failure("iam:GetPolicy", e);
+            return if f.is("NoSuchEntity") {
+                Ok(None)
+            } else {
+                Err(aws.error(f))
+            };
+        }
+    };
+    let default_version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_string();
+    let (version, versions) = tokio::join!(
+        aws.iam
+            .get_policy_version()
+            .policy_arn(&spec.arn)
+            .version_id(&default_version)
+            .send(),
+        aws.iam.list_policy_versions().policy_arn(&spec.arn).send(),
+    );
+    let version = version.map_err(|e| aws.error(failure("iam:GetPolicyVersion", e)))?;
+    let versions = versions.map_err(|e| aws.error(failure("iam:ListPolicyVersions", e)))?;
+    let raw = version
+        .policy_version()
+        .and_then(|v| v.document())
+        .unwrap_or_default();
+    let document = policy::decode_document(raw).map_err(|e| Error::Aws {
+        action: "iam:GetPolicyVersion",
+        code: None,
+        message: format!("policy {} version {default_version}: {e}", spec.name),
+    })?;
+    Ok(Some(Live {
+        default_version,
+        document,
+        versions: versions
+            .versions()
+            .iter()
+            .map(|v| Version {
+                id: v.version_id().unwrap_or_default().to_string(),
+                is_default: v.is_default_version(),
+                created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
+            })
+            .collect(),
+    }))
+}
+
+pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
+    let change = |action, details, op| {
+        Change::new(Kind::Policy, &spec.name, action, details, Op::Policy(op))
+    };
+    let Some(live) = live else {
+        return vec![change(
+            Action::Create,
+            vec![format!(
+                "ECR push actions on {}",
+                repository_of(&spec.document)
+            )],
+            PolicyOp::Create,
+        )];
+    };
+    if policy::equivalent(&spec.document, &live.document) {
+        return Vec::new();
+    }
+    let prune = (live.versions.len() >= MAX_VERSIONS)
+        .then(|| {
+            live.versions
+                .iter()
+                .filter(|v| !v.is_default)
+                .min_by_key(|v| (v.created, v.id.clone()))
+                .map(|v| v.id.clone())
+        })
+        .flatten();
+    let mut details = vec![format!(
+        "new default version replacing {}:",
+        live.default_version
+    )];
+    details.extend(
+        policy::differences(&spec.document, &live.document)
+            .into_iter()
+            .map(|d| format!("  {d}")),
+    );
+    if let Some(old) = &prune {
+        details.push(format!(
+            "delete oldest version {old} first (IAM keeps at most {MAX_VERSIONS})"
+        ));
+    }
+    vec![change(
+        Action::Update,
+        details,
+        PolicyOp::NewVersion { prune },
+    )]
+}
+
+fn repository_of(document: &Value) -> String {
+    document["Statement"]
+        .as_array()
+        .and_then(|s| {
+            s.iter()
+                .find_map(|st| st["Resource"].as_str().filter(|r| *r != "*"))
+        })
+        .unwrap_or("the repository")
+        .to_string()
+}
+
+pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
+    match op {
+        PolicyOp::Create => aws
+            .iam
+            .create_policy()
+            .policy_name(&spec.name)
+            .description("Push images to one ECR repository (managed by skyecr-bootstrap)")
+            .policy_document(spec.document.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                let f = failure("iam:CreatePolicy", e);
+                if f.is("EntityAlreadyExists") {
+                    Ok(())
+                } else {
+                    Err(aws.error(f))
+                }
+            }),
+        PolicyOp::NewVersion { prune } => {
+            if let Some(old) = prune {
+                aws.iam
+                    .delete_policy_version()
+                    .policy_arn(&spec.arn)
+                    .version_id(old)
+                    .send()
+                    .await
+                    .map_err(|e| aws.error(failure("iam:DeletePolicyVersion", e)))?;
+            }
+            aws.iam
+                .create_policy_version()
+                .policy_arn(&spec.arn)
+                .policy_document(spec.document.to_string())
+                .set_as_default(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws.error(failure("iam:CreatePolicyVersion", e)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            name: "p".into(),
+            arn: "arn:aws:iam::123456789012:policy/p".into(),
+            document: policy::push_policy("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
+        }
+    }
+
+    fn live(versions: usize) -> Live {
+        Live {
+            default_version: format!("v{versions}"),
+            document: policy::push_policy("*"),
+            versions: (1..=versions)
+                .map(|i| Version {
+                    id: format!("v{i}"),
+                    is_default: i == versions,
+                    created: 100 + i as i64,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn changed_document_becomes_a_new_version() {
+        let changes = diff(&spec(), Some(&live(2)));
+        assert_eq!(
+            changes[0].op,
+            Op::Policy(PolicyOp::NewVersion { prune: None })
+        );
+    }
+
+    #[test]
+    fn five_versions_prune_the_oldest_non_default() {
+        let mut l = live(5);
+        // The default is the oldest: it must survive, v2 goes.
+        l.versions[0].is_default = true;
+        l.versions[4].is_default = false;
+        let changes = diff(&spec(), Some(&l));
+        assert_eq!(
+            changes[0].op,
+            Op::Policy(PolicyOp::NewVersion {
+                prune: Some("v2".into())
+            })
+        );
+    }
+
+    #[test]
+    fn equal_document_is_no_change() {
+        let s = spec();
+        let l = Live {
+            document: s.document.clone(),
+            ..live(1)
+        };
+        assert!(diff(&s, Some(&l)).is_empty());
+    }
+}

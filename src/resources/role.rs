@@ -1,0 +1,250 @@
+//! The IAM role GitHub Actions assumes through OIDC; its trust policy is the security boundary.
+use serde_json::Value;
+
+use crate::cloud::aws::{
+    Aws, failure, is_invalid_principal, is_propagation_lag, retry_propagation,
+};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Change, Kind, Op};
+use crate::policy;
+
+const DESCRIPTION: &str =
+    "GitHub Actions pushes images to Amazon ECR (managed by skyecr-bootstrap)";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub arn: String,
+    pub trust: Value,
+    /// The push policy attached to this role.
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub trust: Value,
+    pub attached_policy_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleOp {
+    /// Create the role, then attach the push policy.
+    Create,
+    UpdateTrust,
+    AttachPolicy,
+}
+
+pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+    let (role, attached) = tokio::join!(
+        aws.iam.get_role().role_name(&spec.name).send(),
+        aws.iam
+            .list_attached_role_policies()
+            .role_name(&spec.name)
+            .max_items(100)
+            .send(),
+    );
+    let role = match role {
+        Ok(out) => out,
+        Err(e) => {
+            let f = failure("iam:GetRole", e);
+            return if f.is("NoSuchEntity") {
+                Ok(None)
+            } else {
+                Err(aws.error(f))
+            };
+        }
+    };
+    let raw = role
+        .role()
+        .map(|r| r.assume_role_policy_document().unwrap_or_default())
+        .unwrap_or_default();
+    let trust = policy::decode_document(raw).map_err(|e| Error::Aws {
+        action: "iam:GetRole",
+        code: None,
+        message: format!(
+            "the trust policy of role {} could not be read: {e}",
+            spec.name
+        ),
+    })?;
+    let attached_policy_arns = match attached {
+        Ok(out) => out
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect(),
+        Err(e) => {
+            let f = failure("iam:ListAttachedRolePolicies", e);
+            // Deleted between the two reads: report it as missing, the plan recreates it.
+            return if f.is("NoSuchEntity") {
+                Ok(None)
+            } else {
+                Err(aws.error(f))
+            };
+        }
+    };
+    Ok(Some(Live {
+        trust,
+        attached_policy_arns,
+    }))
+}
+
+pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
+    let change =
+        |action, details, op| Change::new(Kind::Role, &spec.name, action, details, Op::Role(op));
+    let Some(live) = live else {
+        let mut details: Vec<String> = policy::condition_values(&spec.trust, "sub")
+            .into_values()
+            .flatten()
+            .map(|s| format!("trust {s}"))
+            .collect();
+        details.push(format!("attach {}", spec.policy_arn));
+        return vec![change(Action::Create, details, RoleOp::Create)];
+    };
+    let mut changes = Vec::new();
+    if !policy::equivalent(&spec.trust, &live.trust) {
+        let mut details = vec!["trust policy:".to_string()];
+        details.extend(
+            policy::differences(&spec.trust, &live.trust)
+                .into_iter()
+                .map(|d| format!("  {d}")),
+        );
+        changes.push(change(Action::Update, details, RoleOp::UpdateTrust));
+    }
+    if !live.attached_policy_arns.contains(&spec.policy_arn) {
+        changes.push(change(
+            Action::Update,
+            vec![format!("attach {}", spec.policy_arn)],
+            RoleOp::AttachPolicy,
+        ));
+    }
+    changes
+}
+
+pub async fn apply(aws: &Aws, spec: &Spec, op: &RoleOp) -> Result<()> {
+    match op {
+        RoleOp::Create => {
+            let created = retry_propagation(aws, is_invalid_principal, || async {
+                aws.iam
+                    .create_role()
+                    .role_name(&spec.name)
+                    .description(DESCRIPTION)
+                    .assume_role_policy_document(spec.trust.to_string())
+                    .send()
+                    .await
+                    .map(|_| true)
+                    .or_else(|e| {
+                        let f = failure("iam:CreateRole", e);
+                        if f.is("EntityAlreadyExists") {
+                            Ok(false)
+                        } else {
+                            Err(f)
+                        }
+                    })
+            })
+            .await?;
+            if !created {
+                // A concurrent run won the race; make sure its trust is ours.
+                update_trust(aws, spec).await?;
+            }
+            attach(aws, spec).await
+        }
+        RoleOp::UpdateTrust => update_trust(aws, spec).await,
+        RoleOp::AttachPolicy => attach(aws, spec).await,
+    }
+}
+
+async fn update_trust(aws: &Aws, spec: &Spec) -> Result<()> {
+    retry_propagation(
+        aws,
+        |f| is_invalid_principal(f) || is_propagation_lag(f),
+        || async {
+            aws.iam
+                .update_assume_role_policy()
+                .role_name(&spec.name)
+                .policy_document(spec.trust.to_string())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| failure("iam:UpdateAssumeRolePolicy", e))
+        },
+    )
+    .await
+}
+
+async fn attach(aws: &Aws, spec: &Spec) -> Result<()> {
+    retry_propagation(aws, is_propagation_lag, || async {
+        aws.iam
+            .attach_role_policy()
+            .role_name(&spec.name)
+            .policy_arn(&spec.policy_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| failure("iam:AttachRolePolicy", e))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> Spec {
+        Spec {
+            name: "r".into(),
+            arn: "arn:aws:iam::123456789012:role/r".into(),
+            trust: policy::trust_policy("arn:p", "h", &["repo:a/b:ref:refs/heads/main".into()]),
+            policy_arn: "arn:aws:iam::123456789012:policy/p".into(),
+        }
+    }
+
+    #[test]
+    fn matching_role_has_no_changes_even_when_encoded_differently() {
+        let s = spec();
+        let mut trust = s.trust.clone();
+        trust["Statement"] = json!(trust["Statement"][0].clone());
+        let live = Live {
+            trust,
+            attached_policy_arns: vec![s.policy_arn.clone()],
+        };
+        assert!(diff(&s, Some(&live)).is_empty());
+    }
+
+    #[test]
+    fn widened_trust_and_detached_policy_are_updates() {
+        let s = spec();
+        let live = Live {
+            trust: policy::trust_policy("arn:p", "h", &["repo:a/b:*".into()]),
+            attached_policy_arns: vec![],
+        };
+        let changes = diff(&s, Some(&live));
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].op, Op::Role(RoleOp::UpdateTrust));
+        assert!(
+            changes[0]
+                .details
+                .iter()
+                .any(|d| d.contains("- ") && d.contains("repo:a/b:*"))
+        );
+        assert!(
+            changes[0]
+                .details
+                .iter()
+                .any(|d| d.contains("+ ") && d.contains("refs/heads/main"))
+        );
+        assert_eq!(changes[1].op, Op::Role(RoleOp::AttachPolicy));
+    }
+
+    #[test]
+    fn missing_role_is_created_with_its_subjects() {
+        let changes = diff(&spec(), None);
+        assert_eq!(changes[0].action, Action::Create);
+        assert!(
+            changes[0]
+                .details
+                .iter()
+                .any(|d| d == "trust repo:a/b:ref:refs/heads/main")
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Everything a person sees: rendering of plans and reports, progress, prompts.
+pub mod progress;
+pub mod render;
+
+use std::io::IsTerminal;
+
+use crate::cli::ColorArg;
+
+/// Applies `--color` and `NO_COLOR` to stdout and stderr alike.
+pub fn init_colors(choice: ColorArg) {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (out, err) = match choice {
+        ColorArg::Always => (true, true),
+        ColorArg::Never => (false, false),
+        ColorArg::Auto => (
+            !no_color && std::io::stdout().is_terminal(),
+            !no_color && std::io::stderr().is_terminal(),
+        ),
+    };
+    console::set_colors_enabled(out);
+    console::set_colors_enabled_stderr(err);
+}
+
+/// Prompts need a terminal on both ends; without one we never wait for input.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
