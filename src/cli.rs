@@ -90,6 +90,9 @@ pub struct SettingsArgs {
     /// GitHub secret that receives the role ARN [default: AWS_ECR_ROLE_ARN].
     #[arg(long, global = true, value_name = "NAME")]
     pub secret_name: Option<String>,
+    /// Where the role ARN secret goes: the repository, or each --environment [default: repository].
+    #[arg(long, global = true, value_enum)]
+    pub secret_scope: Option<SecretScopeArg>,
     /// OIDC issuer [default: https://token.actions.githubusercontent.com].
     #[arg(long, global = true, value_name = "URL")]
     pub oidc_issuer: Option<String>,
@@ -108,6 +111,12 @@ pub struct SettingsArgs {
 pub enum AuthArg {
     Oidc,
     AccessKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretScopeArg {
+    Repository,
+    Environment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, Identity};
+use crate::cloud::github::{self, GitHub, RepoInfo};
 use crate::config::{self, Presentation, Settings};
 use crate::error::{Error, Result};
 use crate::observe::observe;
@@ -13,6 +14,8 @@ use crate::ui::{self, progress::Progress, render};
 /// Everything a command needs after the read-only preamble.
 struct Context {
     aws: Aws,
+    github: GitHub,
+    repo: RepoInfo,
     identity: Identity,
     desired: Desired,
     plan: Plan,
@@ -21,26 +24,41 @@ struct Context {
 impl Context {
     fn target(&self) -> String {
         format!(
-            "AWS account {} ({})",
-            self.identity.account_id, self.aws.region
+            "AWS account {} ({}) and GitHub repository {}/{}",
+            self.identity.account_id, self.aws.region, self.repo.owner, self.repo.name
         )
     }
 }
 
-async fn observe_and_plan(settings: &Settings) -> Result<Context> {
+async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Result<Context> {
     config::require_scopes(settings)?;
+    let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    let identity = aws.identity().await?;
-    let repo = RepoIdentity {
-        owner: settings.github.owner.clone(),
-        name: settings.github.name.clone(),
-        ids: None,
+    // The repository read proves the token can see it before anything is written anywhere.
+    let (identity, repo, template) = tokio::try_join!(
+        aws.identity(),
+        github.repository(&settings.github),
+        github.subject_template(&settings.github),
+    )?;
+    let identity_of_repo = RepoIdentity {
+        owner: repo.owner.clone(),
+        name: repo.name.clone(),
+        ids: Some((repo.owner_id, repo.repo_id)),
     };
-    let desired = spec::desired(settings, &identity, &aws.region, &repo);
-    let observed = observe(&aws, &desired).await?;
+    let desired = spec::desired(
+        settings,
+        &identity,
+        &aws.region,
+        &identity_of_repo,
+        template.as_deref(),
+        force_secrets,
+    )?;
+    let observed = observe(&aws, &github, &desired).await?;
     let plan = make_plan(&desired, &observed);
     Ok(Context {
         aws,
+        github,
+        repo,
         identity,
         desired,
         plan,
@@ -62,7 +80,7 @@ pub async fn plan(
     presentation: Presentation,
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings).await?;
+    let ctx = observe_and_plan(settings, false).await?;
     print_plan(&ctx, presentation);
     if detailed_exitcode && !ctx.plan.changes.is_empty() {
         return Ok(ExitCode::from(2));
@@ -70,8 +88,12 @@ pub async fn plan(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn apply(settings: &Settings, presentation: Presentation) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings).await?;
+pub async fn apply(
+    settings: &Settings,
+    presentation: Presentation,
+    force_secrets: bool,
+) -> Result<ExitCode> {
+    let ctx = observe_and_plan(settings, force_secrets).await?;
     print_plan(&ctx, presentation);
     if ctx.plan.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -85,7 +107,14 @@ pub async fn apply(settings: &Settings, presentation: Presentation) -> Result<Ex
         )));
     }
     confirm(presentation, "apply")?;
-    crate::apply::apply(&ctx.aws, &ctx.desired, &ctx.plan, &Progress::new()).await?;
+    crate::apply::apply(
+        &ctx.aws,
+        &ctx.github,
+        &ctx.desired,
+        &ctx.plan,
+        &Progress::new(),
+    )
+    .await?;
     eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{AuthArg, ColorArg, EncryptionArg, OutputArg, SettingsArgs};
+use crate::cli::{AuthArg, ColorArg, EncryptionArg, OutputArg, SecretScopeArg, SettingsArgs};
 use crate::error::{Error, InvalidInput, Result};
 
 pub const DEFAULT_CONFIG_FILE: &str = "skyecr.json";
@@ -29,7 +29,17 @@ pub struct Settings {
     pub user_name: String,
     pub scopes: TrustScopes,
     pub secret_name: String,
+    pub secret_scope: SecretScope,
     pub issuer: Issuer,
+}
+
+/// Where the role ARN secret is written: the repository, or each chosen environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretScope {
+    #[default]
+    Repository,
+    Environment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +144,8 @@ pub struct FileSettings {
     pub secret_name: Option<String>,
     #[serde(alias = "oidc-issuer", skip_serializing_if = "Option::is_none")]
     pub oidc_issuer: Option<String>,
+    #[serde(alias = "secret-scope", skip_serializing_if = "Option::is_none")]
+    pub secret_scope: Option<SecretScope>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +222,13 @@ pub fn merge(flags: &SettingsArgs, file: FileSettings) -> FileSettings {
         any_ref: flags.any_ref || file.any_ref,
         secret_name: pick(&flags.secret_name, file.secret_name),
         oidc_issuer: pick(&flags.oidc_issuer, file.oidc_issuer),
+        secret_scope: flags
+            .secret_scope
+            .map(|s| match s {
+                SecretScopeArg::Repository => SecretScope::Repository,
+                SecretScopeArg::Environment => SecretScope::Environment,
+            })
+            .or(file.secret_scope),
     }
 }
 
@@ -375,6 +394,14 @@ pub fn validate(raw: &FileSettings) -> Result<Settings> {
         });
     }
 
+    let secret_scope = raw.secret_scope.unwrap_or_default();
+    if secret_scope == SecretScope::Environment && raw.environments.is_empty() {
+        errors.push(InvalidInput {
+            flag: "--secret-scope",
+            problem: "is environment, but no --environment was given".into(),
+            expected: "--secret-scope environment together with one or more --environment NAME",
+        });
+    }
     if !errors.is_empty() {
         return Err(Error::InvalidSettings(errors));
     }
@@ -395,6 +422,7 @@ pub fn validate(raw: &FileSettings) -> Result<Settings> {
             any_ref: raw.any_ref,
         },
         secret_name: secret_name.to_ascii_uppercase(),
+        secret_scope,
         issuer: Issuer(issuer),
     })
 }
@@ -782,6 +810,10 @@ mod tests {
                 }),
             ),
             ("--any-ref", Box::new(|r| r.any_ref = true)),
+            (
+                "--secret-scope",
+                Box::new(|r| r.secret_scope = Some(SecretScope::Environment)),
+            ),
         ];
         for (flag, mutate) in cases {
             rejects(mutate, flag);

@@ -90,6 +90,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan { detailed_exitcode } => {
             commands::plan(&settings, presentation, detailed_exitcode).await
         }
-        Command::Apply { force_secrets: _ } => commands::apply(&settings, presentation).await,
+        Command::Apply { force_secrets } => {
+            commands::apply(&settings, presentation, force_secrets).await
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Observe: read everything the plan compares, concurrently; "not found" is `None`.
+use futures::future::try_join_all;
+
 use crate::cloud::aws::Aws;
+use crate::cloud::github::GitHub;
 use crate::error::Result;
-use crate::resources::{oidc_provider, push_policy, repository, role};
+use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10,25 +13,40 @@ pub struct Observed {
     pub role: Option<role::Live>,
     pub policy: Option<push_policy::Live>,
     pub repository: Option<repository::Live>,
+    /// In the order of `Desired::secrets`.
+    pub secrets: Vec<secret::Live>,
+    /// In the order of `Desired::variables`.
+    pub variables: Vec<Option<variable::Live>>,
 }
 
-pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed> {
+pub async fn observe(aws: &Aws, github: &GitHub, desired: &Desired) -> Result<Observed> {
     let role = async {
         match &desired.role {
             Some(spec) => role::observe(aws, spec).await,
             None => Ok(None),
         }
     };
-    let (provider, role, policy, repository) = tokio::try_join!(
+    let secrets = try_join_all(desired.secrets.iter().map(|s| secret::observe(github, s)));
+    let variables = try_join_all(
+        desired
+            .variables
+            .iter()
+            .map(|v| variable::observe(github, v)),
+    );
+    let (provider, role, policy, repository, secrets, variables) = tokio::try_join!(
         oidc_provider::observe(aws, &desired.provider),
         role,
         push_policy::observe(aws, &desired.policy),
         repository::observe(aws, &desired.repository),
+        secrets,
+        variables,
     )?;
     Ok(Observed {
         provider,
         role,
         policy,
         repository,
+        secrets,
+        variables,
     })
 }

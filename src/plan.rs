@@ -2,7 +2,7 @@
 use serde::Serialize;
 
 use crate::observe::Observed;
-use crate::resources::{oidc_provider, push_policy, repository, role};
+use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -12,6 +12,8 @@ pub enum Kind {
     Role,
     Policy,
     Repository,
+    Secret,
+    Variable,
 }
 
 impl Kind {
@@ -21,6 +23,8 @@ impl Kind {
             Kind::Role => "role",
             Kind::Policy => "policy",
             Kind::Repository => "repository",
+            Kind::Secret => "secret",
+            Kind::Variable => "variable",
         }
     }
 }
@@ -41,16 +45,19 @@ pub enum Op {
     Role(role::RoleOp),
     Policy(push_policy::PolicyOp),
     Repository(repository::RepositoryOp),
+    Secret(secret::SecretOp),
+    Variable(variable::VariableOp),
     /// Cannot be made in place; `details` say why and what to do.
     Blocked,
 }
 
 impl Op {
-    /// Dependency order: the role needs the provider (trust) and the policy (attachment).
+    /// Dependency order: the role needs the provider (trust) and the policy (attachment);
+    /// GitHub is written with the role, its values being derived, not read back.
     pub fn stage(&self) -> u8 {
         match self {
             Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Blocked => 0,
-            Op::Role(_) => 1,
+            Op::Role(_) | Op::Secret(_) | Op::Variable(_) => 1,
         }
     }
 }
@@ -101,6 +108,17 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     ));
     if let Some(spec) = &desired.role {
         changes.extend(role::diff(spec, observed.role.as_ref()));
+    }
+    for (i, (spec, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
+        changes.extend(secret::diff(i, spec, live));
+    }
+    for (i, (spec, live)) in desired
+        .variables
+        .iter()
+        .zip(&observed.variables)
+        .enumerate()
+    {
+        changes.extend(variable::diff(i, spec, live.as_ref()));
     }
     Plan { changes }
 }

@@ -1,8 +1,12 @@
 //! Settings + account + region → the desired state: every name, ARN and document, before any write.
+use secrecy::SecretString;
+
 use crate::cloud::aws::Identity;
-use crate::config::{AuthMode, Settings, TrustScopes};
+use crate::cloud::github::Place;
+use crate::config::{AuthMode, RepoName, SecretScope, Settings, TrustScopes};
+use crate::error::{Error, Result};
 use crate::policy;
-use crate::resources::{oidc_provider, push_policy, repository, role};
+use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
 
 /// The audience GitHub puts in tokens for AWS.
 pub const AUDIENCE: &str = "sts.amazonaws.com";
@@ -20,6 +24,8 @@ pub struct Desired {
     pub role: Option<role::Spec>,
     pub policy: push_policy::Spec,
     pub repository: repository::Spec,
+    pub secrets: Vec<secret::Spec>,
+    pub variables: Vec<variable::Spec>,
 }
 
 pub struct Arns<'a> {
@@ -44,12 +50,17 @@ impl Arns<'_> {
     }
 }
 
+/// The repository's OIDC subject template: `None` is GitHub's default.
+pub type SubjectTemplate<'a> = Option<&'a [String]>;
+
 pub fn desired(
     settings: &Settings,
     identity: &Identity,
     region: &str,
     repo: &RepoIdentity,
-) -> Desired {
+    template: SubjectTemplate<'_>,
+    force_secrets: bool,
+) -> Result<Desired> {
     let arns = Arns {
         partition: &identity.partition,
         account_id: &identity.account_id,
@@ -58,17 +69,50 @@ pub fn desired(
     let provider_arn = arns.iam("oidc-provider", settings.issuer.host_path());
     let policy_arn = arns.iam("policy", &settings.policy_name);
     let repository_arn = arns.ecr_repository(&settings.ecr_repository);
+    let subjects = subjects(repo, &settings.scopes, template).map_err(Error::Usage)?;
+    let role_arn = arns.iam("role", &settings.role_name);
     let role = (settings.auth == AuthMode::Oidc).then(|| role::Spec {
         name: settings.role_name.clone(),
-        arn: arns.iam("role", &settings.role_name),
-        trust: policy::trust_policy(
-            &provider_arn,
-            settings.issuer.host_path(),
-            &subjects(repo, &settings.scopes),
-        ),
+        arn: role_arn.clone(),
+        trust: policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects),
         policy_arn: policy_arn.clone(),
     });
-    Desired {
+    let github = RepoName {
+        owner: repo.owner.clone(),
+        name: repo.name.clone(),
+    };
+    let places: Vec<Place> = match settings.secret_scope {
+        SecretScope::Repository => vec![Place::Repository],
+        SecretScope::Environment => settings
+            .scopes
+            .environments
+            .iter()
+            .cloned()
+            .map(Place::Environment)
+            .collect(),
+    };
+    let secrets = places
+        .into_iter()
+        .map(|place| secret::Spec {
+            repo: github.clone(),
+            place,
+            name: settings.secret_name.clone(),
+            value: SecretString::from(role_arn.clone()),
+            force: force_secrets,
+        })
+        .collect();
+    let variables = [
+        ("AWS_REGION", region),
+        ("ECR_REPOSITORY", settings.ecr_repository.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, value)| variable::Spec {
+        repo: github.clone(),
+        name: name.to_string(),
+        value: value.to_string(),
+    })
+    .collect();
+    Ok(Desired {
         provider: oidc_provider::Spec {
             url: settings.issuer.url().to_string(),
             arn: provider_arn,
@@ -85,44 +129,148 @@ pub fn desired(
             scan_on_push: true,
             encryption: settings.encryption.clone(),
         },
+        secrets,
+        variables,
+    })
+}
+
+/// One trust scope, as the parts of a token's claims it fixes.
+struct Scope {
+    /// The default template's context: `ref:refs/heads/main`, `environment:prod`, or `*`.
+    context: String,
+    git_ref: Option<String>,
+    environment: Option<String>,
+}
+
+fn scopes_of(scopes: &TrustScopes) -> Vec<Scope> {
+    let mut out = Vec::new();
+    if scopes.any_ref {
+        out.push(Scope {
+            context: "*".into(),
+            git_ref: None,
+            environment: None,
+        });
     }
+    for (prefix, names) in [
+        ("refs/heads/", &scopes.branches),
+        ("refs/tags/", &scopes.tags),
+    ] {
+        for name in names {
+            let git_ref = format!("{prefix}{name}");
+            out.push(Scope {
+                context: format!("ref:{git_ref}"),
+                git_ref: Some(git_ref),
+                environment: None,
+            });
+        }
+    }
+    for e in &scopes.environments {
+        // GitHub percent-encodes `:` inside the name so the claim stays parsable.
+        let encoded = e.replace(':', "%3A");
+        out.push(Scope {
+            context: format!("environment:{encoded}"),
+            git_ref: None,
+            environment: Some(encoded),
+        });
+    }
+    out
 }
 
 /// The `sub` values GitHub issues for the chosen scopes, in every form GitHub may use.
-pub fn subjects(repo: &RepoIdentity, scopes: &TrustScopes) -> Vec<String> {
-    let mut suffixes = Vec::new();
-    if scopes.any_ref {
-        suffixes.push("*".to_string());
-    }
-    suffixes.extend(
-        scopes
-            .branches
+/// With a custom subject template, the claims come in the template's order; a template that
+/// cannot pin both the repository and the scope is refused.
+pub fn subjects(
+    repo: &RepoIdentity,
+    scopes: &TrustScopes,
+    template: SubjectTemplate<'_>,
+) -> std::result::Result<Vec<String>, String> {
+    let scopes = scopes_of(scopes);
+    let Some(keys) = template else {
+        let mut prefixes = vec![format!("repo:{}/{}", repo.owner, repo.name)];
+        if let Some((owner_id, repo_id)) = repo.ids {
+            prefixes.push(format!(
+                "repo:{}@{owner_id}/{}@{repo_id}",
+                repo.owner, repo.name
+            ));
+        }
+        return Ok(prefixes
             .iter()
-            .map(|b| format!("ref:refs/heads/{b}")),
-    );
-    suffixes.extend(scopes.tags.iter().map(|t| format!("ref:refs/tags/{t}")));
-    // GitHub percent-encodes `:` inside the environment name so the claim stays parsable.
-    suffixes.extend(
-        scopes
-            .environments
-            .iter()
-            .map(|e| format!("environment:{}", e.replace(':', "%3A"))),
-    );
-
-    let mut prefixes = vec![format!("repo:{}/{}", repo.owner, repo.name)];
-    if let Some((owner_id, repo_id)) = repo.ids {
-        prefixes.push(format!(
-            "repo:{}@{owner_id}/{}@{repo_id}",
-            repo.owner, repo.name
+            .flat_map(|p| scopes.iter().map(move |s| format!("{p}:{}", s.context)))
+            .collect());
+    };
+    let pins_repository = keys
+        .iter()
+        .any(|k| matches!(k.as_str(), "repo" | "repository" | "repository_id"));
+    if !pins_repository {
+        return Err(format!(
+            "the repository's OIDC subject template ({}) names no repository claim (repo, repository or repository_id), so no trust policy can be limited to {}/{}.\n  Add `repo` to the template (PUT /repos/{}/{}/actions/oidc/customization/sub) or reset it to the default.",
+            keys.join(", "),
+            repo.owner,
+            repo.name,
+            repo.owner,
+            repo.name
         ));
     }
     let mut out = Vec::new();
-    for prefix in &prefixes {
-        for suffix in &suffixes {
-            out.push(format!("{prefix}:{suffix}"));
+    for scope in &scopes {
+        let mut parts = Vec::new();
+        let mut pins_scope = scope.context == "*";
+        for key in keys {
+            let value = match key.as_str() {
+                "repo" => format!("repo:{}/{}", repo.owner, repo.name),
+                "repository" => format!("repository:{}/{}", repo.owner, repo.name),
+                "repository_owner" => format!("repository_owner:{}", repo.owner),
+                "repository_owner_id" | "repository_id" => {
+                    let Some((owner_id, repo_id)) = repo.ids else {
+                        return Err(format!(
+                            "the subject template uses {key}, but the repository IDs are unknown"
+                        ));
+                    };
+                    let id = if key == "repository_id" {
+                        repo_id
+                    } else {
+                        owner_id
+                    };
+                    format!("{key}:{id}")
+                }
+                "context" => {
+                    pins_scope = true;
+                    scope.context.clone()
+                }
+                "ref" => match &scope.git_ref {
+                    Some(r) => {
+                        pins_scope = true;
+                        format!("ref:{r}")
+                    }
+                    None => "ref:*".into(),
+                },
+                "environment" => match &scope.environment {
+                    Some(e) => {
+                        pins_scope = true;
+                        format!("environment:{e}")
+                    }
+                    None => {
+                        return Err(format!(
+                            "the repository's OIDC subject template includes `environment`, which jobs outside an environment do not have, so {} cannot be trusted through it.\n  Use --environment scopes, or remove `environment` from the template.",
+                            scope.context
+                        ));
+                    }
+                },
+                // Claims the settings do not fix (workflow, actor, …) may take any value.
+                other => format!("{other}:*"),
+            };
+            parts.push(value);
         }
+        if !pins_scope {
+            return Err(format!(
+                "the repository's OIDC subject template ({}) has no context, ref or environment claim, so {} cannot be told apart from any other ref.\n  Add `context` to the template, or use --any-ref knowingly.",
+                keys.join(", "),
+                scope.context
+            ));
+        }
+        out.push(parts.join(":"));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -146,7 +294,7 @@ mod tests {
             any_ref: false,
         };
         assert_eq!(
-            subjects(&repo(Some((1001, 2002))), &scopes),
+            subjects(&repo(Some((1001, 2002))), &scopes, None).unwrap(),
             vec![
                 "repo:acme/app:ref:refs/heads/main",
                 "repo:acme/app:ref:refs/tags/v*",
@@ -164,6 +312,55 @@ mod tests {
             any_ref: true,
             ..Default::default()
         };
-        assert_eq!(subjects(&repo(None), &scopes), vec!["repo:acme/app:*"]);
+        assert_eq!(
+            subjects(&repo(None), &scopes, None).unwrap(),
+            vec!["repo:acme/app:*"]
+        );
+    }
+
+    #[test]
+    fn custom_templates_keep_their_claim_order() {
+        let scopes = TrustScopes {
+            branches: vec!["main".into()],
+            environments: vec!["prod".into()],
+            ..Default::default()
+        };
+        let keys: Vec<String> = ["repository_owner_id", "repository_id", "context"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            subjects(&repo(Some((1001, 2002))), &scopes, Some(&keys)).unwrap(),
+            vec![
+                "repository_owner_id:1001:repository_id:2002:ref:refs/heads/main",
+                "repository_owner_id:1001:repository_id:2002:environment:prod",
+            ]
+        );
+        let with_workflow: Vec<String> = ["repo", "job_workflow_ref", "context"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            subjects(&repo(None), &scopes, Some(&with_workflow)).unwrap()[0],
+            "repo:acme/app:job_workflow_ref:*:ref:refs/heads/main"
+        );
+    }
+
+    #[test]
+    fn unscopable_templates_are_refused() {
+        let scopes = TrustScopes {
+            branches: vec!["main".into()],
+            ..Default::default()
+        };
+        let no_repo: Vec<String> = ["repository_owner", "context"].map(String::from).to_vec();
+        assert!(
+            subjects(&repo(None), &scopes, Some(&no_repo))
+                .unwrap_err()
+                .contains("no repository claim")
+        );
+        let no_scope: Vec<String> = ["repo", "actor"].map(String::from).to_vec();
+        assert!(
+            subjects(&repo(None), &scopes, Some(&no_scope))
+                .unwrap_err()
+                .contains("cannot be told apart")
+        );
     }
 }

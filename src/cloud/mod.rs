@@ -1,2 +1,3 @@
 //! The edges: AWS SDK clients and the GitHub REST client.
 pub mod aws;
+pub mod github;

@@ -4,3 +4,5 @@ pub mod oidc_provider;
 pub mod push_policy;
 pub mod repository;
 pub mod role;
+pub mod secret;
+pub mod variable;

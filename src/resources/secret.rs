@@ -1,0 +1,226 @@
+//! A GitHub Actions secret. Values cannot be read back, so a non-secret fingerprint variable
+//! beside it records what the tool last wrote (see docs/secrets.md).
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::cloud::github::{GitHub, Place, SecretMeta, Variable};
+use crate::config::RepoName;
+use crate::error::Result;
+use crate::plan::{Action, Change, Kind, Op};
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub repo: RepoName,
+    pub place: Place,
+    pub name: String,
+    pub value: SecretString,
+    /// `--force-secrets`: rewrite even when the fingerprint matches.
+    pub force: bool,
+}
+
+impl Spec {
+    /// The variable holding the fingerprint of what the tool wrote.
+    pub fn fingerprint_variable(&self) -> String {
+        format!("SKYECR_SHA256_{}", self.name)
+    }
+
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.value)
+    }
+
+    fn label(&self) -> String {
+        match &self.place {
+            Place::Repository => self.name.clone(),
+            Place::Environment(e) => format!("{} (environment {e})", self.name),
+        }
+    }
+}
+
+/// SHA-256 of the value: safe to publish for an ARN or a 40-character random key.
+pub fn fingerprint(value: &SecretString) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(value.expose_secret().as_bytes()))
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub environment_exists: bool,
+    pub secret: Option<SecretMeta>,
+    pub fingerprint: Option<Variable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretOp {
+    /// Position in `Desired::secrets`.
+    pub index: usize,
+    pub create_environment: bool,
+    pub fingerprint_exists: bool,
+}
+
+pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Live> {
+    let environment = async {
+        match &spec.place {
+            Place::Repository => Ok(true),
+            Place::Environment(e) => github.environment_exists(&spec.repo, e).await,
+        }
+    };
+    let fp_name = spec.fingerprint_variable();
+    let (environment_exists, secret, fingerprint) = tokio::try_join!(
+        environment,
+        github.secret(&spec.repo, &spec.place, &spec.name),
+        github.variable(&spec.repo, &spec.place, &fp_name),
+    )?;
+    Ok(Live {
+        environment_exists,
+        secret,
+        fingerprint,
+    })
+}
+
+/// Why the secret must be (re)written, or `None` when it is current.
+pub fn staleness(spec: &Spec, live: &Live) -> Option<String> {
+    let Some(secret) = &live.secret else {
+        return Some("missing".into());
+    };
+    if spec.force {
+        return Some("rewrite requested (--force-secrets)".into());
+    }
+    match &live.fingerprint {
+        None => Some("not written by this tool (no fingerprint)".into()),
+        Some(fp) if fp.value != spec.fingerprint() => {
+            Some("holds a different value than the settings give".into())
+        }
+        // Written after we recorded our fingerprint: someone else changed it.
+        Some(fp) if secret.updated_at > fp.updated_at => {
+            Some("changed by someone else after this tool wrote it".into())
+        }
+        Some(_) => None,
+    }
+}
+
+pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
+    let Some(reason) = staleness(spec, live) else {
+        return Vec::new();
+    };
+    let action = if live.secret.is_none() {
+        Action::Create
+    } else {
+        Action::Update
+    };
+    let mut details = vec![format!(
+        "value: {reason} (sealed with the repository key; never shown)"
+    )];
+    if !live.environment_exists {
+        details.push("create the GitHub environment first".into());
+    }
+    vec![Change::new(
+        Kind::Secret,
+        &spec.label(),
+        action,
+        details,
+        Op::Secret(SecretOp {
+            index,
+            create_environment: !live.environment_exists,
+            fingerprint_exists: live.fingerprint.is_some(),
+        }),
+    )]
+}
+
+pub async fn apply(github: &GitHub, spec: &Spec, op: &SecretOp) -> Result<()> {
+    if op.create_environment
+        && let Place::Environment(e) = &spec.place
+    {
+        github.create_environment(&spec.repo, e).await?;
+    }
+    github
+        .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value)
+        .await?;
+    // After the secret, so its timestamp is never newer than the fingerprint's.
+    github
+        .set_variable(
+            &spec.repo,
+            &spec.place,
+            &spec.fingerprint_variable(),
+            &spec.fingerprint(),
+            op.fingerprint_exists,
+        )
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(force: bool) -> Spec {
+        Spec {
+            repo: RepoName {
+                owner: "acme".into(),
+                name: "app".into(),
+            },
+            place: Place::Repository,
+            name: "AWS_ECR_ROLE_ARN".into(),
+            value: SecretString::from("arn:aws:iam::123456789012:role/r"),
+            force,
+        }
+    }
+
+    fn live(fp: Option<&str>, secret_at: &str, fp_at: &str) -> Live {
+        Live {
+            environment_exists: true,
+            secret: Some(SecretMeta {
+                updated_at: secret_at.into(),
+            }),
+            fingerprint: fp.map(|v| Variable {
+                value: v.into(),
+                updated_at: fp_at.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn current_secret_is_left_alone() {
+        let s = spec(false);
+        let fp = s.fingerprint();
+        assert!(
+            diff(
+                0,
+                &s,
+                &live(Some(&fp), "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z")
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            diff(
+                0,
+                &spec(true),
+                &live(Some(&fp), "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z")
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn stale_or_foreign_secret_is_rewritten() {
+        let s = spec(false);
+        let fp = s.fingerprint();
+        assert!(staleness(&s, &live(None, "a", "a")).is_some());
+        assert!(staleness(&s, &live(Some("sha256:00"), "a", "a")).is_some());
+        let overwritten = staleness(
+            &s,
+            &live(Some(&fp), "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"),
+        );
+        assert!(overwritten.is_some_and(|r| r.contains("someone else")));
+    }
+
+    #[test]
+    fn fingerprint_reveals_nothing_printable() {
+        let fp = fingerprint(&SecretString::from(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        ));
+        assert!(fp.starts_with("sha256:") && !fp.contains("wJalr"));
+        assert!(!format!("{:?}", spec(false)).contains("role/r"));
+    }
+}
