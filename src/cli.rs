@@ -38,6 +38,31 @@ pub enum Command {
         #[arg(long)]
         force_secrets: bool,
     },
+    /// Write the GitHub Actions build-and-push workflow of the setup guide, matched to the settings.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap workflow\n  skyecr-bootstrap workflow --trigger-branch main --platforms linux/amd64 --stdout"
+    )]
+    Workflow {
+        /// Where to write it.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = ".github/workflows/build-push-ecr-custom.yaml"
+        )]
+        path: String,
+        /// Branch whose pushes build an image [default: the first --branch, else feature/runpod-catalog-fetcher].
+        #[arg(long, value_name = "NAME")]
+        trigger_branch: Option<String>,
+        /// Target platforms, comma-separated [default: linux/amd64,linux/arm64].
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        platforms: Vec<String>,
+        /// Print the workflow on stdout instead of writing the file.
+        #[arg(long)]
+        stdout: bool,
+        /// Overwrite an existing file that differs.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Default, Args)]

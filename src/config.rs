@@ -443,6 +443,37 @@ fn check(
     }
 }
 
+/// Validates a branch given to a command-specific flag, with the same rules as `--branch`.
+pub fn check_branch_flag(flag: &'static str, value: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    check(&mut errors, flag, BRANCH_FORM, value, check_branch);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidSettings(errors))
+    }
+}
+
+/// `os/arch[/variant]`, as buildx takes it.
+pub fn check_platform(value: &str) -> Result<()> {
+    let parts: Vec<&str> = value.split('/').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSettings(vec![InvalidInput {
+            flag: "--platforms",
+            problem: format!("{} is not a platform", shown(value)),
+            expected: "comma-separated os/arch[/variant], e.g. linux/amd64,linux/arm64",
+        }]))
+    }
+}
+
 /// Commands that build a trust policy need at least one scope; never guess one.
 pub fn require_scopes(settings: &Settings) -> Result<()> {
     if settings.scopes.is_empty() {

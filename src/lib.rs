@@ -11,6 +11,7 @@ pub mod policy;
 pub mod resources;
 pub mod spec;
 pub mod ui;
+pub mod workflow;
 
 use std::process::ExitCode;
 
@@ -92,6 +93,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Apply { force_secrets } => {
             commands::apply(&settings, presentation, force_secrets).await
+        }
+        Command::Workflow {
+            path,
+            trigger_branch,
+            platforms,
+            stdout,
+            force,
+        } => {
+            let request = commands::WorkflowRequest {
+                path,
+                trigger_branch,
+                platforms,
+                stdout,
+                force,
+            };
+            commands::workflow(&settings, request).await
         }
     }
 }

@@ -65,8 +65,15 @@ pub struct Variable {
     pub updated_at: String,
 }
 
+/// A path segment keeps RFC 3986's unreserved characters as they are.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn enc(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 /// Finds a token: `GITHUB_TOKEN`, `GH_TOKEN`, then `gh auth token`.
@@ -89,7 +96,7 @@ pub fn discover_token() -> Result<SecretString> {
         }
     }
     Err(Error::GitHub(
-        "no GitHub token found.\n  Set GITHUB_TOKEN or GH_TOKEN, or log in with `gh auth login`.\n  A fine-grained token needs, on the repository: Secrets (write), Variables (write), Environments (write, with --environment) and Metadata (read); a classic token needs `repo`."
+        "no GitHub token found.\n  Set GITHUB_TOKEN or GH_TOKEN, or log in with `gh auth login`.\n  A fine-grained token needs, on the repository: Secrets (write), Variables (write), Actions (read), Administration (write, only with --secret-scope environment) and Metadata (read); a classic token needs `repo`."
             .into(),
     ))
 }
@@ -298,7 +305,7 @@ impl GitHub {
                     "the GitHub token lacks a permission for {method} {path}{detail}.\n  Grant it `{p}` on the repository (fine-grained token), or use a classic token with `repo`."
                 ),
                 None => format!(
-                    "GitHub refused {method} {path}{detail}.\n  The token needs Secrets, Variables and Environments write and Metadata read on the repository (classic token: `repo`)."
+                    "GitHub refused {method} {path}{detail}.\n  The token needs Secrets and Variables write, Actions and Metadata read on the repository (classic token: `repo`)."
                 ),
             }),
             _ => Error::GitHub(format!(

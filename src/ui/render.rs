@@ -15,7 +15,7 @@ fn symbol(action: Action) -> (&'static str, Style) {
 
 pub fn plan_text(plan: &Plan, target: &str) -> String {
     if plan.changes.is_empty() {
-        return format!("No changes. {target} already matches the settings.\n");
+        return format!("No changes: {target} match the settings.\n");
     }
     let mut out = format!("Changes for {target}:\n\n");
     for change in &plan.changes {

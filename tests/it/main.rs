@@ -1,0 +1,9 @@
+//! The one integration-test binary: the real `skyecr-bootstrap` against moto and the GitHub stand-in.
+// Test code: a failed expectation is a test failure with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod aws_core;
+mod github_delivery;
+mod workflow;
