@@ -478,6 +478,24 @@ impl GitHub {
         }
     }
 
+    /// The login the token belongs to (shown before any write).
+    pub async fn login(&self) -> Result<String> {
+        let reply = self.call(Method::GET, "/user", None).await?;
+        Ok(reply.body["login"].as_str().unwrap_or("unknown").to_string())
+    }
+
+    /// Deletes a secret; one already gone counts as deleted.
+    pub async fn delete_secret(&self, repo: &RepoName, place: &Place, name: &str) -> Result<()> {
+        let path = format!("{}/secrets/{}", Self::place_path(repo, place), enc(name));
+        self.call(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    /// Deletes a variable; one already gone counts as deleted.
+    pub async fn delete_variable(&self, repo: &RepoName, place: &Place, name: &str) -> Result<()> {
+        let path = format!("{}/variables/{}", Self::place_path(repo, place), enc(name));
+        self.call(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
     pub async fn environment_exists(&self, repo: &RepoName, environment: &str) -> Result<bool> {
         let path = format!(
             "/repos/{}/{}/environments/{}",

@@ -1,0 +1,113 @@
+//! The commands: each one a short composition of observe, plan, apply and rendering.
+mod plan_apply;
+mod workflow;
+
+use crate::cli::OutputArg;
+use crate::cloud::aws::{Aws, Identity};
+use crate::cloud::github::{self, GitHub, RepoInfo};
+use crate::config::{self, Presentation, Settings};
+use crate::error::{Error, Result};
+use crate::observe::observe;
+use crate::plan::{Plan, plan as make_plan};
+use crate::spec::{self, Desired, RepoIdentity};
+use crate::ui::{self, progress::Progress, render};
+pub use plan_apply::{apply, plan};
+pub use workflow::{WorkflowRequest, workflow};
+
+/// Everything a command needs after the read-only preamble.
+pub struct Context {
+    pub aws: Aws,
+    pub github: GitHub,
+    pub repo: RepoInfo,
+    pub identity: Identity,
+    pub desired: Desired,
+    pub plan: Plan,
+}
+
+impl Context {
+    pub fn target(&self) -> String {
+        format!(
+            "AWS account {} ({}) and GitHub repository {}/{}",
+            self.identity.account_id, self.aws.region, self.repo.owner, self.repo.name
+        )
+    }
+}
+
+/// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
+pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Result<Context> {
+    config::require_scopes(settings)?;
+    let github = GitHub::new(github::discover_token()?)?;
+    let aws = Aws::connect(settings).await?;
+    // The repository read proves the token can see it before anything is written anywhere.
+    let (identity, repo, template) = tokio::try_join!(
+        aws.identity(),
+        github.repository(&settings.github),
+        github.subject_template(&settings.github),
+    )?;
+    let identity_of_repo = RepoIdentity {
+        owner: repo.owner.clone(),
+        name: repo.name.clone(),
+        ids: Some((repo.owner_id, repo.repo_id)),
+    };
+    let desired = spec::desired(
+        settings,
+        &identity,
+        &aws.region,
+        &identity_of_repo,
+        template.as_deref(),
+        force_secrets,
+    )?;
+    let observed = observe(&aws, &github, &desired).await?;
+    let plan = make_plan(&desired, &observed);
+    Ok(Context {
+        aws,
+        github,
+        repo,
+        identity,
+        desired,
+        plan,
+    })
+}
+
+pub fn print_plan(ctx: &Context, presentation: Presentation) {
+    match presentation.output {
+        OutputArg::Json => println!(
+            "{}",
+            render::plan_json(&ctx.plan, &ctx.identity.account_id, &ctx.aws.region)
+        ),
+        _ => print!("{}", render::plan_text(&ctx.plan, &ctx.target())),
+    }
+}
+
+/// Runs the plan's changes with one progress line each.
+pub async fn execute(ctx: &Context) -> Result<()> {
+    crate::apply::apply(
+        &ctx.aws,
+        &ctx.github,
+        &ctx.desired,
+        &ctx.plan,
+        &Progress::new(),
+    )
+    .await
+}
+
+/// Asks before writing; without a terminal only `--yes` confirms.
+pub fn confirm(presentation: Presentation, what: &'static str) -> Result<()> {
+    if presentation.yes {
+        return Ok(());
+    }
+    if !ui::interactive() {
+        return Err(Error::NeedsConfirmation { what });
+    }
+    let answer = dialoguer::Confirm::new()
+        .with_prompt("Apply these changes?")
+        .default(false)
+        .interact()
+        .map_err(|e| match e {
+            dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+                Error::Interrupted
+            }
+            other => Error::Io(other.to_string()),
+        })?;
+    if answer { Ok(()) } else { Err(Error::Declined) }
+}

@@ -1,0 +1,46 @@
+//! `plan` and `apply`.
+use std::process::ExitCode;
+
+use super::{confirm, execute, observe_and_plan, print_plan};
+use crate::config::{Presentation, Settings};
+use crate::error::{Error, Result};
+
+pub async fn plan(
+    settings: &Settings,
+    presentation: Presentation,
+    detailed_exitcode: bool,
+) -> Result<ExitCode> {
+    let ctx = observe_and_plan(settings, false).await?;
+    print_plan(&ctx, presentation);
+    if detailed_exitcode && !ctx.plan.changes.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn apply(
+    settings: &Settings,
+    presentation: Presentation,
+    force_secrets: bool,
+) -> Result<ExitCode> {
+    let ctx = observe_and_plan(settings, force_secrets).await?;
+    print_plan(&ctx, presentation);
+    if ctx.plan.changes.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(blocked) = ctx.plan.blocked().next() {
+        return Err(Error::Blocked(format!(
+            "nothing was changed: {} {} cannot be brought in line in place.\n  {}",
+            blocked.resource.as_str(),
+            blocked.name,
+            blocked.details.join("\n  ")
+        )));
+    }
+    confirm(presentation, "apply")?;
+    execute(&ctx).await?;
+    eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());
+    eprintln!(
+        "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift."
+    );
+    Ok(ExitCode::SUCCESS)
+}
