@@ -62,12 +62,22 @@ impl Op {
     }
 }
 
+/// One differing field: what the settings ask for and what exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub field: &'static str,
+    pub expected: serde_json::Value,
+    pub actual: serde_json::Value,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub resource: Kind,
     pub name: String,
     pub action: Action,
     pub details: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Difference>,
     #[serde(skip)]
     pub op: Op,
 }
@@ -79,8 +89,23 @@ impl Change {
             name: name.to_string(),
             action,
             details,
+            differences: Vec::new(),
             op,
         }
+    }
+
+    pub fn differing(
+        mut self,
+        field: &'static str,
+        expected: serde_json::Value,
+        actual: serde_json::Value,
+    ) -> Change {
+        self.differences.push(Difference {
+            field,
+            expected,
+            actual,
+        });
+        self
     }
 }
 

@@ -30,6 +30,19 @@ pub struct RepoInfo {
     pub owner_id: u64,
     pub repo_id: u64,
     pub default_branch: String,
+    /// ISO 8601; empty when GitHub did not say.
+    pub created_at: String,
+}
+
+/// GitHub issues immutable `sub` claims for repositories created from this date on.
+const IMMUTABLE_SUBJECTS_SINCE: &str = "2026-07-15";
+
+impl RepoInfo {
+    /// Whether tokens of this repository carry `repo:OWNER@ID/REPO@ID:…` subjects (repositories
+    /// renamed, transferred or opted in later do too; that cannot be read from the API).
+    pub fn issues_immutable_subjects(&self) -> bool {
+        !self.created_at.is_empty() && self.created_at.as_str() >= IMMUTABLE_SUBJECTS_SINCE
+    }
 }
 
 /// Where secrets and variables live: the repository, or one of its environments.
@@ -340,6 +353,7 @@ impl GitHub {
             owner_id,
             repo_id,
             default_branch: b["default_branch"].as_str().unwrap_or("main").to_string(),
+            created_at: b["created_at"].as_str().unwrap_or_default().to_string(),
         })
     }
 
@@ -481,7 +495,10 @@ impl GitHub {
     /// The login the token belongs to (shown before any write).
     pub async fn login(&self) -> Result<String> {
         let reply = self.call(Method::GET, "/user", None).await?;
-        Ok(reply.body["login"].as_str().unwrap_or("unknown").to_string())
+        Ok(reply.body["login"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string())
     }
 
     /// Deletes a secret; one already gone counts as deleted.

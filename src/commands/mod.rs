@@ -1,13 +1,18 @@
 //! The commands: each one a short composition of observe, plan, apply and rendering.
+mod audit;
+mod check_access;
 mod plan_apply;
 mod workflow;
+
+pub use audit::audit;
+pub use check_access::{Job, check_access};
 
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{self, GitHub, RepoInfo};
 use crate::config::{self, Presentation, Settings};
 use crate::error::{Error, Result};
-use crate::observe::observe;
+use crate::observe::{Observed, observe};
 use crate::plan::{Plan, plan as make_plan};
 use crate::spec::{self, Desired, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
@@ -21,6 +26,7 @@ pub struct Context {
     pub repo: RepoInfo,
     pub identity: Identity,
     pub desired: Desired,
+    pub observed: Observed,
     pub plan: Plan,
 }
 
@@ -65,6 +71,7 @@ pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Resul
         repo,
         identity,
         desired,
+        observed,
         plan,
     })
 }

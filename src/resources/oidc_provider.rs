@@ -59,14 +59,21 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             vec![format!("client ID {}", spec.client_id)],
             ProviderOp::Create,
         )],
-        Some(l) if !l.client_ids.contains(&spec.client_id) => vec![change(
-            Action::Update,
-            vec![format!(
-                "+ client ID {} (existing provider reused)",
-                spec.client_id
-            )],
-            ProviderOp::AddClientId,
-        )],
+        Some(l) if !l.client_ids.contains(&spec.client_id) => vec![
+            change(
+                Action::Update,
+                vec![format!(
+                    "+ client ID {} (existing provider reused)",
+                    spec.client_id
+                )],
+                ProviderOp::AddClientId,
+            )
+            .differing(
+                "client_ids",
+                serde_json::json!([spec.client_id]),
+                serde_json::json!(l.client_ids),
+            ),
+        ],
         Some(_) => Vec::new(),
     }
 }

@@ -131,11 +131,13 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             "delete oldest version {old} first (IAM keeps at most {MAX_VERSIONS})"
         ));
     }
-    vec![change(
-        Action::Update,
-        details,
-        PolicyOp::NewVersion { prune },
-    )]
+    vec![
+        change(Action::Update, details, PolicyOp::NewVersion { prune }).differing(
+            "document",
+            spec.document.clone(),
+            live.document.clone(),
+        ),
+    ]
 }
 
 fn repository_of(document: &Value) -> String {

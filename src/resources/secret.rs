@@ -28,7 +28,8 @@ impl Spec {
         fingerprint(&self.value)
     }
 
-    fn label(&self) -> String {
+    /// The name as plans and reports show it.
+    pub fn label(&self) -> String {
         match &self.place {
             Place::Repository => self.name.clone(),
             Place::Environment(e) => format!("{} (environment {e})", self.name),
@@ -79,23 +80,42 @@ pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Live> {
     })
 }
 
+/// Why a secret must be (re)written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    Missing,
+    Forced,
+    /// Exists, but the tool never recorded what it holds.
+    NoFingerprint,
+    DifferentValue,
+    /// Written after the tool recorded its fingerprint: someone else changed it.
+    ChangedElsewhere,
+}
+
+impl Staleness {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Staleness::Missing => "missing",
+            Staleness::Forced => "rewrite requested (--force-secrets)",
+            Staleness::NoFingerprint => "not written by this tool (no fingerprint)",
+            Staleness::DifferentValue => "holds a different value than the settings give",
+            Staleness::ChangedElsewhere => "changed by someone else after this tool wrote it",
+        }
+    }
+}
+
 /// Why the secret must be (re)written, or `None` when it is current.
-pub fn staleness(spec: &Spec, live: &Live) -> Option<String> {
+pub fn staleness(spec: &Spec, live: &Live) -> Option<Staleness> {
     let Some(secret) = &live.secret else {
-        return Some("missing".into());
+        return Some(Staleness::Missing);
     };
     if spec.force {
-        return Some("rewrite requested (--force-secrets)".into());
+        return Some(Staleness::Forced);
     }
     match &live.fingerprint {
-        None => Some("not written by this tool (no fingerprint)".into()),
-        Some(fp) if fp.value != spec.fingerprint() => {
-            Some("holds a different value than the settings give".into())
-        }
-        // Written after we recorded our fingerprint: someone else changed it.
-        Some(fp) if secret.updated_at > fp.updated_at => {
-            Some("changed by someone else after this tool wrote it".into())
-        }
+        None => Some(Staleness::NoFingerprint),
+        Some(fp) if fp.value != spec.fingerprint() => Some(Staleness::DifferentValue),
+        Some(fp) if secret.updated_at > fp.updated_at => Some(Staleness::ChangedElsewhere),
         Some(_) => None,
     }
 }
@@ -110,7 +130,8 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
         Action::Update
     };
     let mut details = vec![format!(
-        "value: {reason} (sealed with the repository key; never shown)"
+        "value: {} (sealed with the repository key; never shown)",
+        reason.describe()
     )];
     if !live.environment_exists {
         details.push("create the GitHub environment first".into());
@@ -212,7 +233,7 @@ mod tests {
             &s,
             &live(Some(&fp), "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"),
         );
-        assert!(overwritten.is_some_and(|r| r.contains("someone else")));
+        assert_eq!(overwritten, Some(Staleness::ChangedElsewhere));
     }
 
     #[test]

@@ -43,11 +43,18 @@ pub fn diff(index: usize, spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             false,
         )],
         Some(l) if l.value != spec.value => {
-            vec![change(
-                Action::Update,
-                vec![format!("value {} → {}", l.value, spec.value)],
-                true,
-            )]
+            vec![
+                change(
+                    Action::Update,
+                    vec![format!("value {} → {}", l.value, spec.value)],
+                    true,
+                )
+                .differing(
+                    "value",
+                    spec.value.clone().into(),
+                    l.value.clone().into(),
+                ),
+            ]
         }
         Some(_) => Vec::new(),
     }
