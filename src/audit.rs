@@ -4,7 +4,7 @@ use serde::Serialize;
 use crate::config::Encryption;
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
-use crate::resources::{push_policy, repository, role, secret};
+use crate::resources::{access_key, push_policy, repository, role, secret};
 use crate::spec::Desired;
 use crate::trust::{self, Finding, Severity, TrustContext};
 
@@ -73,12 +73,18 @@ impl Report {
 
 /// Each managed resource's status, read off the plan (one diff logic for plan and audit).
 pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<ResourceStatus> {
-    let mut managed = vec![(Kind::OidcProvider, desired.provider.url.clone())];
+    let mut managed = Vec::new();
+    if let Some(p) = &desired.provider {
+        managed.push((Kind::OidcProvider, p.url.clone()));
+    }
     if let Some(r) = &desired.role {
         managed.push((Kind::Role, r.name.clone()));
     }
     managed.push((Kind::Policy, desired.policy.name.clone()));
     managed.push((Kind::Repository, desired.repository.name.clone()));
+    if let Some(u) = &desired.user {
+        managed.push((Kind::User, u.name.clone()));
+    }
     managed.extend(
         desired
             .variables
@@ -110,7 +116,18 @@ pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<Reso
             }
         })
         .collect();
-    for (spec, live) in desired.secrets.iter().zip(&observed.secrets) {
+    if desired.access_key.wanted {
+        out.extend(access_key_statuses(
+            &desired.access_key,
+            &observed.access_key,
+        ));
+    }
+    for (spec, live) in desired
+        .secrets
+        .iter()
+        .zip(&observed.secrets)
+        .filter(|(s, _)| s.present)
+    {
         let (status, note) = match secret::staleness(spec, live) {
             None | Some(secret::Staleness::Forced) => (Status::InSync, None),
             Some(secret::Staleness::Missing) => (Status::Missing, None),
@@ -135,6 +152,61 @@ pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<Reso
     out
 }
 
+fn access_key_statuses(spec: &access_key::Spec, live: &access_key::Live) -> Vec<ResourceStatus> {
+    let a = access_key::assess(live);
+    let status = |resource, name: &str, status, note: Option<String>| ResourceStatus {
+        resource,
+        name: name.to_string(),
+        status,
+        differences: Vec::new(),
+        note,
+    };
+    let key = match (&a.recorded, a.current) {
+        (Some(id), true) => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::InSync,
+            Some(format!("GitHub holds {id}")),
+        ),
+        (None, _) if live.keys.is_empty() || live.delivered.is_none() => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::Missing,
+            Some("no key delivered to GitHub".into()),
+        ),
+        _ => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::Modified,
+            Some("GitHub's secrets do not match the recorded key".into()),
+        ),
+    };
+    let recorded_at = live.delivered.as_ref().map(|v| v.updated_at.as_str());
+    let secret = |name: &str, meta: &Option<crate::cloud::github::SecretMeta>| match meta {
+        None => status(Kind::Secret, name, Status::Missing, None),
+        Some(m) if recorded_at.is_some_and(|at| m.updated_at.as_str() <= at) => status(
+            Kind::Secret,
+            name,
+            Status::InSync,
+            Some(format!("updated {}", m.updated_at)),
+        ),
+        Some(m) => status(
+            Kind::Secret,
+            name,
+            Status::Unverifiable,
+            Some(format!(
+                "written outside this tool; updated {}",
+                m.updated_at
+            )),
+        ),
+    };
+    vec![
+        key,
+        secret(access_key::KEY_ID_SECRET, &live.id_secret),
+        secret(access_key::SECRET_KEY_SECRET, &live.key_secret),
+    ]
+}
+
 /// Registry-level scanning can cover a repository whose own scan-on-push flag is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistryScanning {
@@ -147,6 +219,7 @@ pub fn findings(
     observed: &Observed,
     ctx: &TrustContext,
     registry: RegistryScanning,
+    now: &str,
 ) -> Vec<AuditFinding> {
     let mut out = Vec::new();
     if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
@@ -161,6 +234,78 @@ pub fn findings(
     }
     if let Some(live) = &observed.repository {
         out.extend(repository_findings(&desired.repository, live, registry));
+    }
+    if desired.access_key.wanted {
+        out.extend(access_key_findings(
+            &desired.access_key,
+            &observed.access_key,
+            now,
+        ));
+    }
+    out
+}
+
+/// Keys older than this should have been rotated.
+const MAX_KEY_AGE_DAYS: i64 = 90;
+/// A key unused for longer than this is probably not what the workflow uses.
+const UNUSED_GRACE_DAYS: i64 = 7;
+
+fn epoch(iso: &str) -> Option<i64> {
+    aws_smithy_types::DateTime::from_str(iso, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .map(|d| d.secs())
+}
+
+fn access_key_findings(
+    spec: &access_key::Spec,
+    live: &access_key::Live,
+    now: &str,
+) -> Vec<AuditFinding> {
+    let mut out = Vec::new();
+    let mut add = |id, severity, message: String, fix: String| {
+        out.push(AuditFinding {
+            id,
+            severity,
+            resource: Kind::AccessKey,
+            name: spec.user_name.clone(),
+            message,
+            fix,
+        })
+    };
+    let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted)."
+        .to_string();
+    for k in &live.keys {
+        let days = epoch(now)
+            .zip(epoch(&k.created))
+            .map(|(n, c)| (n - c) / 86_400)
+            .unwrap_or(0);
+        if days > MAX_KEY_AGE_DAYS {
+            add(
+                "access-key-old",
+                Severity::Medium,
+                format!(
+                    "access key {} is {days} days old (created {})",
+                    k.id, k.created
+                ),
+                rotate.clone(),
+            );
+        }
+        // A new key has had no chance to be used yet.
+        if k.last_used.is_none() && days > UNUSED_GRACE_DAYS {
+            add("access-key-never-used", Severity::Low, format!("access key {} has never been used", k.id), "A key that is never used is either undelivered or unneeded: delete it, or check the workflow uses the secrets.".into());
+        }
+    }
+    if live.keys.len() > 1 {
+        add(
+            "access-key-two-keys",
+            Severity::Medium,
+            format!(
+                "user {} has {} access keys; only one is in GitHub",
+                spec.user_name,
+                live.keys.len()
+            ),
+            "Rerun `skyecr-bootstrap apply`: keys that are not in GitHub are deleted.".into(),
+        );
     }
     out
 }

@@ -38,6 +38,20 @@ pub enum Command {
         #[arg(long)]
         force_secrets: bool,
     },
+    /// Access-key mode: create a new key, write both secrets, then delete the old key.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap rotate-keys --auth access-key --github-repo acme/app --yes"
+    )]
+    RotateKeys,
+    /// Remove what the tool created (after confirmation); keeps an OIDC provider other roles trust.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap destroy --github-repo acme/app\n  skyecr-bootstrap destroy --github-repo acme/app --force --yes"
+    )]
+    Destroy {
+        /// Also delete the ECR repository when it holds images.
+        #[arg(long)]
+        force: bool,
+    },
     /// Read-only drift and security check of everything the tool manages (exit 2 on drift or a high/medium finding).
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap audit --github-repo acme/app --branch main\n  skyecr-bootstrap audit --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n  skyecr-bootstrap audit --all-roles --output json"

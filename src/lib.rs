@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
+pub mod destroy;
 pub mod error;
 pub mod observe;
 pub mod plan;
@@ -96,6 +97,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply { force_secrets } => {
             commands::apply(&settings, presentation, force_secrets).await
         }
+        Command::RotateKeys => commands::rotate_keys(&settings, presentation).await,
+        Command::Destroy { force } => commands::destroy(&settings, presentation, force).await,
         Command::Audit { all_roles } => commands::audit(&settings, presentation, all_roles).await,
         Command::CheckAccess { git_ref, event } => {
             // The job's environment comes from the command line only, never from skyecr.json's scopes.

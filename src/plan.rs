@@ -2,7 +2,9 @@
 use serde::Serialize;
 
 use crate::observe::Observed;
-use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
+use crate::resources::{
+    access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
+};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -12,6 +14,8 @@ pub enum Kind {
     Role,
     Policy,
     Repository,
+    User,
+    AccessKey,
     Secret,
     Variable,
 }
@@ -23,6 +27,8 @@ impl Kind {
             Kind::Role => "role",
             Kind::Policy => "policy",
             Kind::Repository => "repository",
+            Kind::User => "user",
+            Kind::AccessKey => "access_key",
             Kind::Secret => "secret",
             Kind::Variable => "variable",
         }
@@ -45,8 +51,12 @@ pub enum Op {
     Role(role::RoleOp),
     Policy(push_policy::PolicyOp),
     Repository(repository::RepositoryOp),
+    User(user::UserOp),
+    AccessKey(access_key::KeyOp),
     Secret(secret::SecretOp),
     Variable(variable::VariableOp),
+    /// A teardown step of `destroy`.
+    Destroy(crate::destroy::DestroyOp),
     /// Cannot be made in place; `details` say why and what to do.
     Blocked,
 }
@@ -57,7 +67,11 @@ impl Op {
     pub fn stage(&self) -> u8 {
         match self {
             Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Blocked => 0,
-            Op::Role(_) | Op::Secret(_) | Op::Variable(_) => 1,
+            Op::Role(_) | Op::User(_) | Op::Variable(_) => 1,
+            Op::Secret(op) if op.delete => 3,
+            Op::Secret(_) => 1,
+            Op::AccessKey(op) => op.stage(),
+            Op::Destroy(op) => op.stage(),
         }
     }
 }
@@ -125,7 +139,10 @@ impl Plan {
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    let mut changes = oidc_provider::diff(&desired.provider, observed.provider.as_ref());
+    let mut changes = match &desired.provider {
+        Some(spec) => oidc_provider::diff(spec, observed.provider.as_ref()),
+        None => Vec::new(),
+    };
     changes.extend(push_policy::diff(&desired.policy, observed.policy.as_ref()));
     changes.extend(repository::diff(
         &desired.repository,
@@ -134,6 +151,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     if let Some(spec) = &desired.role {
         changes.extend(role::diff(spec, observed.role.as_ref()));
     }
+    if let Some(spec) = &desired.user {
+        changes.extend(user::diff(spec, observed.user.as_ref()));
+    }
+    changes.extend(access_key::diff(&desired.access_key, &observed.access_key));
     for (i, (spec, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
         changes.extend(secret::diff(i, spec, live));
     }

@@ -10,6 +10,7 @@ use crate::cloud::aws::{Aws, failure};
 use crate::config::{Presentation, Settings};
 use crate::error::Result;
 use crate::plan::Kind;
+use crate::spec::Intent;
 use crate::trust::{self, TrustContext, wildcard_match};
 use crate::ui::report;
 
@@ -18,7 +19,7 @@ pub async fn audit(
     presentation: Presentation,
     all_roles: bool,
 ) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings, false).await?;
+    let ctx = observe_and_plan(settings, Intent::default()).await?;
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
@@ -39,7 +40,10 @@ pub async fn audit(
             }
         }
     )?;
-    let mut findings = audit::findings(&ctx.desired, &ctx.observed, &trust_ctx, registry);
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    let mut findings = audit::findings(&ctx.desired, &ctx.observed, &trust_ctx, registry, &now);
     findings.extend(others);
     let report = Report::new(
         audit::statuses(&ctx.desired, &ctx.observed, &ctx.plan),

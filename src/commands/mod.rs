@@ -1,20 +1,24 @@
 //! The commands: each one a short composition of observe, plan, apply and rendering.
 mod audit;
 mod check_access;
+mod destroy;
 mod plan_apply;
+mod rotate_keys;
 mod workflow;
 
 pub use audit::audit;
 pub use check_access::{Job, check_access};
+pub use destroy::destroy;
+pub use rotate_keys::rotate_keys;
 
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{self, GitHub, RepoInfo};
-use crate::config::{self, Presentation, Settings};
+use crate::config::{self, AuthMode, Presentation, Settings};
 use crate::error::{Error, Result};
 use crate::observe::{Observed, observe};
 use crate::plan::{Plan, plan as make_plan};
-use crate::spec::{self, Desired, RepoIdentity};
+use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
 pub use plan_apply::{apply, plan};
 pub use workflow::{WorkflowRequest, workflow};
@@ -40,8 +44,10 @@ impl Context {
 }
 
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
-pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Result<Context> {
-    config::require_scopes(settings)?;
+pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
+    if settings.auth == AuthMode::Oidc {
+        config::require_scopes(settings)?;
+    }
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
     // The repository read proves the token can see it before anything is written anywhere.
@@ -61,7 +67,7 @@ pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Resul
         &aws.region,
         &identity_of_repo,
         template.as_deref(),
-        force_secrets,
+        intent,
     )?;
     let observed = observe(&aws, &github, &desired).await?;
     let plan = make_plan(&desired, &observed);
@@ -88,14 +94,13 @@ pub fn print_plan(ctx: &Context, presentation: Presentation) {
 
 /// Runs the plan's changes with one progress line each.
 pub async fn execute(ctx: &Context) -> Result<()> {
-    crate::apply::apply(
-        &ctx.aws,
-        &ctx.github,
-        &ctx.desired,
-        &ctx.plan,
-        &Progress::new(),
-    )
-    .await
+    let target = crate::apply::Target {
+        aws: &ctx.aws,
+        github: &ctx.github,
+        desired: &ctx.desired,
+        observed: &ctx.observed,
+    };
+    crate::apply::apply(&target, &ctx.plan, &Progress::new()).await
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.

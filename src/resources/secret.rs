@@ -16,6 +16,8 @@ pub struct Spec {
     pub value: SecretString,
     /// `--force-secrets`: rewrite even when the fingerprint matches.
     pub force: bool,
+    /// `false`: the secret belongs to the other auth mode and is removed when found.
+    pub present: bool,
 }
 
 impl Spec {
@@ -58,6 +60,8 @@ pub struct SecretOp {
     pub index: usize,
     pub create_environment: bool,
     pub fingerprint_exists: bool,
+    /// Remove the secret and its fingerprint (the mode no longer uses it).
+    pub delete: bool,
 }
 
 pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Live> {
@@ -121,6 +125,26 @@ pub fn staleness(spec: &Spec, live: &Live) -> Option<Staleness> {
 }
 
 pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
+    if !spec.present {
+        return match live.secret {
+            Some(_) => vec![Change::new(
+                Kind::Secret,
+                &spec.label(),
+                Action::Delete,
+                vec![
+                    "not used in access-key mode (removed after the access key is delivered)"
+                        .into(),
+                ],
+                Op::Secret(SecretOp {
+                    index,
+                    create_environment: false,
+                    fingerprint_exists: live.fingerprint.is_some(),
+                    delete: true,
+                }),
+            )],
+            None => Vec::new(),
+        };
+    }
     let Some(reason) = staleness(spec, live) else {
         return Vec::new();
     };
@@ -145,11 +169,20 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
             index,
             create_environment: !live.environment_exists,
             fingerprint_exists: live.fingerprint.is_some(),
+            delete: false,
         }),
     )]
 }
 
 pub async fn apply(github: &GitHub, spec: &Spec, op: &SecretOp) -> Result<()> {
+    if op.delete {
+        github
+            .delete_secret(&spec.repo, &spec.place, &spec.name)
+            .await?;
+        return github
+            .delete_variable(&spec.repo, &spec.place, &spec.fingerprint_variable())
+            .await;
+    }
     if op.create_environment
         && let Place::Environment(e) = &spec.place
     {
@@ -184,6 +217,7 @@ mod tests {
             name: "AWS_ECR_ROLE_ARN".into(),
             value: SecretString::from("arn:aws:iam::123456789012:role/r"),
             force,
+            present: true,
         }
     }
 
