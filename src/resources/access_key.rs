@@ -491,3 +491,160 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            repo: RepoName {
+                owner: "acme".into(),
+                name: "app".into(),
+            },
+            user_name: "u".into(),
+            wanted: true,
+            rotate: false,
+        }
+    }
+
+    fn key(id: &str, created: &str) -> Key {
+        Key {
+            id: id.into(),
+            active: true,
+            created: created.into(),
+            last_used: None,
+        }
+    }
+
+    fn var(value: &str, at: &str) -> Option<Variable> {
+        Some(Variable {
+            value: value.into(),
+            updated_at: at.into(),
+        })
+    }
+
+    fn meta(at: &str) -> Option<SecretMeta> {
+        Some(SecretMeta {
+            updated_at: at.into(),
+        })
+    }
+
+    fn delivered() -> Live {
+        Live {
+            keys: vec![key("K1", "2026-01-01T00:00:00Z")],
+            delivered: var("K1", "2026-01-01T00:00:02Z"),
+            pending: None,
+            id_secret: meta("2026-01-01T00:00:01Z"),
+            key_secret: meta("2026-01-01T00:00:01Z"),
+        }
+    }
+
+    fn ops(live: &Live, spec: &Spec) -> Vec<Op> {
+        diff(spec, live).into_iter().map(|c| c.op).collect()
+    }
+
+    #[test]
+    fn a_delivered_key_needs_nothing_and_rotation_replaces_it() {
+        assert!(assess(&delivered()).current);
+        assert!(ops(&delivered(), &spec()).is_empty());
+        let rotate = Spec {
+            rotate: true,
+            ..spec()
+        };
+        assert_eq!(
+            ops(&delivered(), &rotate),
+            vec![Op::AccessKey(KeyOp::Deliver {
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn no_key_yet_is_delivered_fresh() {
+        let live = Live::default();
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Deliver { retire: vec![] })]
+        );
+    }
+
+    #[test]
+    fn a_key_created_by_an_interrupted_run_is_deleted_before_a_new_delivery() {
+        let mut live = delivered();
+        live.pending = var("key being created", "2026-02-01T00:00:00Z");
+        live.keys.push(key("K2", "2026-02-01T00:00:01Z"));
+        // The secrets still hold K1: K2 never reached GitHub.
+        let a = assess(&live);
+        assert_eq!(a.undelivered, vec!["K2".to_string()]);
+        assert!(a.current);
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Delete {
+                key_ids: vec!["K2".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn a_key_delivered_but_not_recorded_is_adopted() {
+        let mut live = delivered();
+        live.pending = var("key being created", "2026-02-01T00:00:00Z");
+        live.keys.push(key("K2", "2026-02-01T00:00:01Z"));
+        live.id_secret = meta("2026-02-01T00:00:02Z");
+        live.key_secret = meta("2026-02-01T00:00:02Z");
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Adopt {
+                key_id: "K2".into(),
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn two_foreign_keys_block_instead_of_failing_on_the_limit() {
+        let live = Live {
+            keys: vec![
+                key("A", "2025-01-01T00:00:00Z"),
+                key("B", "2025-02-01T00:00:00Z"),
+            ],
+            ..Live::default()
+        };
+        let changes = diff(&spec(), &live);
+        assert_eq!(changes[0].action, Action::Blocked);
+        assert!(changes[0].details.join(" ").contains("A (active"));
+    }
+
+    #[test]
+    fn secrets_written_by_someone_else_are_redelivered() {
+        let mut live = delivered();
+        live.key_secret = meta("2026-03-01T00:00:00Z");
+        assert!(!assess(&live).current);
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Deliver {
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn switching_to_oidc_retires_only_what_the_tool_delivered() {
+        let off = Spec {
+            wanted: false,
+            ..spec()
+        };
+        assert_eq!(
+            ops(&delivered(), &off),
+            vec![Op::AccessKey(KeyOp::Retire {
+                key_ids: vec!["K1".into()]
+            })]
+        );
+        let foreign = Live {
+            keys: vec![key("A", "2025-01-01T00:00:00Z")],
+            ..Live::default()
+        };
+        assert!(ops(&foreign, &off).is_empty());
+    }
+}

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod access_keys;
 mod audit;
 mod aws_core;
 mod github_delivery;
