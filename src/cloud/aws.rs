@@ -181,6 +181,20 @@ where
     }
 }
 
+/// AWS refused the call for its rate: certainly not applied, safe to repeat.
+pub fn is_throttling(f: &AwsFailure) -> bool {
+    matches!(
+        f.code.as_deref(),
+        Some(
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "RequestThrottled"
+        )
+    )
+}
+
 /// IAM has not yet seen a just-created OIDC provider.
 pub fn is_invalid_principal(f: &AwsFailure) -> bool {
     f.is("MalformedPolicyDocument") && f.message.to_ascii_lowercase().contains("invalid principal")

@@ -4,11 +4,14 @@
 //! non-secret variables (docs/secrets.md): `SKYECR_ACCESS_KEY_ID` names the delivered key and is
 //! written last; `SKYECR_ACCESS_KEY_PENDING` is written before a key is created, so a rerun can
 //! tell keys of an interrupted run from the delivered one and clean them up.
+use std::time::Duration;
+
+use aws_sdk_iam::config::retry::RetryConfig;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use secrecy::SecretString;
 
-use crate::cloud::aws::{Aws, failure};
+use crate::cloud::aws::{Aws, failure, is_throttling};
 use crate::cloud::github::{GitHub, Place, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::{Error, Result};
@@ -298,6 +301,17 @@ pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
                     key_ids: superseded,
                 },
             ));
+        } else if live.pending.is_some() && a.undelivered.is_empty() {
+            // A run stopped after recording its key but before clearing the mark.
+            changes.push(Change::new(
+                Kind::Variable,
+                PENDING_VARIABLE,
+                Action::Delete,
+                vec!["left by an interrupted run; the delivered key is current".into()],
+                Op::AccessKey(KeyOp::Delete {
+                    key_ids: Vec::new(),
+                }),
+            ));
         }
         return changes;
     }
@@ -373,6 +387,60 @@ async fn delete_key(aws: &Aws, user: &str, key_id: &str) -> Result<()> {
     }
 }
 
+/// `CreateAccessKey` is the one write that is not idempotent: retried after a lost answer, it
+/// makes a second key whose secret nobody holds. So only throttling (certainly not applied) is
+/// retried; after any other failure the run stops, and the pending mark written before lets
+/// the rerun delete a key that was created all the same.
+async fn create_key(aws: &Aws, user: &str) -> Result<(String, SecretString)> {
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let created = aws
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .customize()
+            .config_override(
+                aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        let f = match created {
+            Ok(out) => {
+                let Some(key) = out.access_key() else {
+                    return Err(Error::Aws {
+                        action: "iam:CreateAccessKey",
+                        code: None,
+                        message: "the answer holds no access key".into(),
+                    });
+                };
+                return Ok((
+                    key.access_key_id().to_string(),
+                    SecretString::from(key.secret_access_key().to_string()),
+                ));
+            }
+            Err(e) => failure("iam:CreateAccessKey", e),
+        };
+        if is_throttling(&f) && attempt < 4 {
+            attempt += 1;
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            continue;
+        }
+        if f.status.is_none_or(|s| s >= 500) && !f.is_access_denied() {
+            return Err(Error::Aws {
+                action: f.action,
+                code: f.code,
+                message: format!(
+                    "{}\n  The key may have been created all the same (its secret never reached this tool): rerun, and the tool deletes it and delivers a new one.",
+                    f.message
+                ),
+            });
+        }
+        return Err(aws.error(f));
+    }
+}
+
 async fn delete_keys(aws: &Aws, user: &str, key_ids: &[String]) -> Result<()> {
     for id in key_ids {
         delete_key(aws, user, id).await?;
@@ -430,22 +498,7 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                     live.pending.is_some(),
                 )
                 .await?;
-            let created = aws
-                .iam
-                .create_access_key()
-                .user_name(&spec.user_name)
-                .send()
-                .await
-                .map_err(|e| aws.error(failure("iam:CreateAccessKey", e)))?;
-            let Some(key) = created.access_key() else {
-                return Err(Error::Aws {
-                    action: "iam:CreateAccessKey",
-                    code: None,
-                    message: "the answer holds no access key".into(),
-                });
-            };
-            let key_id = key.access_key_id().to_string();
-            let secret = SecretString::from(key.secret_access_key().to_string());
+            let (key_id, secret) = create_key(aws, &spec.user_name).await?;
             let delivered = async {
                 github
                     .put_secret(
@@ -599,6 +652,16 @@ mod tests {
                 key_id: "K2".into(),
                 retire: vec!["K1".into()]
             })]
+        );
+    }
+
+    #[test]
+    fn a_mark_left_after_recording_is_cleared() {
+        let mut live = delivered();
+        live.pending = var("key being created", "2026-01-01T00:00:00Z");
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Delete { key_ids: vec![] })]
         );
     }
 

@@ -8,4 +8,5 @@ mod access_keys;
 mod audit;
 mod aws_core;
 mod github_delivery;
+mod reliability;
 mod workflow;

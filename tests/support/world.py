@@ -207,6 +207,177 @@ def fault_description(rule):
 
 
 # ---------------------------------------------------------------------------
+# IAM eventual consistency, freezes (crash tests), and the secrets the tool must never print
+
+
+# Which request parameter names an IAM entity, and the create action that makes it.
+ENTITY_PARAMS = (("RoleName", "role", "CreateRole"), ("UserName", "user", "CreateUser"),
+                 ("PolicyArn", "policy", "CreatePolicy"))
+INVALID_PRINCIPAL_ACTIONS = ("CreateRole", "UpdateAssumeRolePolicy")
+ARN_RE = re.compile(r"<Arn>([^<]+)</Arn>")
+
+
+class Consistency:
+    """IAM's eventual consistency, simulated on the AWS proxy.
+
+    - invalid_principal: for window_ms after a successful CreateOpenIDConnectProvider,
+      CreateRole and UpdateAssumeRolePolicy answer 400 MalformedPolicyDocument
+      "Invalid principal in policy" (IAM has not seen the new provider yet).
+    - no_such_entity: for window_ms after a successful CreateRole/CreatePolicy/CreateUser,
+      every other request naming that entity (RoleName, UserName or PolicyArn: reads,
+      attaches, updates) answers 404 NoSuchEntity."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self):
+        with self.lock:
+            self.windows = {"invalid_principal": 0.0, "no_such_entity": 0.0}
+            self.hits = {"invalid_principal": 0, "no_such_entity": 0}
+            self.provider_created = None
+            self.created = {}  # (kind, name or arn) -> monotonic time of the create
+
+    def add(self, rule):
+        kind = rule.get("consistency")
+        if kind not in self.windows:
+            raise ValueError("consistency must be invalid_principal or no_such_entity")
+        ms = rule.get("window_ms")
+        if not isinstance(ms, (int, float)) or ms < 0:
+            raise ValueError("window_ms must be a non-negative number")
+        with self.lock:
+            self.windows[kind] = float(ms) / 1000.0
+
+    def listing(self):
+        with self.lock:
+            return [{"consistency": k, "window_ms": int(v * 1000), "hits": self.hits[k]}
+                    for k, v in self.windows.items() if v > 0]
+
+    def check(self, info):
+        """-> (status, code, message) when the request falls into a window, else None."""
+        action, params, nowt = info["action"], info.get("params") or {}, time.monotonic()
+        with self.lock:
+            win = self.windows["invalid_principal"]
+            if (win and action in INVALID_PRINCIPAL_ACTIONS and self.provider_created is not None
+                    and nowt - self.provider_created < win):
+                self.hits["invalid_principal"] += 1
+                return 400, "MalformedPolicyDocument", "Invalid principal in policy: \"Federated\""
+            win = self.windows["no_such_entity"]
+            if not win:
+                return None
+            for param, kind, create in ENTITY_PARAMS:
+                name = params.get(param)
+                if not isinstance(name, str) or action == create:
+                    continue
+                t = self.created.get((kind, name))
+                if t is not None and nowt - t < win:
+                    self.hits["no_such_entity"] += 1
+                    return 404, "NoSuchEntity", "The %s with name %s cannot be found." % (kind, name)
+        return None
+
+    def note(self, info, status, body):
+        """Remembers successful creates (the start of their windows)."""
+        if not 200 <= status < 300:
+            return
+        action, params = info["action"], info.get("params") or {}
+        with self.lock:
+            nowt = time.monotonic()
+            if action == "CreateOpenIDConnectProvider":
+                self.provider_created = nowt
+            elif action == "CreateRole" and isinstance(params.get("RoleName"), str):
+                self.created[("role", params["RoleName"])] = nowt
+            elif action == "CreateUser" and isinstance(params.get("UserName"), str):
+                self.created[("user", params["UserName"])] = nowt
+            elif action == "CreatePolicy":
+                m = ARN_RE.search(body.decode("utf-8", "replace"))
+                if m:
+                    self.created[("policy", m.group(1))] = nowt
+
+
+class Freeze:
+    """Crash tests: after the k-th mutating request (AWS and GitHub together) every further
+    request blocks until released, then its connection is dropped unanswered and unlogged.
+    The harness waits until the summary shows k mutating requests, kills the client, and
+    releases the freeze."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.active = False
+        self.limit = 0
+        self.count = 0
+        self.blocked = 0
+        self.released = threading.Event()
+
+    def set(self, limit):
+        with self.lock:
+            self.released.set()
+            self.released = threading.Event()
+            self.active, self.limit, self.count, self.blocked = True, int(limit), 0, 0
+
+    def release(self):
+        with self.lock:
+            self.active = False
+            self.released.set()
+
+    def status(self):
+        with self.lock:
+            return {"active": self.active, "after_mutating": self.limit, "mutating_passed": self.count,
+                    "blocked": self.blocked}
+
+    def gate(self, mutating):
+        """True: go on. False: the request was frozen and released; drop it."""
+        with self.lock:
+            if not self.active:
+                return True
+            if self.count < self.limit:
+                if mutating:
+                    self.count += 1
+                return True
+            self.blocked += 1
+            ev = self.released
+        ev.wait(300)
+        return False
+
+
+SECRET_ACCESS_KEY_RE = re.compile(r"<SecretAccessKey>([^<]+)</SecretAccessKey>")
+
+
+class SecretBook:
+    """Every secret the tool handled, kept across resets: the secret access keys IAM issued,
+    the plaintexts GitHub received for *SECRET_ACCESS_KEY secrets, and the GitHub tokens.
+    Tests check that none of them ever appears in the tool's output (GET /_world/secrets)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.aws_secret_access_keys = []
+        self.github_secrets = []
+        self.github_tokens = []
+
+    def _add(self, items, value):
+        if isinstance(value, str) and value:
+            with self.lock:
+                if value not in items:
+                    items.append(value)
+
+    def aws_response(self, body):
+        for m in SECRET_ACCESS_KEY_RE.finditer(body.decode("utf-8", "replace")):
+            self._add(self.aws_secret_access_keys, m.group(1))
+
+    def github_secret(self, name, plaintext):
+        if "SECRET_ACCESS_KEY" in name.upper():
+            self._add(self.github_secrets, plaintext)
+
+    def github_token(self, token):
+        self._add(self.github_tokens, token)
+
+    def listing(self):
+        with self.lock:
+            return {"aws_secret_access_keys": list(self.aws_secret_access_keys),
+                    "github_secrets": list(self.github_secrets),
+                    "github_tokens": list(self.github_tokens)}
+
+
+# ---------------------------------------------------------------------------
 # HTTP plumbing
 
 
@@ -362,6 +533,24 @@ def handle_world_control(handler, world, method, path, query, body):
             return handler.send_json(200, {"cleared": True})
     elif path == "/_world/summary" and method == "GET":
         return handler.send_json(200, world.log.summary(protocol))
+    elif path == "/_world/freeze":
+        if method == "POST":
+            try:
+                d = json.loads(body.decode("utf-8") or "{}")
+                limit = d["after_mutating"]
+                if not isinstance(limit, int) or limit < 0:
+                    raise ValueError("after_mutating must be a non-negative integer")
+            except (ValueError, KeyError, TypeError) as e:
+                return handler.send_json(400, {"error": "expected {\"after_mutating\": k}: %s" % e})
+            world.freeze.set(limit)
+            return handler.send_json(201, world.freeze.status())
+        if method == "GET":
+            return handler.send_json(200, world.freeze.status())
+        if method == "DELETE":
+            world.freeze.release()
+            return handler.send_json(200, world.freeze.status())
+    elif path == "/_world/secrets" and method == "GET":
+        return handler.send_json(200, world.secrets.listing())
     elif path == "/_world/rounds" and method == "POST":
         try:
             recs = json.loads(body.decode("utf-8") or "[]")
@@ -395,6 +584,7 @@ def classify_aws(method, path, query, headers, body):
     ctype = (headers.get("Content-Type") or "").lower()
     action = None
     style = "query"
+    params = {}
     if target:
         prefix, _, op = target.rpartition(".")
         action = op or target
@@ -414,12 +604,22 @@ def classify_aws(method, path, query, headers, body):
                 except Exception:  # noqa: BLE001
                     params = {}
             action = (params.get("Action") or [None])[0]
+            params = {k: v[0] for k, v in params.items() if v}
         if "json" in ctype:
             style = "json"
     if not service:
         service = "sts" if action in UNSIGNED_STS else "unknown"
+    if style == "json" and body:
+        try:
+            decoded = json.loads(body.decode("utf-8"))
+            if isinstance(decoded, dict):
+                params = decoded
+        except ValueError:
+            pass
+    if not isinstance(params, dict):
+        params = {}
     return {"service": service, "action": action, "style": style,
-            "mutating": aws_is_mutating(action)}
+            "mutating": aws_is_mutating(action), "params": params}
 
 
 def aws_error(info, status, code, message, extra_headers=None, raw_body=None):
@@ -475,6 +675,8 @@ class AwsProxyHandler(BaseHandler):
             return self.control(world, path, query, body)
 
         info = classify_aws(self.command, path, query, self.headers, body)
+        if not world.freeze.gate(info["mutating"]):
+            return self.drop()
         rec = {"protocol": "aws", "service": info["service"], "action": info["action"],
                "mutating": info["mutating"], "method": self.command, "path": path,
                "status": 0, "start": start, "end": None, "fault": None}
@@ -488,6 +690,14 @@ class AwsProxyHandler(BaseHandler):
                 world.log.add(rec)
                 return self.drop()
             if "status" in rule or "aws_error" in rule or "body" in rule or rule.get("throttle"):
+                if rule.get("ok_body"):
+                    # A successful answer whose body is malformed (e.g. a document that is not JSON).
+                    rec["status"] = int(rule.get("status", 200))
+                    rec["end"] = time.monotonic()
+                    world.log.add(rec)
+                    ctype = "application/x-amz-json-1.1" if info["style"] == "json" else "text/xml"
+                    return self.send_raw(rec["status"], [("Content-Type", ctype)],
+                                         rule.get("body", "").encode("utf-8"))
                 status = int(rule.get("status", 400))
                 code = rule.get("aws_error") or default_aws_code(info, status, rule)
                 message = rule.get("message") or ("Rate exceeded" if rule.get("throttle") else "Injected fault")
@@ -496,7 +706,17 @@ class AwsProxyHandler(BaseHandler):
                 rec["end"] = time.monotonic()
                 world.log.add(rec)
                 return self.send_raw(status, headers, rbody)
-            # delay/headers-only rule: fall through and forward
+            # delay/headers-only/lose_response rule: fall through and forward
+
+        window = world.consistency.check(info)
+        if window is not None:
+            status, code, message = window
+            rec["fault"] = {"consistency": code}
+            headers, rbody = aws_error(info, status, code, message)
+            rec["status"] = status
+            rec["end"] = time.monotonic()
+            world.log.add(rec)
+            return self.send_raw(status, headers, rbody)
 
         try:
             status, headers, rbody = self.forward(target, body)
@@ -504,6 +724,14 @@ class AwsProxyHandler(BaseHandler):
             err("world.py: proxy to moto failed: %r" % (e,))
             status = 502
             headers, rbody = aws_error(info, 502, "ServiceUnavailable", "world.py proxy: moto failed: %s" % e)
+        world.consistency.note(info, status, rbody)
+        if info["action"] == "CreateAccessKey":
+            world.secrets.aws_response(rbody)
+        if rule is not None and rule.get("lose_response"):
+            # The write happened, but the answer never reaches the client.
+            rec["end"] = time.monotonic()
+            world.log.add(rec)
+            return self.drop()
         if rule is not None:
             headers = merge_headers(headers, rule.get("headers"))
         rec["status"] = status
@@ -541,14 +769,21 @@ class AwsProxyHandler(BaseHandler):
         if path == "/_proxy/faults":
             if method == "POST":
                 try:
-                    n = world.aws_faults.add(json.loads(body.decode("utf-8")))
+                    raw = json.loads(body.decode("utf-8"))
+                    rules = raw if isinstance(raw, list) else [raw]
+                    for r in rules:
+                        if isinstance(r, dict) and "consistency" in r:
+                            world.consistency.add(r)
+                    n = world.aws_faults.add([r for r in rules
+                                              if not (isinstance(r, dict) and "consistency" in r)])
                 except (ValueError, re.error) as e:
                     return self.send_json(400, {"error": str(e)})
                 return self.send_json(201, {"rules": n})
             if method == "GET":
-                return self.send_json(200, world.aws_faults.listing())
+                return self.send_json(200, world.aws_faults.listing() + world.consistency.listing())
             if method == "DELETE":
                 world.aws_faults.clear()
+                world.consistency.clear()
                 return self.send_json(200, {"cleared": True})
         return self.send_json(404, {"error": "unknown control endpoint %s %s" % (method, path)})
 
@@ -842,6 +1077,7 @@ class GitHubStandIn:
         self.next_repo_id = 5000
         self.next_owner_id = 9000
         self.next_env_id = 700000
+        self.secret_book = None  # the world's SecretBook
 
     # ----- control
     def create_repo(self, d):
@@ -888,6 +1124,8 @@ class GitHubStandIn:
             raise ValueError("repos must be a list of \"owner/repo\" or null (all)")
         t = Token(tok, perms, repos, d.get("login", "octocat"), int(d.get("user_id", 1)),
                   int(d.get("rate_limit", 5000)))
+        if self.secret_book is not None:
+            self.secret_book.github_token(tok)
         with self.lock:
             self.tokens[tok] = t
         return t
@@ -912,6 +1150,12 @@ class GitHubStandIn:
         return out
 
     def seed(self, repo, d):
+        if self.secret_book is not None:
+            for name, value in (d.get("secrets") or {}).items():
+                self.secret_book.github_secret(name, str(value))
+            for ed in (d.get("environments") or {}).values():
+                for name, value in ((ed or {}).get("secrets") or {}).items():
+                    self.secret_book.github_secret(name, str(value))
         with self.lock:
             repo.seed(d.get("secrets"), d.get("variables"))
             for ename, ed in (d.get("environments") or {}).items():
@@ -1146,10 +1390,12 @@ class GitHubStandIn:
             raise GhError(422, "Invalid request.\n\nkey_id does not match the current public key; "
                           "fetch the public key again.", doc=DOC_URLS["secret"])
         try:
-            scope.keys.decrypt(kid, ev)
+            plaintext = scope.keys.decrypt(kid, ev)
         except (ValueError, TypeError, nacl.exceptions.CryptoError, base64.binascii.Error):
             raise GhError(422, "Invalid request.\n\nencrypted_value could not be decrypted with the "
                           "public key %s (expected a base64 libsodium sealed box)." % kid, doc=DOC_URLS["secret"])
+        if self.secret_book is not None:
+            self.secret_book.github_secret(uname, plaintext.decode("utf-8", "replace"))
         ts = now_iso()
         old = scope.secrets.get(uname)
         scope.secrets[uname] = {"encrypted_value": ev, "key_id": kid,
@@ -1310,6 +1556,8 @@ class GitHubHandler(BaseHandler):
         if path == "/api/v3" or path.startswith("/api/v3/"):  # GitHub Enterprise Server style base URL
             path = path[len("/api/v3"):] or "/"
         method = self.command
+        if not world.freeze.gate(method not in ("GET", "HEAD")):
+            return self.drop()
         rec = {"protocol": "github", "service": "github", "action": "%s %s" % (method, path),
                "mutating": method not in ("GET", "HEAD"), "method": method, "path": path,
                "status": 0, "start": start, "end": None, "fault": None}
@@ -1333,9 +1581,14 @@ class GitHubHandler(BaseHandler):
                 rec["end"] = time.monotonic()
                 world.log.add(rec)
                 return self.send_raw(status, headers, rbody)
-            # delay/headers-only rule: continue normally
+            # delay/headers-only/lose_response rule: continue normally
 
         status, headers, rbody = gh.handle(method, path, query, self.headers, body, base, client_ip)
+        if rule is not None and rule.get("lose_response"):
+            # The write happened, but the answer never reaches the client.
+            rec["end"] = time.monotonic()
+            world.log.add(rec)
+            return self.drop()
         if rule is not None:
             headers = merge_headers(headers, rule.get("headers"))
         rec["status"] = status
@@ -1496,6 +1749,10 @@ class World:
         self.github = GitHubStandIn()
         self.github_faults = FaultBook("github")
         self.aws_faults = FaultBook("aws")
+        self.consistency = Consistency()
+        self.freeze = Freeze()
+        self.secrets = SecretBook()
+        self.github.secret_book = self.secrets
 
 
 def serve(handler_cls, world, **attrs):
@@ -1523,6 +1780,10 @@ def main(argv=None):
     ap.add_argument("--seed-repo", metavar="OWNER/REPO")
     ap.add_argument("--seed-token", metavar="TOKEN")
     ap.add_argument("--account-id", help="moto account id (default: $MOTO_ACCOUNT_ID or 123456789012)")
+    ap.add_argument("--iam-auth-after", type=int, metavar="N",
+                    help="moto checks signatures and IAM policies after N requests (sets "
+                         "INITIAL_NO_AUTH_ACTION_COUNT; default: never). POST {moto}/moto-api/reset-auth "
+                         "with a number changes it at run time")
     ap.add_argument("--no-stdin-watch", action="store_true",
                     help="do not exit on stdin EOF (stdin that is /dev/null or a file is never watched)")
     args = ap.parse_args(argv)
@@ -1530,6 +1791,8 @@ def main(argv=None):
         ap.error("--seed-repo must be OWNER/REPO")
     if args.account_id:
         os.environ["MOTO_ACCOUNT_ID"] = args.account_id
+    if args.iam_auth_after is not None:
+        os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(args.iam_auth_after)
 
     # Keep stdout for the ready line only: anything else printed (moto, libraries) goes to stderr.
     ready_fd = os.dup(1)

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
@@ -32,15 +33,31 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+    /// Everything every run of the binary printed, checked for secrets when the world ends.
+    outputs: Recorder,
+    /// Secrets a test made outside the world's view (e.g. an operator's own key).
+    forbidden: Mutex<Vec<String>>,
 }
+
+type Recorder = Arc<Mutex<Vec<Output>>>;
 
 impl Drop for World {
     fn drop(&mut self) {
+        // Every test that starts a world gets the secrets check, unless it already failed.
+        let leak = if std::thread::panicking() {
+            None
+        } else {
+            self.leaked_secret()
+        };
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(report) = leak {
+            panic!("{report}");
+        }
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Output {
     pub code: i32,
     pub stdout: String,
@@ -101,12 +118,123 @@ impl World {
             dir: tempfile::tempdir().expect("tempdir"),
             rt,
             http: reqwest::Client::new(),
+            outputs: Arc::new(Mutex::new(Vec::new())),
+            forbidden: Mutex::new(Vec::new()),
         }
+    }
+
+    /// A secret that must never appear in the tool's output, beyond the ones the world saw.
+    pub fn forbid(&self, secret: &str) {
+        self.forbidden.lock().unwrap().push(secret.to_string());
+    }
+
+    /// Every secret the world handed out or received: the secret access keys IAM issued
+    /// (seen on the proxy), the plaintexts GitHub received for `*SECRET_ACCESS_KEY` secrets,
+    /// every GitHub token, and what tests registered with `forbid`.
+    pub fn secrets(&self) -> Vec<String> {
+        let listing = self.get(&format!("{}/_world/secrets", self.github));
+        let mut out: Vec<String> = ["aws_secret_access_keys", "github_secrets", "github_tokens"]
+            .iter()
+            .flat_map(|k| listing[*k].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        out.push(TOKEN.to_string());
+        out.extend(self.forbidden.lock().unwrap().iter().cloned());
+        out.retain(|s| s.len() >= 8);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Runs of the binary so far, with what they printed.
+    pub fn outputs(&self) -> Vec<Output> {
+        self.outputs.lock().unwrap().clone()
+    }
+
+    /// Which secret leaked into which output, if any: one GET and a substring search.
+    pub fn leaked_secret(&self) -> Option<String> {
+        let outputs = self.outputs.lock().ok()?.clone();
+        if outputs.is_empty() {
+            return None;
+        }
+        let secrets = self.secrets();
+        for out in &outputs {
+            for s in &secrets {
+                for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                    if text.contains(s.as_str()) {
+                        return Some(format!(
+                            "a secret ({:.4}…, {} chars) leaked into {stream} (exit {}):\n{text}",
+                            s,
+                            s.len(),
+                            out.code
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    #[track_caller]
+    pub fn assert_no_secret_leaked(&self) {
+        if let Some(report) = self.leaked_secret() {
+            panic!("{report}");
+        }
+    }
+
+    /// Back to a fresh world without restarting it: moto, the GitHub stand-in (re-seeded),
+    /// fault rules, consistency windows, any freeze, and the request log.
+    pub fn reset(&self) {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_world/freeze", self.github),
+            json!({}),
+        );
+        self.post(&format!("{}/moto-api/reset", self.moto), json!({}));
+        self.post(&format!("{}/_standin/reset", self.github), json!({}));
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_proxy/faults", self.aws),
+            json!({}),
+        );
+        let (owner, repo) = REPO.split_once('/').unwrap();
+        self.post(
+            &format!("{}/_standin/repos", self.github),
+            json!({"owner": owner, "repo": repo, "owner_id": 1001, "repo_id": 2002}),
+        );
+        self.post(
+            &format!("{}/_standin/tokens", self.github),
+            json!({"token": TOKEN, "permissions": "all", "repos": null, "login": owner, "user_id": 1001}),
+        );
+        self.clear_requests();
+    }
+
+    /// `{"requests": n, "mutating": m, "rounds": r}` since the last `clear_requests`.
+    pub fn summary(&self) -> Value {
+        self.get(&format!("{}/_world/summary", self.github))
+    }
+
+    /// After `k` more mutating requests (AWS and GitHub together), every request blocks.
+    pub fn freeze_after(&self, k: usize) {
+        self.post(
+            &format!("{}/_world/freeze", self.github),
+            json!({"after_mutating": k}),
+        );
+    }
+
+    /// Releases a freeze: blocked requests are dropped unanswered.
+    pub fn release(&self) {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_world/freeze", self.github),
+            json!({}),
+        );
     }
 
     /// The binary with the environment a user of this world would have.
     pub fn cmd(&self) -> Run {
         Run {
+            record: Some(self.outputs.clone()),
             args: Vec::new(),
             env: vec![
                 ("AWS_ENDPOINT_URL".into(), self.aws.clone()),
@@ -116,6 +244,8 @@ impl World {
                 ("GITHUB_API_URL".into(), self.github.clone()),
                 ("GITHUB_TOKEN".into(), TOKEN.into()),
                 ("SKYECR_IAM_PROPAGATION_TIMEOUT".into(), "5".into()),
+                // The most verbose level, so the secrets check covers every log line.
+                ("SKYECR_DEBUG".into(), "1".into()),
             ],
             cwd: self.dir.path().to_path_buf(),
         }
@@ -290,6 +420,7 @@ impl World {
 }
 
 pub struct Run {
+    record: Option<Recorder>,
     args: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
@@ -318,6 +449,33 @@ impl Run {
     }
 
     pub fn run(self) -> Output {
+        let record = self.record.clone();
+        let mut cmd = self.command();
+        let out = cmd.output().expect("run skyecr-bootstrap");
+        let out = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if let Some(r) = record {
+            r.lock().unwrap().push(out.clone());
+        }
+        out
+    }
+
+    /// Starts the binary without waiting (crash and concurrency tests).
+    pub fn spawn(self) -> Running {
+        let record = self.record.clone();
+        let child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start skyecr-bootstrap");
+        Running { child, record }
+    }
+
+    fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"));
         cmd.args(&self.args)
             .current_dir(&self.cwd)
@@ -343,11 +501,45 @@ impl Run {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run skyecr-bootstrap");
-        Output {
+        cmd
+    }
+}
+
+/// A run of the binary in progress.
+pub struct Running {
+    child: Child,
+    record: Option<Recorder>,
+}
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has ended (without reaping it).
+    pub fn finished(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// SIGKILL, like a crash or a pulled plug: no cleanup runs.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        self.wait()
+    }
+
+    pub fn wait(self) -> Output {
+        let out = self
+            .child
+            .wait_with_output()
+            .expect("wait for skyecr-bootstrap");
+        let out = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if let Some(r) = self.record {
+            r.lock().unwrap().push(out.clone());
         }
+        out
     }
 }

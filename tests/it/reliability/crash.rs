@@ -1,0 +1,95 @@
+//! Crash convergence: `apply` killed (SIGKILL) right after its k-th mutating call, for every k,
+//! and concurrent runs. The rerun must end in exactly the state of a clean apply.
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{Mode, assert_converged, assert_no_panic, clean_state};
+use crate::support::World;
+
+/// How many mutating calls (AWS and GitHub) a fresh apply makes.
+fn mutating_calls_of_fresh_apply(w: &World, mode: Mode) -> u64 {
+    w.reset();
+    mode.apply(w).success();
+    let n = w.summary()["mutating"].as_u64().unwrap();
+    w.reset();
+    n
+}
+
+fn crash_after_every_write(mode: Mode) {
+    let w = World::start();
+    let clean = clean_state(&w, mode);
+    let total = mutating_calls_of_fresh_apply(&w, mode);
+    assert!(total >= 5, "{mode:?}: only {total} writes");
+    for k in 1..=total {
+        let context = format!("{mode:?}: killed after write {k} of {total}");
+        w.reset();
+        w.freeze_after(k as usize);
+        let mut child = w.cmd().args(["apply", "--yes"]).args(mode.args()).spawn();
+        let started = Instant::now();
+        loop {
+            let done = w.summary()["mutating"].as_u64().unwrap_or(0);
+            if done >= k || child.finished() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{context}: write {k} never came (saw {done})"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let killed = child.kill();
+        w.release();
+        assert_no_panic(&killed, &context);
+        let rerun = mode.apply(&w);
+        assert_eq!(
+            rerun.code, 0,
+            "{context}: the rerun failed\n{}\n{}",
+            rerun.stdout, rerun.stderr
+        );
+        assert_converged(&w, mode, &clean, &context);
+    }
+}
+
+#[test]
+fn a_crash_after_any_write_is_finished_by_the_rerun_oidc() {
+    crash_after_every_write(Mode::Oidc);
+}
+
+#[test]
+fn a_crash_after_any_write_is_finished_by_the_rerun_access_key() {
+    crash_after_every_write(Mode::AccessKey);
+}
+
+/// Two `apply` runs started at once: both succeed, nothing is duplicated, and a third run
+/// has nothing to do.
+#[test]
+fn two_applies_at_once_converge_without_duplicates() {
+    let w = World::start();
+    for mode in [Mode::Oidc, Mode::AccessKey] {
+        let clean = clean_state(&w, mode);
+        for round in 0..2 {
+            let context = format!("{mode:?}, concurrent round {round}");
+            w.reset();
+            // A little latency on every call widens the window in which both runs see nothing.
+            w.aws_faults(json!({"action_regex": ".*", "delay_ms": 20, "times": null}));
+            let a = w.cmd().args(["apply", "--yes"]).args(mode.args()).spawn();
+            let b = w.cmd().args(["apply", "--yes"]).args(mode.args()).spawn();
+            let (a, b) = (a.wait(), b.wait());
+            for (name, out) in [("first", &a), ("second", &b)] {
+                assert_no_panic(out, &context);
+                assert_eq!(
+                    out.code, 0,
+                    "{context}: the {name} run failed\n{}",
+                    out.stderr
+                );
+            }
+            w.send(
+                reqwest::Method::DELETE,
+                &format!("{}/_proxy/faults", w.aws),
+                json!({}),
+            );
+            assert_converged(&w, mode, &clean, &context);
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Injected faults on every mutating call of a fresh `apply`: throttling, 5xx, dropped
+//! connections, lost responses and IAM eventual consistency. Either the run converges, or it
+//! fails with a message naming what failed and the rerun converges.
+use serde_json::{Value, json};
+
+use super::{Mode, assert_clean_failure, assert_converged, clean_state, write_log};
+use crate::support::World;
+
+/// One mutating call of a clean apply, as a fault rule matches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Write {
+    Aws(String),
+    GitHub { method: String, path: String },
+}
+
+impl Write {
+    fn label(&self) -> String {
+        match self {
+            Write::Aws(a) => format!("AWS {a}"),
+            Write::GitHub { method, path } => format!("GitHub {method} {path}"),
+        }
+    }
+}
+
+/// The distinct mutating calls of a fresh apply in `mode` (the world is left reset).
+fn writes_of_fresh_apply(w: &World, mode: Mode) -> Vec<Write> {
+    w.reset();
+    mode.apply(w).success();
+    let mut out = Vec::new();
+    for (protocol, action, method, path) in write_log(w) {
+        let write = if protocol == "aws" {
+            Write::Aws(action)
+        } else {
+            Write::GitHub { method, path }
+        };
+        if !out.contains(&write) {
+            out.push(write);
+        }
+    }
+    w.reset();
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Throttle,
+    Status500,
+    Status503,
+    Drop,
+}
+
+const FAULTS: [Fault; 4] = [
+    Fault::Throttle,
+    Fault::Status500,
+    Fault::Status503,
+    Fault::Drop,
+];
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rule for `fault` on `write`, `times` times (`None`: every time).
+fn rule(write: &Write, fault: Fault, times: Option<u32>) -> Value {
+    let mut r = match (write, fault) {
+        (Write::Aws(a), Fault::Throttle) => json!({"action": a, "throttle": true}),
+        (Write::Aws(a), Fault::Status500) => json!({"action": a, "status": 500}),
+        (Write::Aws(a), Fault::Status503) => {
+            json!({"action": a, "status": 503, "aws_error": "ServiceUnavailable"})
+        }
+        (Write::Aws(a), Fault::Drop) => json!({"action": a, "drop_connection": true}),
+        (Write::GitHub { method, path }, fault) => {
+            let mut r =
+                json!({"method": method, "path_regex": format!("^{}$", regex_escape(path))});
+            match fault {
+                // GitHub's throttling: a secondary rate limit with a short retry-after.
+                Fault::Throttle => {
+                    r["secondary"] = json!(true);
+                    r["reset_in"] = json!(1);
+                }
+                Fault::Status500 => r["status"] = json!(500),
+                Fault::Status503 => r["status"] = json!(503),
+                Fault::Drop => r["drop_connection"] = json!(true),
+            }
+            r
+        }
+    };
+    r["times"] = times.map_or(Value::Null, |t| json!(t));
+    r
+}
+
+fn inject(w: &World, write: &Write, rule: Value) {
+    match write {
+        Write::Aws(_) => w.aws_faults(rule),
+        Write::GitHub { .. } => w.github_faults(rule),
+    }
+}
+
+/// How often each injected rule fired, per side.
+fn hits(w: &World) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (side, url) in [
+        ("aws", format!("{}/_proxy/faults", w.aws)),
+        ("github", format!("{}/_standin/faults", w.github)),
+    ] {
+        for r in w.get(&url).as_array().cloned().unwrap_or_default() {
+            let what = r["action"]
+                .as_str()
+                .or(r["path_regex"].as_str())
+                .or(r["consistency"].as_str())
+                .unwrap_or("?");
+            out.push((format!("{side} {what}"), r["hits"].as_u64().unwrap_or(0)));
+        }
+    }
+    out
+}
+
+/// Each fault kind on every mutating call at once (each fires once): the SDK's retry and the
+/// GitHub client's retry absorb them, and the run converges in one go.
+fn transient_faults_converge(mode: Mode) {
+    let w = World::start();
+    let clean = clean_state(&w, mode);
+    let writes = writes_of_fresh_apply(&w, mode);
+    assert!(writes.len() >= 5, "{writes:?}");
+    for fault in FAULTS {
+        w.reset();
+        for write in &writes {
+            inject(&w, write, rule(write, fault, Some(1)));
+        }
+        let out = mode.apply(&w);
+        let context = format!(
+            "{mode:?}, {fault:?} once on each of {} writes",
+            writes.len()
+        );
+        if out.code != 0 {
+            // The one non-idempotent write is not retried after an ambiguous failure (the key
+            // may exist): the run stops saying so, and the rerun finishes.
+            assert!(
+                !matches!(fault, Fault::Throttle)
+                    && out.stderr.contains("iam:CreateAccessKey")
+                    && out.stderr.contains("rerun"),
+                "{context}: apply did not converge\n{}",
+                out.stderr
+            );
+            assert_clean_failure(&out, &context);
+            let rerun = mode.apply(&w);
+            assert_eq!(rerun.code, 0, "{context}: rerun\n{}", rerun.stderr);
+        }
+        for (what, n) in hits(&w) {
+            assert_eq!(n, 1, "{context}: the fault on {what} fired {n} times");
+        }
+        assert_converged(&w, mode, &clean, &context);
+    }
+}
+
+#[test]
+fn transient_faults_on_every_write_converge_oidc() {
+    transient_faults_converge(Mode::Oidc);
+}
+
+#[test]
+fn transient_faults_on_every_write_converge_access_key() {
+    transient_faults_converge(Mode::AccessKey);
+}
+
+/// A fault that never goes away on one write: the run fails with a message naming the call,
+/// and once the fault is gone the rerun converges. Each write gets a different fault kind in
+/// turn, so every kind is exhausted on several writes of both services.
+fn persistent_faults_fail_clearly_and_the_rerun_converges(mode: Mode) {
+    let w = World::start();
+    let clean = clean_state(&w, mode);
+    let writes = writes_of_fresh_apply(&w, mode);
+    for (i, write) in writes.iter().enumerate() {
+        let fault = FAULTS[i % FAULTS.len()];
+        let context = format!("{mode:?}, {fault:?} on every {}", write.label());
+        w.reset();
+        inject(&w, write, rule(write, fault, None));
+        let out = mode.apply(&w);
+        assert_clean_failure(&out, &context);
+        let named = match write {
+            Write::Aws(action) => out.stderr.contains(&format!(":{action}")),
+            Write::GitHub { path, .. } => {
+                out.stderr.contains(path.as_str())
+                    || (matches!(fault, Fault::Throttle) && out.stderr.contains("rate limit"))
+            }
+        };
+        assert!(
+            named,
+            "{context}: the message does not say what failed\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("rerun") || out.stderr.contains("Rerun") || named,
+            "{context}: {}",
+            out.stderr
+        );
+        w.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_proxy/faults", w.aws),
+            json!({}),
+        );
+        w.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_standin/faults", w.github),
+            json!({}),
+        );
+        let rerun = mode.apply(&w);
+        assert_eq!(
+            rerun.code, 0,
+            "{context}: the rerun failed\n{}",
+            rerun.stderr
+        );
+        assert_converged(&w, mode, &clean, &context);
+    }
+}
+
+#[test]
+fn persistent_faults_fail_clearly_and_the_rerun_converges_oidc() {
+    persistent_faults_fail_clearly_and_the_rerun_converges(Mode::Oidc);
+}
+
+#[test]
+fn persistent_faults_fail_clearly_and_the_rerun_converges_access_key() {
+    persistent_faults_fail_clearly_and_the_rerun_converges(Mode::AccessKey);
+}
+
+/// The write reaches AWS or GitHub but the answer is lost: the client's retry finds the
+/// resource already there (or the run fails and the rerun finds it); either way no duplicate.
+fn lost_responses_leave_no_duplicate(mode: Mode) {
+    let w = World::start();
+    let clean = clean_state(&w, mode);
+    let writes = writes_of_fresh_apply(&w, mode);
+    for write in &writes {
+        let context = format!("{mode:?}, response of {} lost", write.label());
+        w.reset();
+        let mut r = match write {
+            Write::Aws(a) => json!({"action": a}),
+            Write::GitHub { method, path } => {
+                json!({"method": method, "path_regex": format!("^{}$", regex_escape(path))})
+            }
+        };
+        r["lose_response"] = json!(true);
+        r["times"] = json!(1);
+        inject(&w, write, r);
+        let first = mode.apply(&w);
+        if first.code != 0 {
+            assert_clean_failure(&first, &context);
+            let rerun = mode.apply(&w);
+            assert_eq!(rerun.code, 0, "{context}: rerun\n{}", rerun.stderr);
+        }
+        assert_converged(&w, mode, &clean, &context);
+    }
+}
+
+#[test]
+fn lost_responses_leave_no_duplicate_oidc() {
+    lost_responses_leave_no_duplicate(Mode::Oidc);
+}
+
+#[test]
+fn lost_responses_leave_no_duplicate_access_key() {
+    lost_responses_leave_no_duplicate(Mode::AccessKey);
+}
+
+/// IAM's eventual consistency, shorter than the propagation budget (5 s in the tests): the
+/// role waits for the provider, attaches wait for the role, policy and user; one run.
+#[test]
+fn consistency_windows_are_waited_out() {
+    let w = World::start();
+    for mode in [Mode::Oidc, Mode::AccessKey] {
+        let clean = clean_state(&w, mode);
+        w.aws_faults(json!([
+            {"consistency": "invalid_principal", "window_ms": 1500},
+            {"consistency": "no_such_entity", "window_ms": 1500},
+        ]));
+        let out = mode.apply(&w);
+        assert_eq!(out.code, 0, "{mode:?}: {}", out.stderr);
+        let fired: Vec<(String, u64)> = hits(&w);
+        let expected: &[&str] = match mode {
+            Mode::Oidc => &["invalid_principal", "no_such_entity"],
+            Mode::AccessKey => &["no_such_entity"],
+        };
+        for kind in expected {
+            assert!(
+                fired.iter().any(|(what, n)| what.ends_with(kind) && *n > 0),
+                "{mode:?}: the {kind} window never fired: {fired:?}"
+            );
+        }
+        assert_converged(
+            &w,
+            mode,
+            &clean,
+            &format!("{mode:?} with consistency windows"),
+        );
+    }
+}
+
+/// A window longer than the budget: the run stops with what to do, the rerun finishes.
+#[test]
+fn a_consistency_window_beyond_the_budget_stops_with_rerun_advice() {
+    let w = World::start();
+    let clean = clean_state(&w, Mode::Oidc);
+    w.aws_faults(json!({"consistency": "invalid_principal", "window_ms": 6500}));
+    let out = Mode::Oidc.apply(&w);
+    assert_clean_failure(&out, "invalid principal for 6.5 s");
+    assert!(
+        out.stderr.contains("iam:CreateRole") && out.stderr.contains("rerun"),
+        "{}",
+        out.stderr
+    );
+    let rerun = Mode::Oidc.apply(&w);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_converged(&w, Mode::Oidc, &clean, "after the long window");
+}
+
+/// The proxy renders throttling in each protocol's real wire format.
+#[test]
+fn throttling_uses_each_protocols_wire_format() {
+    let w = World::start();
+    w.aws_faults(json!([
+        {"action": "ListRoles", "throttle": true, "times": 1},
+        {"action": "DescribeRepositories", "throttle": true, "times": 1},
+    ]));
+    let iam = w.block_on(async {
+        reqwest::Client::new()
+            .post(&w.aws)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0")
+            .body("Action=ListRoles&Version=2010-05-08")
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(iam.status().as_u16(), 400);
+    let body = w.block_on(iam.text()).unwrap();
+    assert!(
+        body.contains("<Code>Throttling</Code>") && body.contains("<Type>Sender</Type>"),
+        "{body}"
+    );
+    let ecr = w.block_on(async {
+        reqwest::Client::new()
+            .post(&w.aws)
+            .header("X-Amz-Target", "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories")
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=0")
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(ecr.status().as_u16(), 400);
+    assert_eq!(
+        ecr.headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok()),
+        Some("ThrottlingException")
+    );
+    let body: Value = w.block_on(ecr.json()).unwrap();
+    assert_eq!(body["__type"], "ThrottlingException", "{body}");
+}
