@@ -282,8 +282,11 @@ impl GitHub {
                 backoff *= 2;
                 continue;
             }
-            // Not found and validation failures are answers the callers interpret.
-            if status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY {
+            // Not found, conflicts and validation failures are answers the callers interpret.
+            if status == StatusCode::NOT_FOUND
+                || status == StatusCode::UNPROCESSABLE_ENTITY
+                || status == StatusCode::CONFLICT
+            {
                 return Ok(Reply { status, body });
             }
             return Err(self.failure(
@@ -480,8 +483,34 @@ impl GitHub {
         };
         match reply.status.as_u16() {
             200..=299 => Ok(()),
-            // Existence changed since we looked: the other verb does it.
+            // Existence changed since we looked (another run, or someone else): the other verb.
             404 if exists => Box::pin(self.set_variable(repo, place, name, value, false)).await,
+            409 if !exists => Box::pin(self.set_variable(repo, place, name, value, true)).await,
+            _ => Err(Error::GitHub(format!(
+                "GitHub did not accept variable {name} in the {}: {}",
+                place.describe(),
+                reply.body["message"]
+                    .as_str()
+                    .unwrap_or("unexpected answer")
+            ))),
+        }
+    }
+
+    /// Creates a variable that must not exist yet: `false` when it does (409), e.g. because
+    /// another run created it after this one looked.
+    pub async fn create_variable(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+        name: &str,
+        value: &str,
+    ) -> Result<bool> {
+        let path = format!("{}/variables", Self::place_path(repo, place));
+        let body = json!({"name": name, "value": value});
+        let reply = self.call(Method::POST, &path, Some(&body)).await?;
+        match reply.status.as_u16() {
+            200..=299 => Ok(true),
+            409 => Ok(false),
             _ => Err(Error::GitHub(format!(
                 "GitHub did not accept variable {name} in the {}: {}",
                 place.describe(),
@@ -504,13 +533,26 @@ impl GitHub {
     /// Deletes a secret; one already gone counts as deleted.
     pub async fn delete_secret(&self, repo: &RepoName, place: &Place, name: &str) -> Result<()> {
         let path = format!("{}/secrets/{}", Self::place_path(repo, place), enc(name));
-        self.call(Method::DELETE, &path, None).await.map(|_| ())
+        Self::deleted(self.call(Method::DELETE, &path, None).await?, &path)
     }
 
     /// Deletes a variable; one already gone counts as deleted.
     pub async fn delete_variable(&self, repo: &RepoName, place: &Place, name: &str) -> Result<()> {
         let path = format!("{}/variables/{}", Self::place_path(repo, place), enc(name));
-        self.call(Method::DELETE, &path, None).await.map(|_| ())
+        Self::deleted(self.call(Method::DELETE, &path, None).await?, &path)
+    }
+
+    fn deleted(reply: Reply, path: &str) -> Result<()> {
+        if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(Error::GitHub(format!(
+            "GitHub did not delete {path}: {} ({})",
+            reply.status,
+            reply.body["message"]
+                .as_str()
+                .unwrap_or("unexpected answer")
+        )))
     }
 
     pub async fn environment_exists(&self, repo: &RepoName, environment: &str) -> Result<bool> {

@@ -387,6 +387,15 @@ async fn delete_key(aws: &Aws, user: &str, key_id: &str) -> Result<()> {
     }
 }
 
+/// The pending mark's value: which run wrote it (nothing secret).
+fn run_mark() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("key being created by run {}-{nanos}", std::process::id())
+}
+
 /// `CreateAccessKey` is the one write that is not idempotent: retried after a lost answer, it
 /// makes a second key whose secret nobody holds. So only throttling (certainly not applied) is
 /// retried; after any other failure the run stops, and the pending mark written before lets
@@ -489,15 +498,26 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
         }
         KeyOp::Deliver { retire } => {
             // Marks the start, so a crash after CreateAccessKey leaves a key the rerun recognizes.
-            github
-                .set_variable(
-                    repo,
-                    &place,
-                    PENDING_VARIABLE,
-                    "key being created",
-                    live.pending.is_some(),
-                )
-                .await?;
+            // A fresh mark is created, never overwritten: of two runs delivering at once, one
+            // stops here, before it makes a key (their secrets would interleave otherwise).
+            let mark = run_mark();
+            if live.pending.is_some() {
+                github
+                    .set_variable(repo, &place, PENDING_VARIABLE, &mark, true)
+                    .await?;
+            } else if !github
+                .create_variable(repo, &place, PENDING_VARIABLE, &mark)
+                .await?
+                // A retried request whose first answer was lost finds its own mark.
+                && github
+                    .variable(repo, &place, PENDING_VARIABLE)
+                    .await?
+                    .is_none_or(|v| v.value != mark)
+            {
+                return Err(Error::GitHub(format!(
+                    "another run is delivering an access key to {repo} right now ({PENDING_VARIABLE} appeared after this run looked); this run created no key.\n  Rerun once the other run has finished."
+                )));
+            }
             let (key_id, secret) = create_key(aws, &spec.user_name).await?;
             let delivered = async {
                 github

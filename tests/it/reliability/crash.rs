@@ -41,6 +41,10 @@ fn crash_after_every_write(mode: Mode) {
         let killed = child.kill();
         w.release();
         assert_no_panic(&killed, &context);
+        if k < total {
+            // Its next write was frozen, so it cannot have finished: the kill interrupted it.
+            assert_ne!(killed.code, 0, "{context}: the run was not interrupted");
+        }
         let rerun = mode.apply(&w);
         assert_eq!(
             rerun.code, 0,
@@ -78,12 +82,23 @@ fn two_applies_at_once_converge_without_duplicates() {
             let (a, b) = (a.wait(), b.wait());
             for (name, out) in [("first", &a), ("second", &b)] {
                 assert_no_panic(out, &context);
-                assert_eq!(
-                    out.code, 0,
+                // Of two runs delivering an access key at once, one may stop before making a
+                // key, saying why; everything else must simply succeed.
+                let explained = mode == Mode::AccessKey
+                    && out.code == 1
+                    && out
+                        .stderr
+                        .contains("another run is delivering an access key");
+                assert!(
+                    out.code == 0 || explained,
                     "{context}: the {name} run failed\n{}",
                     out.stderr
                 );
             }
+            assert!(
+                a.code == 0 || b.code == 0,
+                "{context}: neither run succeeded"
+            );
             w.send(
                 reqwest::Method::DELETE,
                 &format!("{}/_proxy/faults", w.aws),
