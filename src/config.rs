@@ -181,8 +181,29 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileSettings> {
 
 pub fn parse_file(text: &str) -> std::result::Result<FileSettings, String> {
     serde_json::from_str(text).map_err(|e| {
-        format!("{e}. Keys are the flag names in snake_case, e.g. {{\"github_repo\": \"acme/app\", \"branches\": [\"main\"]}}")
+        let key = rejected_key(text)
+            .map(|k| format!("key {k:?}: "))
+            .unwrap_or_default();
+        format!("{key}{e}. Keys are the flag names in snake_case, e.g. {{\"github_repo\": \"acme/app\", \"branches\": [\"main\"]}}")
     })
+}
+
+/// The key whose value was rejected: serde_json's type errors name only a line and column.
+fn rejected_key(text: &str) -> Option<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) else {
+        return None;
+    };
+    map.into_iter().find_map(|(key, value)| {
+        let alone = serde_json::Value::Object(serde_json::Map::from_iter([(key.clone(), value)]));
+        serde_json::from_value::<FileSettings>(alone)
+            .is_err()
+            .then_some(key)
+    })
+}
+
+/// Whether `v` is an `OWNER/REPO` name as GitHub allows it (no wildcard, no path, ASCII).
+pub fn is_github_repo(v: &str) -> bool {
+    check_github_repo(v).is_ok()
 }
 
 /// Flags win over the file; a list given on the command line replaces the file's list.
@@ -561,7 +582,29 @@ fn check_region(v: &str) -> Check {
     Ok(())
 }
 
+/// Characters that render as nothing or reorder the text around them (zero-width characters,
+/// bidirectional controls, BOM, soft hyphen, variation selectors, tags): a name holding one
+/// looks like another name in every plan, log and policy.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+fn check_visible(v: &str) -> Check {
+    match v.chars().find(|&c| is_invisible(c)) {
+        Some(c) => Err(format!(
+            "contains the invisible character U+{:04X}, which makes it look like another name",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_profile(v: &str) -> Check {
+    check_visible(v)?;
     if v.is_empty() || v.len() > 128 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("is not a profile name".into());
     }
@@ -648,6 +691,7 @@ fn check_ref_name(v: &str, allow_star: bool) -> Check {
     if v.is_empty() || v.len() > 255 {
         return Err("is not 1-255 characters".into());
     }
+    check_visible(v)?;
     let bad_char = v.chars().find(|&c| {
         c.is_control() || c.is_whitespace() || "~^:?[\\".contains(c) || (c == '*' && !allow_star)
     });
@@ -688,6 +732,7 @@ fn check_environment(v: &str) -> Check {
     if v.is_empty() || v.chars().count() > 255 {
         return Err("is not 1-255 characters".into());
     }
+    check_visible(v)?;
     if v.chars().any(|c| c.is_control() || c == '*' || c == '?') {
         return Err("contains a control character or a wildcard".into());
     }
@@ -886,5 +931,26 @@ mod tests {
         assert!(parse_file(r#"{"github_repository": "acme/app"}"#).is_err());
         assert!(parse_file(r#"{"branches": "main"}"#).is_err());
         assert!(parse_file(r#"{"github-repo": "acme/app", "any-ref": true}"#).is_ok());
+        let wrong = parse_file(r#"{"github_repo": "acme/app", "branches": "main"}"#).unwrap_err();
+        assert!(
+            wrong.starts_with("key \"branches\": invalid type"),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_names() {
+        for bad in [
+            "main\u{200B}",
+            "ma\u{202E}in",
+            "\u{FEFF}main",
+            "rel\u{2066}ease",
+        ] {
+            assert!(check_branch(bad).is_err(), "{bad:?}");
+            assert!(check_tag_pattern(bad).is_err(), "{bad:?}");
+            assert!(check_environment(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_branch("héllo/wörld").is_ok());
+        assert!(check_environment("production (eu)").is_ok());
     }
 }

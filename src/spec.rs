@@ -212,6 +212,13 @@ pub fn subjects(
     scopes: &TrustScopes,
     template: SubjectTemplate<'_>,
 ) -> std::result::Result<Vec<String>, String> {
+    // Owner and name come from GitHub's answer; a wildcard or `:` in them would widen the trust.
+    if !crate::config::is_github_repo(&format!("{}/{}", repo.owner, repo.name)) {
+        return Err(format!(
+            "the repository name {:?} is not an OWNER/REPO name, so no subject can be built for it",
+            format!("{}/{}", repo.owner, repo.name)
+        ));
+    }
     let scopes = scopes_of(scopes);
     let Some(keys) = template else {
         let mut prefixes = vec![format!("repo:{}/{}", repo.owner, repo.name)];

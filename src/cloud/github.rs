@@ -349,6 +349,12 @@ impl GitHub {
                 "GitHub's answer for {repo} lacks full_name, id or owner.id"
             )));
         };
+        // The name goes into trust policies: a wildcard or path here would widen the trust.
+        if !crate::config::is_github_repo(full) {
+            return Err(Error::GitHub(format!(
+                "GitHub's answer for {repo} names the repository {full:?}, which is not an OWNER/REPO name; nothing was written"
+            )));
+        }
         let (owner, name) = full.split_once('/').unwrap_or((&repo.owner, &repo.name));
         Ok(RepoInfo {
             owner: owner.to_string(),

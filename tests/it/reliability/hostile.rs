@@ -1,1 +1,464 @@
-//! placeholder
+//! Hostile input: bad values for every flag and `skyecr.json` key are refused before any call,
+//! and malformed answers from AWS or GitHub give a clear error, never a panic.
+use serde_json::{Value, json};
+
+use super::{Mode, assert_clean_failure, assert_converged, clean_state};
+use crate::support::{REPO, World};
+
+/// Where a hostile value goes: flags (on top of valid settings), or a settings file.
+enum Input {
+    /// Replaces or adds these flags to `apply --yes --github-repo acme/app --branch main`.
+    Flags(Vec<String>),
+    /// The whole settings file, passed with `--config`.
+    File(String),
+}
+
+fn flags(args: &[&str]) -> Input {
+    Input::Flags(args.iter().map(|a| a.to_string()).collect())
+}
+
+fn file(text: &str) -> Input {
+    Input::File(text.to_string())
+}
+
+/// `(input, what the message must name)`.
+fn cases() -> Vec<(Input, &'static str)> {
+    let long = |n: usize| "a".repeat(n);
+    vec![
+        // --github-repo
+        (flags(&["--github-repo", ""]), "--github-repo"),
+        (flags(&["--github-repo", "acme"]), "--github-repo"),
+        (
+            flags(&["--github-repo", &format!("{}/app", long(40))]),
+            "--github-repo",
+        ),
+        (
+            flags(&["--github-repo", &format!("acme/{}", long(101))]),
+            "--github-repo",
+        ),
+        (flags(&["--github-repo", "аcme/app"]), "--github-repo"), // Cyrillic а
+        (flags(&["--github-repo", "acme/app\n"]), "--github-repo"),
+        (flags(&["--github-repo", "*/*"]), "--github-repo"),
+        (flags(&["--github-repo", "repo:*"]), "--github-repo"),
+        (flags(&["--github-repo", "acme/*"]), "--github-repo"),
+        (flags(&["--github-repo", "../app"]), "--github-repo"),
+        (flags(&["--github-repo", "acme/.."]), "--github-repo"),
+        (flags(&["--github-repo", "acme/\"app\""]), "--github-repo"),
+        // --region, --profile
+        (flags(&["--region", ""]), "--region"),
+        (flags(&["--region", "us-east-1\u{7}"]), "--region"),
+        (flags(&["--region", "ｕｓ-east-1"]), "--region"), // fullwidth letters
+        (flags(&["--region", "*"]), "--region"),
+        (flags(&["--region", "../us-east-1"]), "--region"),
+        (flags(&["--profile", ""]), "--profile"),
+        (flags(&["--profile", "dev\tprod"]), "--profile"),
+        (flags(&["--profile", "dev\u{202E}"]), "--profile"),
+        // --ecr-repository
+        (flags(&["--ecr-repository", ""]), "--ecr-repository"),
+        (
+            flags(&["--ecr-repository", "../../etc"]),
+            "--ecr-repository",
+        ),
+        (flags(&["--ecr-repository", &long(257)]), "--ecr-repository"),
+        (
+            flags(&["--ecr-repository", "sky pilot"]),
+            "--ecr-repository",
+        ),
+        (flags(&["--ecr-repository", "*"]), "--ecr-repository"),
+        (
+            flags(&["--ecr-repository", "skypilot\n"]),
+            "--ecr-repository",
+        ),
+        // --role-name, --policy-name, --user-name
+        (flags(&["--role-name", ""]), "--role-name"),
+        (flags(&["--role-name", &long(65)]), "--role-name"),
+        (flags(&["--role-name", "role\"name"]), "--role-name"),
+        (flags(&["--role-name", "*"]), "--role-name"),
+        (flags(&["--role-name", "rоle"]), "--role-name"), // Cyrillic о
+        (flags(&["--policy-name", &long(129)]), "--policy-name"),
+        (flags(&["--policy-name", "../p"]), "--policy-name"),
+        (flags(&["--user-name", ""]), "--user-name"),
+        (flags(&["--user-name", "user\nname"]), "--user-name"),
+        // trust scopes
+        (flags(&["--branch", ""]), "--branch"),
+        (flags(&["--branch", "*"]), "--branch"),
+        (flags(&["--branch", "main\u{200B}"]), "--branch"), // zero-width space
+        (flags(&["--branch", "ma\u{202E}in"]), "--branch"), // right-to-left override
+        (flags(&["--branch", &long(256)]), "--branch"),
+        (flags(&["--branch", "../main"]), "--branch"),
+        (flags(&["--branch", "main\n"]), "--branch"),
+        (flags(&["--branch", "refs/heads/*"]), "--branch"),
+        (flags(&["--tag", "repo:*"]), "--tag"),
+        (flags(&["--tag", "v1 2"]), "--tag"),
+        (flags(&["--tag", "v1\u{FEFF}"]), "--tag"),
+        (flags(&["--environment", ""]), "--environment"),
+        (flags(&["--environment", "prod*"]), "--environment"),
+        (flags(&["--environment", "prod\u{1b}[31m"]), "--environment"),
+        (flags(&["--environment", &long(256)]), "--environment"),
+        (flags(&["--environment", "prod\u{200D}"]), "--environment"),
+        (flags(&["--any-ref", "--branch", "main"]), "--any-ref"),
+        // secrets, issuer, encryption
+        (flags(&["--secret-name", ""]), "--secret-name"),
+        (flags(&["--secret-name", "GITHUB_TOKEN"]), "--secret-name"),
+        (flags(&["--secret-name", "AWS-ROLE"]), "--secret-name"),
+        (flags(&["--secret-name", &long(256)]), "--secret-name"),
+        (flags(&["--oidc-issuer", ""]), "--oidc-issuer"),
+        (
+            flags(&[
+                "--oidc-issuer",
+                "https://token.actions.githubusercontent.com/../evil",
+            ]),
+            "--oidc-issuer",
+        ),
+        (
+            flags(&[
+                "--oidc-issuer",
+                "https://tоken.actions.githubusercontent.com",
+            ]),
+            "--oidc-issuer",
+        ),
+        (
+            flags(&["--oidc-issuer", "https://*.githubusercontent.com"]),
+            "--oidc-issuer",
+        ),
+        (
+            flags(&["--encryption", "kms", "--kms-key", "*"]),
+            "--kms-key",
+        ),
+        (
+            flags(&[
+                "--encryption",
+                "kms",
+                "--kms-key",
+                "arn:aws:kms:us-east-1:123456789012:key/abc\n",
+            ]),
+            "--kms-key",
+        ),
+        (flags(&["--secret-scope", "environment"]), "--secret-scope"),
+        // values clap refuses
+        (flags(&["--auth", "root"]), "--auth"),
+        (flags(&["--encryption", "none"]), "--encryption"),
+        (flags(&["--output", "yaml"]), "--output"),
+        (flags(&["--color", "rainbow"]), "--color"),
+        (flags(&["--secret-scope", "org"]), "--secret-scope"),
+        (flags(&["--brnach", "main"]), "--brnach"),
+        (
+            flags(&["--config", "/nonexistent/skyecr.json"]),
+            "/nonexistent/skyecr.json",
+        ),
+        // the settings file
+        (file("not json"), "settings file"),
+        (file("[]"), "settings file"),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["ma"#),
+            "settings file",
+        ),
+        (
+            file(r#"{"github_repo": 5, "branches": ["main"]}"#),
+            "github_repo",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": "main"}"#),
+            "branches",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": [null]}"#),
+            "branches",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "environments": [{"name": "prod"}]}"#),
+            "environments",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "any_ref": "yes"}"#),
+            "any_ref",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "auth": "root"}"#),
+            "auth",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "kms_key": 5}"#),
+            "kms_key",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "unknown_key": 1}"#),
+            "unknown_key",
+        ),
+        (
+            file(
+                r#"{"github_repo": "acme/app", "github-repo": "acme/other", "branches": ["main"]}"#,
+            ),
+            "github_repo",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["*"]}"#),
+            "--branch",
+        ),
+        (
+            file(r#"{"github_repo": "repo:*", "branches": ["main"]}"#),
+            "--github-repo",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "role_name": "../x"}"#),
+            "--role-name",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "tags": ["v1\n"]}"#),
+            "--tag",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "environments": ["prod\u200b"]}"#),
+            "--environment",
+        ),
+        (
+            file(&format!(
+                r#"{{"github_repo": {}"acme/app"{}, "branches": ["main"]}}"#,
+                "[".repeat(300),
+                "]".repeat(300)
+            )),
+            "settings file",
+        ),
+    ]
+}
+
+#[test]
+fn hostile_values_for_every_setting_are_refused_before_any_call() {
+    let w = World::start();
+    let cases = cases();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    w.clear_requests();
+    for (i, (input, needle)) in cases.iter().enumerate() {
+        let mut args: Vec<String> = vec!["apply".into(), "--yes".into()];
+        let shown = match input {
+            Input::Flags(extra) => {
+                let given = |flag: &str| extra.iter().any(|a| a == flag);
+                if !given("--github-repo") {
+                    args.extend(["--github-repo".into(), REPO.into()]);
+                }
+                if !given("--branch") && !given("--any-ref") && !given("--environment") {
+                    args.extend(["--branch".into(), "main".into()]);
+                }
+                args.extend(extra.iter().cloned());
+                format!("{extra:?}")
+            }
+            Input::File(text) => {
+                let path = w.dir.path().join(format!("hostile-{i}.json"));
+                std::fs::write(&path, text).unwrap();
+                args.extend(["--config".into(), path.display().to_string()]);
+                format!("skyecr.json {:.80}", text)
+            }
+        };
+        let out = w.cmd().args(&args).run();
+        assert_clean_failure(&out, &shown);
+        assert!(
+            out.stderr.contains(needle),
+            "{shown}: the message does not name {needle}\n{}",
+            out.stderr
+        );
+        assert_eq!(
+            w.requests(),
+            Vec::<Value>::new(),
+            "{shown}: reached AWS or GitHub"
+        );
+    }
+}
+
+#[test]
+fn a_refused_value_in_json_mode_is_one_json_error() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main\u{200B}",
+        ])
+        .run();
+    assert_clean_failure(&out, "json");
+    let doc = out.json();
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--branch") && m.contains("U+200B")),
+        "{doc}"
+    );
+    assert_eq!(w.requests(), Vec::<Value>::new());
+}
+
+/// A malformed answer: `(what, fault rules for AWS, fault rules for GitHub, message fragment)`.
+struct Malformed {
+    what: &'static str,
+    aws: Value,
+    github: Value,
+    says: &'static [&'static str],
+}
+
+fn get_role_answer(document: &str) -> String {
+    format!(
+        r#"<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetRoleResult><Role><Path>/</Path><RoleName>GitHubActions-SkyPilot-ECR</RoleName><RoleId>AROAEXAMPLE</RoleId><Arn>arn:aws:iam::123456789012:role/GitHubActions-SkyPilot-ECR</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>{document}</AssumeRolePolicyDocument></Role></GetRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetRoleResponse>"#
+    )
+}
+
+fn malformed_answers() -> Vec<Malformed> {
+    use base64::Engine;
+    let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+    let gh = |path: &str, body: String| json!({"method": "GET", "path_regex": path, "status": 200, "body": body, "times": null});
+    vec![
+        Malformed {
+            what: "repository answer is not JSON",
+            aws: json!([]),
+            github: json!([gh(
+                "^/repos/acme/app$",
+                "<html>upstream error</html>".into()
+            )]),
+            says: &["not JSON"],
+        },
+        Malformed {
+            what: "repository answer is truncated",
+            aws: json!([]),
+            github: json!([gh(
+                "^/repos/acme/app$",
+                r#"{"id": 2002, "full_name": "acme/ap"#.into()
+            )]),
+            says: &["not JSON"],
+        },
+        Malformed {
+            what: "repository answer lacks the IDs",
+            aws: json!([]),
+            github: json!([gh("^/repos/acme/app$", r#"{"full_name": 5}"#.into())]),
+            says: &["lacks full_name"],
+        },
+        Malformed {
+            what: "repository answer names a wildcard repository",
+            aws: json!([]),
+            github: json!([gh(
+                "^/repos/acme/app$",
+                r#"{"id": 2002, "full_name": "acme/*", "owner": {"id": 1001}}"#.into()
+            )]),
+            says: &["\"acme/*\"", "not an OWNER/REPO"],
+        },
+        Malformed {
+            what: "secrets public key of 31 bytes",
+            aws: json!([]),
+            github: json!([gh(
+                "/secrets/public-key$",
+                json!({"key_id": "1", "key": b64(31)}).to_string()
+            )]),
+            says: &["31-byte"],
+        },
+        Malformed {
+            what: "secrets public key of 33 bytes",
+            aws: json!([]),
+            github: json!([gh(
+                "/secrets/public-key$",
+                json!({"key_id": "1", "key": b64(33)}).to_string()
+            )]),
+            says: &["33-byte"],
+        },
+        Malformed {
+            what: "secrets public key not base64",
+            aws: json!([]),
+            github: json!([gh(
+                "/secrets/public-key$",
+                json!({"key_id": "1", "key": "!!!not*base64"}).to_string()
+            )]),
+            says: &["not valid base64"],
+        },
+        Malformed {
+            what: "variable answer truncated",
+            aws: json!([]),
+            github: json!([gh("/variables/AWS_REGION$", r#"{"name": "AWS_REG"#.into())]),
+            says: &["not JSON"],
+        },
+        Malformed {
+            what: "server error with an HTML body",
+            aws: json!([]),
+            github: json!([{"method": "GET", "path_regex": "^/repos/acme/app$", "status": 502, "body": "<html>Bad gateway", "times": null}]),
+            says: &["502"],
+        },
+        Malformed {
+            what: "trust policy that is not JSON",
+            aws: json!([{"action": "GetRole", "status": 200, "ok_body": true, "times": null,
+                         "body": get_role_answer("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B")}]),
+            github: json!([]),
+            says: &["iam:GetRole", "not valid JSON"],
+        },
+        Malformed {
+            what: "push policy version that is not JSON",
+            aws: json!([{"action": "GetPolicyVersion", "status": 200, "ok_body": true, "times": null,
+                         "body": r#"<GetPolicyVersionResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetPolicyVersionResult><PolicyVersion><Document>{not json</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion></GetPolicyVersionResult></GetPolicyVersionResponse>"#}]),
+            github: json!([]),
+            says: &["iam:GetPolicyVersion"],
+        },
+        Malformed {
+            what: "ECR answer truncated",
+            aws: json!([{"action": "DescribeRepositories", "status": 200, "ok_body": true, "times": null,
+                         "body": r#"{"repositories": [{"repositoryName": "sky"#}]),
+            github: json!([]),
+            says: &["ecr:DescribeRepositories"],
+        },
+        Malformed {
+            what: "STS answer that is not XML",
+            aws: json!([{"action": "GetCallerIdentity", "status": 200, "ok_body": true, "times": null,
+                         "body": "{\"Account\": 1}"}]),
+            github: json!([]),
+            says: &["sts:GetCallerIdentity"],
+        },
+    ]
+}
+
+/// Each malformed answer on an applied setup: `plan` and `apply` stop with a clear error (no
+/// panic); once the answers are sound again the rerun converges.
+#[test]
+fn malformed_answers_give_clear_errors_never_a_panic() {
+    let w = World::start();
+    let clean = clean_state(&w, Mode::Oidc);
+    for m in malformed_answers() {
+        // Half the cases against an applied setup (so the documents exist), half fresh.
+        w.reset();
+        if m.what.contains("policy") {
+            Mode::Oidc.apply(&w).success();
+        }
+        w.aws_faults(m.aws.clone());
+        w.github_faults(m.github.clone());
+        // The secrets public key is read only when a secret is written.
+        let commands: &[&str] = if m.what.contains("public key") {
+            &["apply"]
+        } else {
+            &["plan", "apply"]
+        };
+        for command in commands {
+            let out = w
+                .cmd()
+                .args([*command, "--yes"])
+                .args(Mode::Oidc.args())
+                .run();
+            let context = format!("{}: {command}", m.what);
+            assert_clean_failure(&out, &context);
+            for s in m.says {
+                assert!(
+                    out.stderr.contains(s),
+                    "{context}: the message does not say {s:?}\n{}",
+                    out.stderr
+                );
+            }
+        }
+        w.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_proxy/faults", w.aws),
+            json!({}),
+        );
+        w.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_standin/faults", w.github),
+            json!({}),
+        );
+        Mode::Oidc.apply(&w).success();
+        assert_converged(&w, Mode::Oidc, &clean, m.what);
+    }
+}
