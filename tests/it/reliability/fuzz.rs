@@ -1,1 +1,383 @@
-//! placeholder
+//! Property tests (proptest; `PROPTEST_CASES`, default 256): the policy parser and comparator,
+//! the trust evaluator and the subject builder never panic, and comparison by meaning behaves
+//! like an equivalence that ignores order, case of actions and condition keys, and the
+//! string-versus-one-element-list spelling.
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+use skyecr_bootstrap::config::{TrustScopes, is_github_repo};
+use skyecr_bootstrap::policy::{decode_document, differences, equivalent, normalize};
+use skyecr_bootstrap::spec::{RepoIdentity, subjects};
+use skyecr_bootstrap::trust::{
+    Token, TrustContext, closest_allowed_subject, evaluate, parse_policy, parse_policy_str,
+    push_policy_findings, trust_findings,
+};
+
+const PROVIDER: &str =
+    "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
+const SUB: &str = "token.actions.githubusercontent.com:sub";
+const AUD: &str = "token.actions.githubusercontent.com:aud";
+
+/// Words a policy is made of, so random documents reach deep into the parser.
+fn word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "Version", "2012-10-17", "Statement", "Sid", "Effect", "Allow", "Deny", "Principal",
+            "NotPrincipal", "Federated", "AWS", "Service", "Action", "NotAction", "Resource",
+            "NotResource", "Condition", "StringEquals", "StringLike", "StringNotEquals",
+            "StringNotLike", "StringEqualsIgnoreCase", "ForAnyValue:StringLike",
+            "ForAllValues:StringEquals", "StringLikeIfExists", "Null", "Bool", "*", "sts:*",
+            "sts:AssumeRoleWithWebIdentity", "sts:AssumeRole", SUB, AUD, "sts.amazonaws.com",
+            "repo:acme/app:*", "repo:acme/app:ref:refs/heads/main", "repo:*", "repo:acme/*",
+            PROVIDER, "123456789012", "arn:aws:iam::123456789012:root", "ecr:PutImage", "ecr:*",
+        ])
+        .prop_map(str::to_string),
+        2 => "[a-zA-Z0-9:*?/%._@{}\\[\\]\"\\\\ -]{0,24}",
+        1 => any::<String>(),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        (-1e9f64..1e9).prop_map(|f| json!(f)),
+        word().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((word(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>())),
+        ]
+    })
+}
+
+/// A random statement: the usual fields, random values.
+fn statement_like() -> impl Strategy<Value = Value> {
+    (
+        prop::option::of(word()),
+        prop::option::of(json_value()),
+        prop::option::of(json_value()),
+        prop::option::of(json_value()),
+        prop::option::of(prop::collection::btree_map(
+            word(),
+            prop::collection::btree_map(word(), json_value(), 0..3),
+            0..3,
+        )),
+    )
+        .prop_map(|(effect, principal, action, resource, condition)| {
+            let mut s = Map::new();
+            if let Some(e) = effect {
+                s.insert("Effect".into(), json!(e));
+            }
+            if let Some(p) = principal {
+                s.insert("Principal".into(), p);
+            }
+            if let Some(a) = action {
+                s.insert("Action".into(), a);
+            }
+            if let Some(r) = resource {
+                s.insert("Resource".into(), r);
+            }
+            if let Some(c) = condition {
+                s.insert("Condition".into(), json!(c));
+            }
+            Value::Object(s)
+        })
+}
+
+/// A random document shaped like a policy (most fields present, values random).
+fn policy_like() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::collection::vec(statement_like(), 0..4)
+            .prop_map(|s| json!({"Version": "2012-10-17", "Statement": s})),
+        statement_like().prop_map(|s| json!({"Version": "2012-10-17", "Statement": s})),
+        json_value(),
+    ]
+}
+
+/// 1-3 distinct strings from `pool`.
+fn strings(pool: Vec<&'static str>) -> impl Strategy<Value = Vec<String>> {
+    let most = pool.len().min(3);
+    prop::sample::subsequence(pool, 1..=most)
+        .prop_map(|v| v.into_iter().map(String::from).collect())
+}
+
+/// A well-formed trust or push policy, to check that rewriting it keeps its meaning.
+fn policy() -> impl Strategy<Value = Value> {
+    let statement = (
+        prop::sample::select(vec!["Allow", "Deny"]),
+        prop::bool::ANY,
+        strings(vec![
+            "sts:AssumeRoleWithWebIdentity",
+            "sts:TagSession",
+            "sts:AssumeRole",
+            "ecr:PutImage",
+        ]),
+        strings(vec![
+            PROVIDER,
+            "arn:aws:iam::123456789012:oidc-provider/other",
+            "cognito-identity.amazonaws.com",
+        ]),
+        strings(vec![
+            "*",
+            "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
+            "arn:aws:ecr:us-east-1:123456789012:repository/other",
+        ]),
+        prop::sample::select(vec!["StringEquals", "StringLike", "StringNotLike"]),
+        strings(vec![
+            "repo:acme/app:ref:refs/heads/main",
+            "repo:acme/app:*",
+            "repo:acme@1001/app@2002:ref:refs/heads/main",
+            "repo:acme/app:environment:prod",
+        ]),
+        strings(vec!["sts.amazonaws.com", "other"]),
+    )
+        .prop_map(
+            |(effect, trust, actions, principals, resources, op, subs, auds)| {
+                let mut s = json!({"Effect": effect, "Action": actions});
+                if trust {
+                    s["Principal"] = json!({"Federated": principals});
+                    s["Condition"] = json!({op: {SUB: subs}, "StringEquals": {AUD: auds}});
+                } else {
+                    s["Resource"] = json!(resources);
+                }
+                s
+            },
+        );
+    prop::collection::vec(statement, 1..4)
+        .prop_map(|s| json!({"Version": "2012-10-17", "Statement": s}))
+}
+
+/// Rewrites without changing the meaning: statements and set-valued lists rotated by `turn`,
+/// one-element lists and plain strings swapped (`wrap`), actions and condition keys upper-cased
+/// (`shout`), and a single statement written as an object.
+fn rewrite(doc: &Value, turn: usize, wrap: bool, shout: bool) -> Value {
+    fn set(v: &Value, turn: usize, wrap: bool, upper: bool) -> Value {
+        let items: Vec<Value> = match v {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        let mut items: Vec<Value> = items
+            .into_iter()
+            .map(|i| match (&i, upper) {
+                (Value::String(s), true) => json!(s.to_ascii_uppercase()),
+                _ => i,
+            })
+            .collect();
+        if !items.is_empty() {
+            let k = turn % items.len();
+            items.rotate_left(k);
+        }
+        match (items.len(), wrap, v.is_array()) {
+            (1, true, true) => items[0].clone(),
+            (1, true, false) => json!([items[0].clone()]),
+            _ => Value::Array(items),
+        }
+    }
+    let mut statements: Vec<Value> = doc["Statement"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut s| {
+            if let Some(a) = s.get("Action").cloned() {
+                s["Action"] = set(&a, turn, wrap, shout);
+            }
+            if let Some(r) = s.get("Resource").cloned() {
+                s["Resource"] = set(&r, turn, wrap, false);
+            }
+            if let Some(Value::Object(p)) = s.get("Principal").cloned() {
+                let p: Map<String, Value> = p
+                    .into_iter()
+                    .map(|(k, v)| (k, set(&v, turn, wrap, false)))
+                    .collect();
+                s["Principal"] = Value::Object(p);
+            }
+            if let Some(Value::Object(ops)) = s.get("Condition").cloned() {
+                let ops: Map<String, Value> = ops
+                    .into_iter()
+                    .map(|(op, keys)| {
+                        let keys: Map<String, Value> = keys
+                            .as_object()
+                            .cloned()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| {
+                                let k = if shout { k.to_ascii_uppercase() } else { k };
+                                (k, set(&v, turn, wrap, false))
+                            })
+                            .collect();
+                        (op, Value::Object(keys))
+                    })
+                    .collect();
+                s["Condition"] = Value::Object(ops);
+            }
+            s
+        })
+        .collect();
+    if !statements.is_empty() {
+        let k = turn % statements.len();
+        statements.rotate_right(k);
+    }
+    let statement = match (statements.len(), wrap) {
+        (1, true) => statements[0].clone(),
+        _ => Value::Array(statements),
+    };
+    json!({"Version": "2012-10-17", "Statement": statement})
+}
+
+fn token(sub: &str, aud: &str, provider: &str) -> Token {
+    Token {
+        provider_arn: provider.to_string(),
+        claims: BTreeMap::from([
+            (SUB.to_string(), sub.to_string()),
+            (AUD.to_string(), aud.to_string()),
+        ]),
+    }
+}
+
+fn context() -> TrustContext {
+    TrustContext {
+        account_id: "123456789012".into(),
+        issuer_host_path: "token.actions.githubusercontent.com".into(),
+        repository: Some("acme/app".into()),
+        immutable_ids: Some((1001, 2002)),
+        allow_any_ref: false,
+    }
+}
+
+/// Everything that reads a policy, on one document: none of it may panic.
+fn read_everything(doc: &Value, sub: &str) {
+    let _ = normalize(doc);
+    let _ = differences(doc, &json!({}));
+    if let Ok(parsed) = parse_policy(doc) {
+        let t = token(sub, "sts.amazonaws.com", PROVIDER);
+        let _ = evaluate(&parsed, &t);
+        let _ = closest_allowed_subject(&parsed, &t, SUB);
+        let _ = trust_findings(&parsed, &context());
+        let _ = push_policy_findings(
+            &parsed,
+            "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn reading_any_document_never_panics(doc in policy_like(), sub in word()) {
+        read_everything(&doc, &sub);
+    }
+
+    #[test]
+    fn decoding_any_text_never_panics(text in prop_oneof![
+        any::<String>(),
+        "(%[0-9A-Fa-f]{0,2}|[{}\\[\\]\":,a-z0-9+ ]){0,60}",
+        json_value().prop_map(|v| v.to_string()),
+        json_value().prop_map(|v| percent_encoding::utf8_percent_encode(&v.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string()),
+    ]) {
+        if let Ok(doc) = decode_document(&text) {
+            read_everything(&doc, "repo:acme/app:ref:refs/heads/main");
+        }
+        let _ = parse_policy_str(&text);
+    }
+
+    #[test]
+    fn equivalence_is_reflexive_and_symmetric(a in policy_like(), b in policy_like()) {
+        prop_assert!(equivalent(&a, &a));
+        prop_assert!(equivalent(&a, &a.clone()));
+        prop_assert_eq!(equivalent(&a, &b), equivalent(&b, &a));
+    }
+
+    #[test]
+    fn normalizing_is_idempotent(doc in policy_like()) {
+        let once = normalize(&doc);
+        prop_assert_eq!(normalize(&once), once.clone());
+        prop_assert!(equivalent(&doc, &once));
+    }
+
+    #[test]
+    fn rewriting_order_case_and_wrapping_keeps_the_meaning(
+        doc in policy(),
+        turn in 0usize..4,
+        wrap in any::<bool>(),
+        shout in any::<bool>(),
+        sub in prop::sample::select(vec![
+            "repo:acme/app:ref:refs/heads/main",
+            "repo:acme/app:ref:refs/heads/dev",
+            "repo:acme/app:environment:prod",
+            "repo:acme@1001/app@2002:ref:refs/heads/main",
+            "repo:other/app:ref:refs/heads/main",
+        ]),
+        aud in prop::sample::select(vec!["sts.amazonaws.com", "other"]),
+    ) {
+        let other = rewrite(&doc, turn, wrap, shout);
+        prop_assert!(equivalent(&doc, &other), "{} vs {}", doc, other);
+        prop_assert!(equivalent(&other, &doc));
+        prop_assert_eq!(normalize(&doc), normalize(&other));
+        prop_assert!(differences(&doc, &other).is_empty());
+        // The evaluator agrees with the comparator: same meaning, same decision.
+        let (a, b) = (parse_policy(&doc), parse_policy(&other));
+        prop_assert_eq!(a.is_ok(), b.is_ok());
+        if let (Ok(a), Ok(b)) = (a, b) {
+            let t = token(sub, aud, PROVIDER);
+            prop_assert_eq!(evaluate(&a, &t).allowed, evaluate(&b, &t).allowed);
+        }
+    }
+
+    #[test]
+    fn the_subject_builder_never_widens_to_other_repositories(
+        owner in prop_oneof![
+            3 => "[a-z0-9][a-z0-9-]{0,8}[a-z0-9]",
+            1 => prop::sample::select(vec!["*", "acme*", "a:b", "", "-acme", "аcme", "acme/x", "a?", ".."]).prop_map(String::from),
+            1 => any::<String>(),
+        ],
+        name in prop_oneof![
+            3 => "[a-zA-Z0-9._-]{1,12}",
+            1 => prop::sample::select(vec!["*", "app*", "app:x", "", "..", "app/..", "a?"]).prop_map(String::from),
+            1 => any::<String>(),
+        ],
+        ids in prop::option::of((1u64..u64::MAX, 1u64..u64::MAX)),
+        branches in prop::collection::vec(word(), 0..3),
+        tags in prop::collection::vec(word(), 0..3),
+        environments in prop::collection::vec(word(), 0..3),
+        any_ref in any::<bool>(),
+        template in prop::option::of(prop::collection::vec(prop::sample::select(vec![
+            "repo", "repository", "repository_owner", "repository_owner_id", "repository_id",
+            "context", "ref", "environment", "workflow", "job_workflow_ref", "actor",
+        ]).prop_map(String::from), 0..5)),
+    ) {
+        let repo = RepoIdentity { owner: owner.clone(), name: name.clone(), ids };
+        let scopes = TrustScopes { branches, tags, environments, any_ref };
+        let Ok(subs) = subjects(&repo, &scopes, template.as_deref()) else {
+            return Ok(());
+        };
+        // Only a plain OWNER/REPO (no wildcard, `:` or path) ever reaches a subject.
+        prop_assert!(is_github_repo(&format!("{owner}/{name}")), "{owner}/{name} gave {subs:?}");
+        let plain = format!("repo:{owner}/{name}");
+        let pinned = ids.map(|(o, r)| format!("repo:{owner}@{o}/{name}@{r}"));
+        for sub in &subs {
+            let wildcard = format!("repo:{owner}/*");
+            prop_assert!(!sub.starts_with("repo:*") && !sub.contains(&wildcard), "{}", sub);
+            match &template {
+                None => prop_assert!(
+                    sub.starts_with(&format!("{plain}:"))
+                        || pinned.as_ref().is_some_and(|p| sub.starts_with(&format!("{p}:"))),
+                    "{sub} does not start with the repository"
+                ),
+                Some(keys) => {
+                    let names_repo = (keys.iter().any(|k| k == "repo") && sub.contains(&plain))
+                        || (keys.iter().any(|k| k == "repository")
+                            && sub.contains(&format!("repository:{owner}/{name}")))
+                        || (keys.iter().any(|k| k == "repository_id")
+                            && ids.is_some_and(|(_, r)| sub.contains(&format!("repository_id:{r}"))));
+                    prop_assert!(names_repo, "{sub} does not pin {owner}/{name} ({keys:?})");
+                }
+            }
+        }
+    }
+}
