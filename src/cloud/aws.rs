@@ -127,7 +127,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_string);
+    // An error body in an envelope the SDK does not parse (an XML denial on a JSON-protocol
+    // call, say) still names its code: a bad signature must not read as a missing permission.
+    let code = err.code().map(str::to_string).or_else(|| {
+        err.raw_response()
+            .and_then(|r| r.body().bytes())
+            .and_then(|b| sniff_code(&String::from_utf8_lossy(b)))
+    });
     let message = match (&err, err.message()) {
         (SdkError::ServiceError(_), Some(m)) => m.to_string(),
         _ => DisplayErrorContext(&err).to_string(),
@@ -138,6 +144,26 @@ where
         message,
         status,
     }
+}
+
+/// The error code in an error body the SDK could not parse: `<Code>X</Code>` (query
+/// protocols) or `"__type": "ns#X"` (JSON protocols).
+fn sniff_code(body: &str) -> Option<String> {
+    let xml = body
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code);
+    let json = || {
+        let rest = body.split_once("\"__type\"")?.1;
+        let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+        let value = rest.strip_prefix('"')?.split_once('"')?.0;
+        Some(value.rsplit('#').next().unwrap_or(value))
+    };
+    let code = xml.or_else(json)?.trim();
+    let plausible = !code.is_empty()
+        && code.len() <= 64
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    plausible.then(|| code.to_string())
 }
 
 /// How long to wait for IAM's eventual consistency before asking the user to rerun.
@@ -203,4 +229,21 @@ pub fn is_invalid_principal(f: &AwsFailure) -> bool {
 /// IAM has not yet seen a just-created entity, or another write is in flight.
 pub fn is_propagation_lag(f: &AwsFailure) -> bool {
     f.is("NoSuchEntity") || f.is("ConcurrentModification")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_found_in_bodies_the_sdk_cannot_parse() {
+        let moto = "<?xml version=\"1.0\"?>\n<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(sniff_code(moto).as_deref(), Some("AccessDenied"));
+        let json =
+            r#"{"__type": "com.amazon.coral.service#ExpiredTokenException", "message": "m"}"#;
+        assert_eq!(sniff_code(json).as_deref(), Some("ExpiredTokenException"));
+        assert_eq!(sniff_code("<html>Forbidden</html>"), None);
+        assert_eq!(sniff_code("<Code>not a code at all</Code>"), None);
+        assert_eq!(sniff_code(""), None);
+    }
 }

@@ -98,22 +98,30 @@ pub async fn observe(aws: &Aws, github: &GitHub, spec: &Spec) -> Result<Live> {
                         .send()
                 }))
                 .await;
-                Ok(metas
-                    .iter()
-                    .zip(used)
-                    .map(|(m, u)| Key {
+                let mut keys = Vec::new();
+                for (m, u) in metas.iter().zip(used) {
+                    let last_used = match u {
+                        Ok(u) => u
+                            .access_key_last_used()
+                            .and_then(|l| l.last_used_date().copied())
+                            .map(|d| iso(Some(&d))),
+                        Err(e) => {
+                            // A key deleted since the listing; anything else (a denial) is an error.
+                            let f = failure("iam:GetAccessKeyLastUsed", e);
+                            if !f.is("NoSuchEntity") {
+                                return Err(aws.error(f));
+                            }
+                            None
+                        }
+                    };
+                    keys.push(Key {
                         id: m.access_key_id().unwrap_or_default().to_string(),
                         active: m.status().is_some_and(|s| s.as_str() == "Active"),
                         created: iso(m.create_date()),
-                        last_used: u
-                            .ok()
-                            .and_then(|u| {
-                                u.access_key_last_used()
-                                    .and_then(|l| l.last_used_date().copied())
-                            })
-                            .map(|d| iso(Some(&d))),
-                    })
-                    .collect())
+                        last_used,
+                    });
+                }
+                Ok(keys)
             }
             Err(e) => {
                 let f = failure("iam:ListAccessKeys", e);

@@ -1695,7 +1695,36 @@ class GitHubHandler(BaseHandler):
 # moto
 
 
+def relax_moto_signatures():
+    """With IAM enforcement on (--iam-auth-after, or POST /moto-api/reset-auth), moto recomputes
+    each request's SigV4 signature from the form parameters it parsed, re-encoded its own way
+    (the Rust SDK encodes a space as %20, moto does not), and so refuses valid requests as
+    SignatureDoesNotMatch. Signatures are not what the tests check: skip that step. The access
+    key must still exist, and the caller's policies are still enforced."""
+    from moto.iam import access_control
+    access_control.IAMRequestBase.check_signature = lambda self: None
+
+
+def add_missing_moto_actions():
+    """IAM actions the tool calls that moto does not implement, added to moto's IAM responder
+    (so moto's own IAM enforcement still runs first)."""
+    from moto.core.responses import EmptyResult
+    from moto.iam.responses import IamResponse
+
+    if not hasattr(IamResponse, "add_client_id_to_open_id_connect_provider"):
+        def add_client_id_to_open_id_connect_provider(self):
+            provider = self.backend.get_open_id_connect_provider(self._get_param("OpenIDConnectProviderArn"))
+            client_id = self._get_param("ClientID")
+            if client_id not in provider.client_id_list:
+                provider.client_id_list.append(client_id)
+            return EmptyResult()
+
+        IamResponse.add_client_id_to_open_id_connect_provider = add_client_id_to_open_id_connect_provider
+
+
 def start_moto():
+    relax_moto_signatures()
+    add_missing_moto_actions()
     from werkzeug.serving import make_server
     from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
                                                create_backend_app)
