@@ -199,6 +199,12 @@ where
                         detail: f.code.unwrap_or(f.message),
                     });
                 }
+                crate::cloud::debug_note(&format!(
+                    "{} waits for IAM to propagate ({}); retrying in {} ms",
+                    f.action,
+                    f.code.as_deref().unwrap_or("no code"),
+                    delay.as_millis()
+                ));
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }

@@ -439,6 +439,10 @@ async fn create_key(aws: &Aws, user: &str) -> Result<(String, SecretString)> {
             Err(e) => failure("iam:CreateAccessKey", e),
         };
         if is_throttling(&f) && attempt < 4 {
+            crate::cloud::debug_note(&format!(
+                "iam:CreateAccessKey throttled; retrying in {} ms",
+                delay.as_millis()
+            ));
             attempt += 1;
             tokio::time::sleep(delay).await;
             delay *= 2;

@@ -462,3 +462,32 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
         assert_converged(&w, Mode::Oidc, &clean, m.what);
     }
 }
+
+/// The secrets check every world runs when it ends (tests/it/support) does catch a leak: a
+/// value registered as secret, echoed back in an error message.
+#[test]
+fn the_leak_detector_catches_a_secret_in_the_output() {
+    let w = World::start();
+    let planted = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+    w.forbid(planted);
+    w.cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--role-name",
+            planted,
+        ])
+        .run();
+    let report = w.leaked_secret().expect("the planted secret is found");
+    assert!(
+        report.contains("leaked into")
+            && report.contains("<THE SECRET>")
+            && !report.contains(planted),
+        "{report}"
+    );
+    w.clear_outputs();
+    assert_eq!(w.leaked_secret(), None);
+}

@@ -146,6 +146,11 @@ impl World {
         out
     }
 
+    /// Forgets what the runs so far printed (for a test that leaks on purpose).
+    pub fn clear_outputs(&self) {
+        self.outputs.lock().unwrap().clear();
+    }
+
     /// Runs of the binary so far, with what they printed.
     pub fn outputs(&self) -> Vec<Output> {
         self.outputs.lock().unwrap().clone()
@@ -163,10 +168,11 @@ impl World {
                 for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
                     if text.contains(s.as_str()) {
                         return Some(format!(
-                            "a secret ({:.4}…, {} chars) leaked into {stream} (exit {}):\n{text}",
+                            "a secret ({:.4}…, {} chars) leaked into {stream} (exit {}):\n{}",
                             s,
                             s.len(),
-                            out.code
+                            out.code,
+                            text.replace(s.as_str(), "<THE SECRET>")
                         ));
                     }
                 }
