@@ -3,8 +3,8 @@
 //! fails with a message naming what failed and the rerun converges.
 use serde_json::{Value, json};
 
-use super::{Mode, assert_clean_failure, assert_converged, clean_state, write_log};
-use crate::support::World;
+use super::{Mode, assert_clean_failure, assert_converged, clean_state, snapshot, write_log};
+use crate::support::{Output, World};
 
 /// One mutating call of a clean apply, as a fault rule matches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +22,54 @@ impl Write {
     }
 }
 
+/// A command run on a prepared world.
+struct Case {
+    name: &'static str,
+    mode: Mode,
+    setup: fn(&World),
+    command: &'static [&'static str],
+}
+
+impl Case {
+    fn fresh_apply(mode: Mode) -> Case {
+        Case {
+            name: "fresh apply",
+            mode,
+            setup: |_| {},
+            command: &["apply", "--yes"],
+        }
+    }
+
+    fn run(&self, w: &World) -> Output {
+        w.cmd().args(self.command).args(self.mode.args()).run()
+    }
+
+    /// The state the command leaves when nothing fails.
+    fn reference(&self, w: &World) -> Value {
+        w.reset();
+        (self.setup)(w);
+        self.run(w).success();
+        snapshot(w)
+    }
+
+    /// Its distinct mutating calls (the world is left reset).
+    fn writes(&self, w: &World) -> Vec<Write> {
+        w.reset();
+        (self.setup)(w);
+        w.clear_requests();
+        self.run(w).success();
+        let writes = distinct_writes(w);
+        w.reset();
+        writes
+    }
+}
+
 /// The distinct mutating calls of a fresh apply in `mode` (the world is left reset).
 fn writes_of_fresh_apply(w: &World, mode: Mode) -> Vec<Write> {
-    w.reset();
-    mode.apply(w).success();
+    Case::fresh_apply(mode).writes(w)
+}
+
+fn distinct_writes(w: &World) -> Vec<Write> {
     let mut out = Vec::new();
     for (protocol, action, method, path) in write_log(w) {
         let write = if protocol == "aws" {
@@ -37,7 +81,6 @@ fn writes_of_fresh_apply(w: &World, mode: Mode) -> Vec<Write> {
             out.push(write);
         }
     }
-    w.reset();
     out
 }
 
@@ -124,19 +167,23 @@ fn hits(w: &World) -> Vec<(String, u64)> {
 
 /// Each fault kind on every mutating call at once (each fires once): the SDK's retry and the
 /// GitHub client's retry absorb them, and the run converges in one go.
-fn transient_faults_converge(mode: Mode) {
+fn transient_faults_converge(case: &Case) {
     let w = World::start();
-    let clean = clean_state(&w, mode);
-    let writes = writes_of_fresh_apply(&w, mode);
-    assert!(writes.len() >= 5, "{writes:?}");
+    let mode = case.mode;
+    let clean = case.reference(&w);
+    let writes = case.writes(&w);
+    assert!(writes.len() >= 2, "{writes:?}");
     for fault in FAULTS {
         w.reset();
+        (case.setup)(&w);
+        w.clear_requests();
         for write in &writes {
             inject(&w, write, rule(write, fault, Some(1)));
         }
-        let out = mode.apply(&w);
+        let out = case.run(&w);
         let context = format!(
-            "{mode:?}, {fault:?} once on each of {} writes",
+            "{mode:?} {}, {fault:?} once on each of {} writes",
+            case.name,
             writes.len()
         );
         if out.code != 0 {
@@ -150,7 +197,7 @@ fn transient_faults_converge(mode: Mode) {
                 out.stderr
             );
             assert_clean_failure(&out, &context);
-            let rerun = mode.apply(&w);
+            let rerun = case.run(&w);
             assert_eq!(rerun.code, 0, "{context}: rerun\n{}", rerun.stderr);
         }
         for (what, n) in hits(&w) {
@@ -162,12 +209,37 @@ fn transient_faults_converge(mode: Mode) {
 
 #[test]
 fn transient_faults_on_every_write_converge_oidc() {
-    transient_faults_converge(Mode::Oidc);
+    transient_faults_converge(&Case::fresh_apply(Mode::Oidc));
 }
 
 #[test]
 fn transient_faults_on_every_write_converge_access_key() {
-    transient_faults_converge(Mode::AccessKey);
+    transient_faults_converge(&Case::fresh_apply(Mode::AccessKey));
+}
+
+/// The update calls: a new client ID on a reused provider, a trust policy rewrite, an attach,
+/// a policy version replacing the oldest of five, scan on push turned back on.
+#[test]
+fn transient_faults_on_every_update_converge() {
+    transient_faults_converge(&Case {
+        name: "apply over drift",
+        mode: Mode::Oidc,
+        setup: super::least_privilege::drift,
+        command: &["apply", "--yes"],
+    });
+}
+
+/// Rotation: pending mark, new key, both secrets, record, old key deleted.
+#[test]
+fn transient_faults_on_every_rotation_write_converge() {
+    transient_faults_converge(&Case {
+        name: "rotate-keys",
+        mode: Mode::AccessKey,
+        setup: |w| {
+            Mode::AccessKey.apply(w).success();
+        },
+        command: &["rotate-keys", "--yes"],
+    });
 }
 
 /// A fault that never goes away on one write: the run fails with a message naming the call,

@@ -104,7 +104,7 @@ fn apply_as_admin(w: &World, mode: Mode) {
 
 /// Everything `apply` can find out of line: a provider without the client ID, a widened trust
 /// policy, a detached and changed push policy holding five versions, scan on push off.
-fn drift(w: &World) {
+pub(super) fn drift(w: &World) {
     apply_as_admin(w, Mode::Oidc);
     let iam = w.iam();
     let provider =
