@@ -395,13 +395,91 @@ async fn delete_key(aws: &Aws, user: &str, key_id: &str) -> Result<()> {
     }
 }
 
-/// The pending mark's value: which run wrote it (nothing secret).
+/// How long a pending mark counts as a delivery in progress when its process cannot be checked
+/// (another machine): longer than any delivery takes, rate-limit waits included.
+const MARK_LEASE_SECS: i64 = 600;
+const MARK_PREFIX: &str = "key being created by run ";
+
+/// The pending mark's value: which run wrote it, on which machine (a hash: nothing to read).
 fn run_mark() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("key being created by run {}-{nanos}", std::process::id())
+    format!(
+        "{MARK_PREFIX}{}-{nanos} on {}",
+        std::process::id(),
+        this_machine()
+    )
+}
+
+/// A short, stable tag of this machine.
+fn this_machine() -> String {
+    use sha2::{Digest, Sha256};
+    let name = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .chain(
+            ["HOSTNAME", "COMPUTERNAME"]
+                .iter()
+                .filter_map(|v| std::env::var(v).ok()),
+        )
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .or_else(|| {
+            std::process::Command::new("hostname")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_default();
+    hex::encode(&Sha256::digest(name.as_bytes())[..6])
+}
+
+fn process_alive(pid: u32) -> bool {
+    if std::path::Path::new("/proc/self").exists() {
+        return std::path::Path::new(&format!("/proc/{pid}")).exists();
+    }
+    if cfg!(unix) {
+        return std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    }
+    true
+}
+
+/// Whether a pending mark belongs to a delivery still in progress: its process is alive on this
+/// machine, or, on another machine, it is younger than the lease. A mark of an interrupted run
+/// (process gone) is stale, and the rerun takes over at once.
+fn mark_is_live(
+    mark: &Variable,
+    machine: &str,
+    now_secs: i64,
+    alive: impl Fn(u32) -> bool,
+) -> bool {
+    let age = DateTime::from_str(&mark.updated_at, Format::DateTime)
+        .map(|t| now_secs - t.secs())
+        .unwrap_or(0);
+    if age >= MARK_LEASE_SECS {
+        return false;
+    }
+    let Some((run, on)) = mark
+        .value
+        .strip_prefix(MARK_PREFIX)
+        .and_then(|rest| rest.split_once(" on "))
+    else {
+        return false;
+    };
+    let pid = run.split('-').next().and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if on == machine => pid != std::process::id() && alive(pid),
+        Some(_) => true,
+        None => false,
+    }
 }
 
 /// `CreateAccessKey` is the one write that is not idempotent: retried after a lost answer, it
@@ -472,6 +550,20 @@ async fn delete_keys(aws: &Aws, user: &str, key_ids: &[String]) -> Result<()> {
 pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &KeyOp) -> Result<()> {
     let place = Place::Repository;
     let repo = &spec.repo;
+    if let Some(mark) = &live.pending {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if mark_is_live(mark, &this_machine(), now, process_alive) {
+            // Its new key would look like one of an interrupted run: leave everything to it.
+            return Err(Error::GitHub(format!(
+                "another run is delivering an access key to {repo} right now ({PENDING_VARIABLE} set at {}); this run changed no key.\n  Rerun once it has finished. If no run is active (one was interrupted on another machine), delete the variable {PENDING_VARIABLE} or rerun after {} minutes.",
+                mark.updated_at,
+                MARK_LEASE_SECS / 60
+            )));
+        }
+    }
     match op {
         KeyOp::Delete { key_ids } => {
             delete_keys(aws, &spec.user_name, key_ids).await?;
@@ -685,6 +777,39 @@ mod tests {
                 retire: vec!["K1".into()]
             })]
         );
+    }
+
+    #[test]
+    fn a_pending_mark_is_live_only_while_its_run_can_be() {
+        let at = "2026-01-01T00:00:00Z";
+        let t0 = DateTime::from_str(at, Format::DateTime).unwrap().secs();
+        let mark = |value: &str| Variable {
+            value: value.into(),
+            updated_at: at.into(),
+        };
+        let here = mark("key being created by run 4242-17 on m1");
+        assert!(mark_is_live(&here, "m1", t0 + 5, |pid| pid == 4242));
+        assert!(
+            !mark_is_live(&here, "m1", t0 + 5, |_| false),
+            "process gone"
+        );
+        assert!(
+            !mark_is_live(&here, "m1", t0 + MARK_LEASE_SECS, |_| true),
+            "lease over"
+        );
+        assert!(
+            mark_is_live(&here, "m2", t0 + 5, |_| false),
+            "another machine"
+        );
+        assert!(!mark_is_live(&here, "m2", t0 + MARK_LEASE_SECS + 1, |_| {
+            false
+        }));
+        let older = mark("key being created");
+        assert!(
+            !mark_is_live(&older, "m1", t0 + 5, |_| true),
+            "a mark without a run"
+        );
+        assert!(run_mark().starts_with(MARK_PREFIX));
     }
 
     #[test]

@@ -108,3 +108,40 @@ fn two_applies_at_once_converge_without_duplicates() {
         }
     }
 }
+
+/// A run that starts while another is delivering an access key (its pending mark is fresh and
+/// its process alive) must not create a key of its own, nor delete the other run's new key.
+#[test]
+fn a_run_starting_during_another_runs_key_delivery_stays_out_of_it() {
+    let w = World::start();
+    let clean = clean_state(&w, Mode::AccessKey);
+    w.reset();
+    // The first run sits between marking its delivery and creating the key.
+    w.aws_faults(json!({"action": "CreateAccessKey", "delay_ms": 3000, "times": 1}));
+    let first = w
+        .cmd()
+        .args(["apply", "--yes"])
+        .args(Mode::AccessKey.args())
+        .spawn();
+    let started = Instant::now();
+    while w.github_state()["variables"]["SKYECR_ACCESS_KEY_PENDING"].is_null() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no pending mark"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = Mode::AccessKey.apply(&w);
+    let first = first.wait();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_no_panic(&second, "second run");
+    assert!(
+        second.code == 1
+            && second
+                .stderr
+                .contains("another run is delivering an access key"),
+        "the second run did not stay out\n{}",
+        second.stderr
+    );
+    assert_converged(&w, Mode::AccessKey, &clean, "after overlapping deliveries");
+}
