@@ -481,25 +481,35 @@ impl GitHub {
     ) -> Result<()> {
         let base = format!("{}/variables", Self::place_path(repo, place));
         let body = json!({"name": name, "value": value});
-        let reply = if exists {
-            self.call(Method::PATCH, &format!("{base}/{}", enc(name)), Some(&body))
-                .await?
-        } else {
-            self.call(Method::POST, &base, Some(&body)).await?
-        };
-        match reply.status.as_u16() {
-            200..=299 => Ok(()),
-            // Existence changed since we looked (another run, or someone else): the other verb.
-            404 if exists => Box::pin(self.set_variable(repo, place, name, value, false)).await,
-            409 if !exists => Box::pin(self.set_variable(repo, place, name, value, true)).await,
-            _ => Err(Error::GitHub(format!(
-                "GitHub did not accept variable {name} in the {}: {}",
-                place.describe(),
-                reply.body["message"]
-                    .as_str()
-                    .unwrap_or("unexpected answer")
-            ))),
+        let mut exists = exists;
+        // Existence changed since we looked (another run, or someone else): the other verb,
+        // once; a server that keeps contradicting itself gets an error, not a loop.
+        for attempt in 0..2 {
+            let reply = if exists {
+                self.call(Method::PATCH, &format!("{base}/{}", enc(name)), Some(&body))
+                    .await?
+            } else {
+                self.call(Method::POST, &base, Some(&body)).await?
+            };
+            match reply.status.as_u16() {
+                200..=299 => return Ok(()),
+                404 if exists && attempt == 0 => exists = false,
+                409 if !exists && attempt == 0 => exists = true,
+                _ => {
+                    return Err(Error::GitHub(format!(
+                        "GitHub did not accept variable {name} in the {}: {}",
+                        place.describe(),
+                        reply.body["message"]
+                            .as_str()
+                            .unwrap_or("unexpected answer")
+                    )));
+                }
+            }
         }
+        Err(Error::GitHub(format!(
+            "GitHub did not accept variable {name} in the {}: it exists and does not exist",
+            place.describe()
+        )))
     }
 
     /// Creates a variable that must not exist yet: `false` when it does (409), e.g. because

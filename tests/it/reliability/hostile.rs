@@ -293,6 +293,8 @@ fn a_refused_value_in_json_mode_is_one_json_error() {
 /// A malformed answer: `(what, fault rules for AWS, fault rules for GitHub, message fragment)`.
 struct Malformed {
     what: &'static str,
+    /// The commands that read the malformed answer.
+    commands: &'static [&'static str],
     aws: Value,
     github: Value,
     says: &'static [&'static str],
@@ -311,6 +313,7 @@ fn malformed_answers() -> Vec<Malformed> {
     vec![
         Malformed {
             what: "repository answer is not JSON",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([gh(
                 "^/repos/acme/app$",
@@ -320,6 +323,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "repository answer is truncated",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([gh(
                 "^/repos/acme/app$",
@@ -329,12 +333,14 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "repository answer lacks the IDs",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([gh("^/repos/acme/app$", r#"{"full_name": 5}"#.into())]),
             says: &["lacks full_name"],
         },
         Malformed {
             what: "repository answer names a wildcard repository",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([gh(
                 "^/repos/acme/app$",
@@ -344,6 +350,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "secrets public key of 31 bytes",
+            commands: &["apply"],
             aws: json!([]),
             github: json!([gh(
                 "/secrets/public-key$",
@@ -353,6 +360,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "secrets public key of 33 bytes",
+            commands: &["apply"],
             aws: json!([]),
             github: json!([gh(
                 "/secrets/public-key$",
@@ -362,6 +370,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "secrets public key not base64",
+            commands: &["apply"],
             aws: json!([]),
             github: json!([gh(
                 "/secrets/public-key$",
@@ -371,18 +380,31 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "variable answer truncated",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([gh("/variables/AWS_REGION$", r#"{"name": "AWS_REG"#.into())]),
             says: &["not JSON"],
         },
         Malformed {
             what: "server error with an HTML body",
+            commands: &["plan", "apply"],
             aws: json!([]),
             github: json!([{"method": "GET", "path_regex": "^/repos/acme/app$", "status": 502, "body": "<html>Bad gateway", "times": null}]),
             says: &["502"],
         },
         Malformed {
+            what: "GitHub contradicts itself about a variable",
+            commands: &["apply"],
+            aws: json!([]),
+            github: json!([
+                {"method": "POST", "path_regex": "/actions/variables$", "status": 409, "times": null},
+                {"method": "PATCH", "path_regex": "/actions/variables/", "status": 404, "times": null},
+            ]),
+            says: &["did not accept variable"],
+        },
+        Malformed {
             what: "trust policy that is not JSON",
+            commands: &["plan", "apply"],
             aws: json!([{"action": "GetRole", "status": 200, "ok_body": true, "times": null,
                          "body": get_role_answer("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B")}]),
             github: json!([]),
@@ -390,6 +412,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "push policy version that is not JSON",
+            commands: &["plan", "apply"],
             aws: json!([{"action": "GetPolicyVersion", "status": 200, "ok_body": true, "times": null,
                          "body": r#"<GetPolicyVersionResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetPolicyVersionResult><PolicyVersion><Document>{not json</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion></GetPolicyVersionResult></GetPolicyVersionResponse>"#}]),
             github: json!([]),
@@ -397,6 +420,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "ECR answer truncated",
+            commands: &["plan", "apply"],
             aws: json!([{"action": "DescribeRepositories", "status": 200, "ok_body": true, "times": null,
                          "body": r#"{"repositories": [{"repositoryName": "sky"#}]),
             github: json!([]),
@@ -404,6 +428,7 @@ fn malformed_answers() -> Vec<Malformed> {
         },
         Malformed {
             what: "STS answer that is not XML",
+            commands: &["plan", "apply"],
             aws: json!([{"action": "GetCallerIdentity", "status": 200, "ok_body": true, "times": null,
                          "body": "{\"Account\": 1}"}]),
             github: json!([]),
@@ -426,13 +451,7 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
         }
         w.aws_faults(m.aws.clone());
         w.github_faults(m.github.clone());
-        // The secrets public key is read only when a secret is written.
-        let commands: &[&str] = if m.what.contains("public key") {
-            &["apply"]
-        } else {
-            &["plan", "apply"]
-        };
-        for command in commands {
+        for command in m.commands {
             let out = w
                 .cmd()
                 .args([*command, "--yes"])
