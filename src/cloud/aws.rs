@@ -44,8 +44,9 @@ impl Aws {
             .await
             .map(|r| r.to_string())
             .unwrap_or_else(|| FALLBACK_REGION.to_string());
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .timeout_config(timeouts());
         if let Some(p) = &settings.profile {
             loader = loader.profile_name(p);
         }
@@ -164,6 +165,21 @@ fn sniff_code(body: &str) -> Option<String> {
         && code.len() <= 64
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
     plausible.then(|| code.to_string())
+}
+
+/// The SDK sets no limit on how long one attempt may wait for an answer, so an endpoint that
+/// accepts the connection and never answers would hang the run. An attempt that takes longer
+/// is abandoned and retried like any transient failure.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    let attempt = std::env::var("SKYECR_AWS_ATTEMPT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(30);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(attempt))
+        .build()
 }
 
 /// How long to wait for IAM's eventual consistency before asking the user to rerun.

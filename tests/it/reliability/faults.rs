@@ -437,3 +437,45 @@ fn throttling_uses_each_protocols_wire_format() {
     let body: Value = w.block_on(ecr.json()).unwrap();
     assert_eq!(body["__type"], "ThrottlingException", "{body}");
 }
+
+/// An AWS endpoint that accepts a call and does not answer: the attempt is abandoned after
+/// `SKYECR_AWS_ATTEMPT_TIMEOUT` seconds and retried; a call that never answers fails the run
+/// with the call named, and the rerun converges.
+#[test]
+fn a_call_that_hangs_is_abandoned_and_retried() {
+    let w = World::start();
+    let clean = clean_state(&w, Mode::Oidc);
+    let apply = |w: &World| {
+        w.cmd()
+            .env("SKYECR_AWS_ATTEMPT_TIMEOUT", "1")
+            .args(["apply", "--yes"])
+            .args(Mode::Oidc.args())
+            .run()
+    };
+    w.aws_faults(json!([
+        {"action": "GetRole", "delay_ms": 2500, "times": 1},
+        {"action": "CreatePolicy", "delay_ms": 2500, "times": 1},
+        {"action": "CreateRole", "delay_ms": 2500, "times": 1},
+    ]));
+    let out = apply(&w);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_converged(&w, Mode::Oidc, &clean, "one slow answer per call");
+
+    w.reset();
+    w.aws_faults(json!({"action": "DescribeRepositories", "delay_ms": 2500, "times": null}));
+    let hung = apply(&w);
+    assert_clean_failure(&hung, "a call that never answers");
+    assert!(
+        hung.stderr.contains("ecr:DescribeRepositories") && hung.stderr.contains("timed out"),
+        "{}",
+        hung.stderr
+    );
+    w.send(
+        reqwest::Method::DELETE,
+        &format!("{}/_proxy/faults", w.aws),
+        json!({}),
+    );
+    let rerun = apply(&w);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert_converged(&w, Mode::Oidc, &clean, "after the hang");
+}
