@@ -226,7 +226,25 @@ impl GitHub {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
             };
-            let text = response.text().await.unwrap_or_default();
+            // A connection cut in the middle of the answer is a transport failure, not an
+            // empty answer.
+            let text = match response.text().await {
+                Ok(text) => text,
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing_note(&format!(
+                        "GitHub {method} {path}: the answer broke off ({e}); retrying"
+                    ));
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::GitHub(format!(
+                        "GitHub's answer to {method} {path} broke off: {}",
+                        without_url(&e)
+                    )));
+                }
+            };
             if status.is_success() {
                 let body = if text.trim().is_empty() {
                     Value::Null

@@ -468,6 +468,22 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.wfile.flush()
 
+    def send_cut(self, status, headers, body, keep):
+        """Announces the whole body, sends `keep` bytes of it, and closes the connection."""
+        self._started = True
+        self.close_connection = True
+        self.send_response_only(status)
+        for k, v in headers:
+            self.send_header(k, str(v))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:max(0, min(keep, len(body) - 1))])
+        self.wfile.flush()
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def send_json(self, status, obj, headers=()):
         self.send_raw(status, [("Content-Type", "application/json")] + list(headers), jdump(obj))
 
@@ -1584,6 +1600,12 @@ class GitHubHandler(BaseHandler):
             # delay/headers-only/lose_response rule: continue normally
 
         status, headers, rbody = gh.handle(method, path, query, self.headers, body, base, client_ip)
+        if rule is not None and rule.get("cut_body_at") is not None:
+            # The connection breaks in the middle of the answer: full headers, part of the body.
+            rec["status"] = status
+            rec["end"] = time.monotonic()
+            world.log.add(rec)
+            return self.send_cut(status, headers, rbody, int(rule["cut_body_at"]))
         if rule is not None and rule.get("lose_response"):
             # The write happened, but the answer never reaches the client.
             rec["end"] = time.monotonic()

@@ -479,3 +479,36 @@ fn a_call_that_hangs_is_abandoned_and_retried() {
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_converged(&w, Mode::Oidc, &clean, "after the hang");
 }
+
+/// GitHub answers that break off halfway (full headers, part of the body, connection closed)
+/// are retried, never read as empty answers: on a converged setup the rerun still writes
+/// nothing. An answer that always breaks off stops the run with the call named.
+#[test]
+fn github_answers_that_break_off_are_retried_not_misread() {
+    let w = World::start();
+    Mode::Oidc.apply(&w).success();
+    let cut = |path: &str, times: Value| json!({"method": "GET", "path_regex": path, "cut_body_at": 8, "times": times});
+    w.github_faults(json!([
+        cut("^/repos/acme/app$", json!(1)),
+        cut("/variables/AWS_REGION$", json!(1)),
+        cut("/variables/SKYECR_SHA256_AWS_ECR_ROLE_ARN$", json!(1)),
+        cut("/secrets/AWS_ECR_ROLE_ARN$", json!(1)),
+    ]));
+    w.clear_requests();
+    let out = Mode::Oidc.apply(&w);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("No changes"), "{}", out.stdout);
+    assert_eq!(w.writes(), Vec::<String>::new());
+    for (what, n) in hits(&w) {
+        assert_eq!(n, 1, "the cut on {what} fired {n} times");
+    }
+
+    w.github_faults(json!([cut("/variables/ECR_REPOSITORY$", json!(null))]));
+    let broken = Mode::Oidc.apply(&w);
+    assert_clean_failure(&broken, "an answer that always breaks off");
+    assert!(
+        broken.stderr.contains("/variables/ECR_REPOSITORY") && broken.stderr.contains("broke off"),
+        "{}",
+        broken.stderr
+    );
+}
