@@ -40,7 +40,15 @@ impl Job {
             return Ok(Job::PullRequest);
         }
         match git_ref {
-            Some(r) if r.starts_with("refs/heads/") || r.starts_with("refs/tags/") => Ok(Job::Ref(r)),
+            Some(r) if r.starts_with("refs/heads/") || r.starts_with("refs/tags/") => {
+                // A job runs on one concrete ref: git's rules, no wildcard, checked before any call.
+                let short = r
+                    .strip_prefix("refs/heads/")
+                    .or_else(|| r.strip_prefix("refs/tags/"))
+                    .unwrap_or(&r);
+                crate::config::check_branch_flag("--ref", short)?;
+                Ok(Job::Ref(r))
+            }
             Some(r) => Err(Error::Usage(format!(
                 "--ref {r:?} is not a full ref: use refs/heads/BRANCH or refs/tags/TAG"
             ))),

@@ -11,6 +11,8 @@ enum Input {
     Flags(Vec<String>),
     /// The whole settings file, passed with `--config`.
     File(String),
+    /// A whole command line (for the flags of one command).
+    Command(Vec<String>),
 }
 
 fn flags(args: &[&str]) -> Input {
@@ -19,6 +21,10 @@ fn flags(args: &[&str]) -> Input {
 
 fn file(text: &str) -> Input {
     Input::File(text.to_string())
+}
+
+fn command(args: &[&str]) -> Input {
+    Input::Command(args.iter().map(|a| a.to_string()).collect())
 }
 
 /// `(input, what the message must name)`.
@@ -142,6 +148,92 @@ fn cases() -> Vec<(Input, &'static str)> {
         (flags(&["--color", "rainbow"]), "--color"),
         (flags(&["--secret-scope", "org"]), "--secret-scope"),
         (flags(&["--brnach", "main"]), "--brnach"),
+        (flags(&["--yes=maybe"]), "--yes"),
+        (flags(&["--any-ref=yes"]), "--any-ref"),
+        (flags(&["--force-secrets=1"]), "--force-secrets"),
+        // flags of one command
+        (
+            command(&[
+                "plan",
+                "--github-repo",
+                REPO,
+                "--branch",
+                "main",
+                "--detailed-exitcode=no",
+            ]),
+            "--detailed-exitcode",
+        ),
+        (
+            command(&[
+                "workflow",
+                "--github-repo",
+                REPO,
+                "--trigger-branch",
+                "*",
+                "--stdout",
+            ]),
+            "--trigger-branch",
+        ),
+        (
+            command(&[
+                "workflow",
+                "--github-repo",
+                REPO,
+                "--trigger-branch",
+                "main\u{200B}",
+                "--stdout",
+            ]),
+            "--trigger-branch",
+        ),
+        (
+            command(&[
+                "workflow",
+                "--github-repo",
+                REPO,
+                "--platforms",
+                "linux/amd64;rm -rf /",
+                "--stdout",
+            ]),
+            "--platforms",
+        ),
+        (
+            command(&[
+                "workflow",
+                "--github-repo",
+                REPO,
+                "--platforms",
+                "",
+                "--stdout",
+            ]),
+            "--platforms",
+        ),
+        (
+            command(&["check-access", "--github-repo", REPO, "--ref", "main"]),
+            "--ref",
+        ),
+        (
+            command(&[
+                "check-access",
+                "--github-repo",
+                REPO,
+                "--ref",
+                "refs/heads/main\n",
+            ]),
+            "--ref",
+        ),
+        (
+            command(&[
+                "check-access",
+                "--github-repo",
+                REPO,
+                "--environment",
+                "a",
+                "--environment",
+                "b",
+            ]),
+            "--environment",
+        ),
+        (command(&["check-access", "--github-repo", REPO]), "--ref"),
         (
             flags(&["--config", "/nonexistent/skyecr.json"]),
             "/nonexistent/skyecr.json",
@@ -204,6 +296,42 @@ fn cases() -> Vec<(Input, &'static str)> {
             "--role-name",
         ),
         (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "region": 1}"#),
+            "region",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "profile": []}"#),
+            "profile",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "ecr_repository": "../x"}"#),
+            "--ecr-repository",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "encryption": "rot13"}"#),
+            "encryption",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "policy_name": {}}"#),
+            "policy_name",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "user_name": true}"#),
+            "user_name",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "secret_name": "GITHUB_X"}"#),
+            "--secret-name",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "oidc_issuer": "http://x"}"#),
+            "--oidc-issuer",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "secret_scope": "org"}"#),
+            "secret_scope",
+        ),
+        (
             file(r#"{"github_repo": "acme/app", "tags": ["v1\n"]}"#),
             "--tag",
         ),
@@ -247,6 +375,10 @@ fn hostile_values_for_every_setting_are_refused_before_any_call() {
                 std::fs::write(&path, text).unwrap();
                 args.extend(["--config".into(), path.display().to_string()]);
                 format!("skyecr.json {:.80}", text)
+            }
+            Input::Command(line) => {
+                args = line.clone();
+                format!("{line:?}")
             }
         };
         let out = w.cmd().args(&args).run();
