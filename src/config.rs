@@ -266,13 +266,7 @@ pub fn validate(raw: &FileSettings) -> Result<Settings> {
         check(&mut errors, "--region", REGION_FORM, r, check_region);
     }
     if let Some(p) = &raw.profile {
-        check(
-            &mut errors,
-            "--profile",
-            "a profile name from ~/.aws/config",
-            p,
-            check_profile,
-        );
+        check(&mut errors, "--profile", PROFILE_FORM, p, check_profile);
     }
     let ecr_repository = raw
         .ecr_repository
@@ -454,6 +448,35 @@ pub fn check_branch_flag(flag: &'static str, value: &str) -> Result<()> {
     }
 }
 
+/// Validates one value with the same rule as `flag` (the wizard asks again until it passes).
+pub fn check_value(flag: &'static str, value: &str) -> std::result::Result<(), InvalidInput> {
+    let (expected, rule): (&'static str, fn(&str) -> Check) = match flag {
+        "--github-repo" => (GITHUB_REPO_FORM, check_github_repo),
+        "--region" => (REGION_FORM, check_region),
+        "--profile" => (PROFILE_FORM, check_profile),
+        "--ecr-repository" => (ECR_NAME_FORM, check_ecr_repository),
+        "--role-name" => (ROLE_NAME_FORM, |v| check_iam_name(v, 64)),
+        "--policy-name" => (POLICY_NAME_FORM, |v| check_iam_name(v, 128)),
+        "--user-name" => (USER_NAME_FORM, |v| check_iam_name(v, 64)),
+        "--secret-name" => (SECRET_NAME_FORM, check_secret_name),
+        "--oidc-issuer" => (ISSUER_FORM, check_issuer),
+        "--branch" => (BRANCH_FORM, check_branch),
+        "--tag" => (TAG_FORM, check_tag_pattern),
+        "--environment" => (ENVIRONMENT_FORM, check_environment),
+        "--kms-key" => (KMS_FORM, check_kms_key),
+        _ => {
+            return Err(InvalidInput {
+                flag,
+                problem: "is not a setting that takes a value".into(),
+                expected: "one of the flags listed by --help",
+            });
+        }
+    };
+    let mut errors = Vec::new();
+    check(&mut errors, flag, expected, value, rule);
+    errors.pop().map_or(Ok(()), Err)
+}
+
 /// `os/arch[/variant]`, as buildx takes it.
 pub fn check_platform(value: &str) -> Result<()> {
     let parts: Vec<&str> = value.split('/').collect();
@@ -486,6 +509,7 @@ pub fn require_scopes(settings: &Settings) -> Result<()> {
 
 const GITHUB_REPO_FORM: &str = "OWNER/REPO, e.g. acme/app";
 const REGION_FORM: &str = "an AWS region such as us-east-1";
+const PROFILE_FORM: &str = "a profile name from ~/.aws/config";
 const ECR_NAME_FORM: &str =
     "2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit";
 const ROLE_NAME_FORM: &str = "1-64 letters, digits and + = , . @ _ -";
@@ -849,6 +873,22 @@ mod tests {
         for (flag, mutate) in cases {
             rejects(mutate, flag);
         }
+    }
+
+    #[test]
+    fn one_value_is_checked_like_its_flag() {
+        assert!(check_value("--ecr-repository", "skypilot").is_ok());
+        assert!(check_value("--role-name", &"x".repeat(64)).is_ok());
+        assert!(check_value("--tag", "v*").is_ok());
+        let err = check_value("--ecr-repository", "Sky").unwrap_err();
+        assert_eq!(err.flag, "--ecr-repository");
+        assert_eq!(err.problem, "\"Sky\" is not a valid ECR repository name");
+        assert_eq!(err.expected, ECR_NAME_FORM);
+        assert!(check_value("--branch", "*").is_err());
+        assert!(check_value("--role-name", &"x".repeat(65)).is_err());
+        assert!(check_value("--policy-name", &"x".repeat(128)).is_ok());
+        assert!(check_value("--github-repo", "acme").is_err());
+        assert!(check_value("--yes", "x").is_err());
     }
 
     #[test]

@@ -33,30 +33,25 @@ pub struct Aws {
 impl Aws {
     /// Loads the SDK's default chain (profile, env, SSO, `AWS_ENDPOINT_URL`); no network call.
     pub async fn connect(settings: &Settings) -> Result<Aws> {
-        let mut chain = DefaultRegionChain::builder();
-        if let Some(p) = &settings.profile {
-            chain = chain.profile_name(p);
-        }
-        let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
-            .or_else(chain.build())
-            .or_else(Region::from_static(FALLBACK_REGION))
-            .region()
-            .await
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| FALLBACK_REGION.to_string());
+        let region = resolve_region(settings.region.as_deref(), settings.profile.as_deref()).await;
+        Ok(Aws::for_region(region, settings.profile.as_deref()).await)
+    }
+
+    /// Clients for an already resolved region (the wizard connects before all settings are known).
+    pub async fn for_region(region: String, profile: Option<&str>) -> Aws {
         let mut loader =
             aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
-        if let Some(p) = &settings.profile {
+        if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
         let shared = loader.load().await;
-        Ok(Aws {
+        Aws {
             iam: aws_sdk_iam::Client::new(&shared),
             ecr: aws_sdk_ecr::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
             caller: OnceLock::new(),
-        })
+        }
     }
 
     pub async fn identity(&self) -> Result<Identity> {
@@ -119,6 +114,21 @@ impl Aws {
             message: f.message,
         }
     }
+}
+
+/// The region to use: the explicit one, else the AWS config chain (for `profile`), else us-east-1.
+pub async fn resolve_region(explicit: Option<&str>, profile: Option<&str>) -> String {
+    let mut chain = DefaultRegionChain::builder();
+    if let Some(p) = profile {
+        chain = chain.profile_name(p);
+    }
+    RegionProviderChain::first_try(explicit.map(|r| Region::new(r.to_string())))
+        .or_else(chain.build())
+        .or_else(Region::from_static(FALLBACK_REGION))
+        .region()
+        .await
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| FALLBACK_REGION.to_string())
 }
 
 /// Classifies an SDK error: code, message and HTTP status, tagged with the IAM action name.

@@ -481,7 +481,10 @@ impl GitHub {
     /// The login the token belongs to (shown before any write).
     pub async fn login(&self) -> Result<String> {
         let reply = self.call(Method::GET, "/user", None).await?;
-        Ok(reply.body["login"].as_str().unwrap_or("unknown").to_string())
+        Ok(reply.body["login"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string())
     }
 
     /// Deletes a secret; one already gone counts as deleted.
