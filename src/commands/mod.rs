@@ -81,14 +81,12 @@ pub fn print_plan(ctx: &Context, presentation: Presentation) {
 
 /// Runs the plan's changes with one progress line each.
 pub async fn execute(ctx: &Context) -> Result<()> {
-    crate::apply::apply(
-        &ctx.aws,
-        &ctx.github,
-        &ctx.desired,
-        &ctx.plan,
-        &Progress::new(),
-    )
-    .await
+    execute_with(ctx, &Progress::new()).await
+}
+
+/// As `execute`, with the caller's progress, which afterwards tells what was done.
+pub async fn execute_with(ctx: &Context, progress: &Progress) -> Result<()> {
+    crate::apply::apply(&ctx.aws, &ctx.github, &ctx.desired, &ctx.plan, progress).await
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.
