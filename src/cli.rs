@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "skyecr-bootstrap",
     version,
+    propagate_version = true,
     about = "Wire GitHub Actions to Amazon ECR: OIDC provider, IAM role, push policy, ECR repository and GitHub secrets, safely rerunnable.",
-    after_help = "Examples:\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap apply --github-repo acme/app --branch main --yes\n\nSettings can also come from ./skyecr.json (or --config PATH); flags win over the file."
+    after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap apply --github-repo acme/app --branch main --yes\n\nSettings can also come from ./skyecr.json (or --config PATH); flags win over the file."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,6 +21,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Interactive setup: asks for every setting, shows the plan, applies it and saves skyecr.json.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults. Without a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
+    )]
+    Init,
     /// Show what `apply` would change in AWS and GitHub; never writes.
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap plan --output json --detailed-exitcode"
@@ -62,6 +68,15 @@ pub enum Command {
         /// Overwrite an existing file that differs.
         #[arg(long)]
         force: bool,
+    },
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap completions bash > ~/.local/share/bash-completion/completions/skyecr-bootstrap\n  skyecr-bootstrap completions zsh > \"${fpath[1]}/_skyecr-bootstrap\"\n  skyecr-bootstrap completions fish > ~/.config/fish/completions/skyecr-bootstrap.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 

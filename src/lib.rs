@@ -56,6 +56,12 @@ pub fn main_entry() -> ExitCode {
     });
     // Don't wait for in-flight SDK calls after an interrupt.
     runtime.shutdown_background();
+    if matches!(outcome, Err(Error::Interrupted)) && console::Term::stderr().is_term() {
+        // A prompt interrupted mid-way leaves the cursor hidden and the line unfinished.
+        let term = console::Term::stderr();
+        let _ = term.show_cursor();
+        let _ = term.write_line("");
+    }
     match outcome {
         Ok(code) => code,
         Err(e) => report(&e, json),
@@ -74,9 +80,13 @@ fn report(e: &Error, json: bool) -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let file = config::load_file(cli.settings.config.as_deref())?;
-    let raw = config::merge(&cli.settings, file);
-    let settings = config::validate(&raw)?;
+    let given = || -> Result<config::FileSettings> {
+        let file = config::load_file(cli.settings.config.as_deref())?;
+        Ok(config::merge(&cli.settings, file))
+    };
+    // Each command validates when it starts: init asks for what is missing instead, and
+    // completions need no settings at all.
+    let settings = || config::validate(&given()?);
     let presentation = config::Presentation {
         output: cli.settings.output,
         yes: cli.settings.yes,
@@ -88,11 +98,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         ));
     }
     match cli.command {
+        Command::Init => commands::init(&cli.settings, given()?, presentation).await,
+        Command::Completions { shell } => commands::completions(shell, presentation.output),
         Command::Plan { detailed_exitcode } => {
-            commands::plan(&settings, presentation, detailed_exitcode).await
+            commands::plan(&settings()?, presentation, detailed_exitcode).await
         }
         Command::Apply { force_secrets } => {
-            commands::apply(&settings, presentation, force_secrets).await
+            commands::apply(&settings()?, presentation, force_secrets).await
         }
         Command::Workflow {
             path,
@@ -107,8 +119,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 platforms,
                 stdout,
                 force,
+                json: presentation.output == OutputArg::Json,
             };
-            commands::workflow(&settings, request).await
+            commands::workflow(&settings()?, request).await
         }
     }
 }

@@ -1,4 +1,6 @@
 //! The commands: each one a short composition of observe, plan, apply and rendering.
+mod completions;
+mod init;
 mod plan_apply;
 mod workflow;
 
@@ -11,6 +13,8 @@ use crate::observe::observe;
 use crate::plan::{Plan, plan as make_plan};
 use crate::spec::{self, Desired, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
+pub use completions::completions;
+pub use init::init;
 pub use plan_apply::{apply, plan};
 pub use workflow::{WorkflowRequest, workflow};
 
