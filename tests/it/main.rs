@@ -5,5 +5,7 @@
 mod support;
 
 mod aws_core;
+mod cli_help;
 mod github_delivery;
+mod wizard;
 mod workflow;

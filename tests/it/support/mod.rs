@@ -294,10 +294,23 @@ impl Run {
     }
 
     pub fn run(self) -> Output {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .expect("run skyecr-bootstrap");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The process `run` starts, with its environment, unstarted and with stdio left alone,
+    /// e.g. to attach it to a pseudo-terminal.
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"));
-        cmd.args(&self.args)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null());
+        cmd.args(&self.args).current_dir(&self.cwd);
         // A clean slate: no real AWS or GitHub configuration may leak into a test.
         for var in [
             "AWS_PROFILE",
@@ -319,11 +332,6 @@ impl Run {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd.output().expect("run skyecr-bootstrap");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 }
