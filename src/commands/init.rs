@@ -46,7 +46,7 @@ pub async fn init(
     let github = GitHub::new(github::discover_token()?)?;
     let login = github.login().await?;
     note(
-        "Sets up GitHub Actions → Amazon ECR. Enter accepts the value in (brackets); Ctrl-C stops with nothing changed.",
+        "Sets up GitHub Actions → Amazon ECR. Enter keeps the (default); Ctrl-C stops, changing nothing.",
     );
 
     let repo = ask_repository(&github, given.github_repo.clone()).await?;
@@ -92,7 +92,7 @@ pub async fn init(
         let default = usize::from(given.auth == Some(AuthMode::AccessKey));
         note("OIDC: workflows get short-lived credentials for a role; no key to store or rotate.");
         note(
-            "Access keys: an IAM user whose long-lived key sits in GitHub secrets; only where OIDC cannot be used.",
+            "Access keys: an IAM user's long-lived key in GitHub secrets; for where OIDC cannot be used.",
         );
         let items = vec![
             "OIDC role (recommended)".to_string(),

@@ -177,3 +177,37 @@ fn a_plan_rendered_as_text_and_json() {
             .expect("JSON")
     );
 }
+
+#[test]
+fn workflow_with_output_json_prints_one_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workflow = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"))
+            .args(["workflow", "--github-repo", "acme/app", "--branch", "main"])
+            .args(["--output", "json"])
+            .args(extra)
+            .current_dir(dir.path())
+            // The region comes from here; nothing may ask the instance metadata service.
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", dir.path().join("no-aws-config"))
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run skyecr-bootstrap");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("one JSON document")
+    };
+    let printed = workflow(&["--stdout"]);
+    assert!(
+        printed["workflow"]
+            .as_str()
+            .is_some_and(|w| w.contains("eu-west-1"))
+    );
+    assert_eq!(workflow(&[])["status"], "written");
+    assert_eq!(workflow(&[])["status"], "unchanged");
+}
