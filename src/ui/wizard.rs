@@ -275,30 +275,29 @@ pub fn apply_command(raw: &FileSettings, json: bool) -> String {
         words.push(name.to_string());
         words.push(shell_quote(value).into_owned());
     };
-    let r = raw;
     let opt = [
-        ("--github-repo", r.github_repo.as_deref()),
-        ("--region", r.region.as_deref()),
-        ("--profile", r.profile.as_deref()),
+        ("--github-repo", raw.github_repo.as_deref()),
+        ("--region", raw.region.as_deref()),
+        ("--profile", raw.profile.as_deref()),
         (
             "--auth",
-            r.auth.map(|a| match a {
+            raw.auth.map(|a| match a {
                 AuthMode::Oidc => "oidc",
                 AuthMode::AccessKey => "access-key",
             }),
         ),
-        ("--ecr-repository", r.ecr_repository.as_deref()),
+        ("--ecr-repository", raw.ecr_repository.as_deref()),
         (
             "--encryption",
-            r.encryption.map(|e| match e {
+            raw.encryption.map(|e| match e {
                 EncryptionName::Aes256 => "aes256",
                 EncryptionName::Kms => "kms",
             }),
         ),
-        ("--kms-key", r.kms_key.as_deref()),
-        ("--role-name", r.role_name.as_deref()),
-        ("--policy-name", r.policy_name.as_deref()),
-        ("--user-name", r.user_name.as_deref()),
+        ("--kms-key", raw.kms_key.as_deref()),
+        ("--role-name", raw.role_name.as_deref()),
+        ("--policy-name", raw.policy_name.as_deref()),
+        ("--user-name", raw.user_name.as_deref()),
     ];
     for (name, value) in opt {
         if let Some(v) = value {
@@ -306,31 +305,31 @@ pub fn apply_command(raw: &FileSettings, json: bool) -> String {
         }
     }
     for (name, list) in [
-        ("--branch", &r.branches),
-        ("--tag", &r.tags),
-        ("--environment", &r.environments),
+        ("--branch", &raw.branches),
+        ("--tag", &raw.tags),
+        ("--environment", &raw.environments),
     ] {
         for v in list {
             flag(name, v);
         }
     }
     let rest = [
-        ("--secret-name", r.secret_name.as_deref()),
+        ("--secret-name", raw.secret_name.as_deref()),
         (
             "--secret-scope",
-            r.secret_scope.map(|s| match s {
+            raw.secret_scope.map(|s| match s {
                 SecretScope::Repository => "repository",
                 SecretScope::Environment => "environment",
             }),
         ),
-        ("--oidc-issuer", r.oidc_issuer.as_deref()),
+        ("--oidc-issuer", raw.oidc_issuer.as_deref()),
     ];
     for (name, value) in rest {
         if let Some(v) = value {
             flag(name, v);
         }
     }
-    if r.any_ref {
+    if raw.any_ref {
         words.push("--any-ref".into());
     }
     if json {
