@@ -50,11 +50,13 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     }
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    // The repository read proves the token can see it before anything is written anywhere.
-    let (identity, repo, template) = tokio::try_join!(
+    // Everything is read in one round; the repository read proves the token can see it
+    // before anything is written anywhere.
+    let (identity, repo, template, observed) = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
+        observe(&aws, &github, settings),
     )?;
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
@@ -69,7 +71,6 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         template.as_deref(),
         intent,
     )?;
-    let observed = observe(&aws, &github, &desired).await?;
     let plan = make_plan(&desired, &observed);
     Ok(Context {
         aws,
