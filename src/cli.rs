@@ -44,6 +44,41 @@ pub enum Command {
         #[arg(long)]
         force_secrets: bool,
     },
+    /// Access-key mode: create a new key, write both secrets, then delete the old key.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap rotate-keys --auth access-key --github-repo acme/app --yes"
+    )]
+    RotateKeys,
+    /// Remove what the tool created (after confirmation); keeps an OIDC provider other roles trust.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap destroy --github-repo acme/app\n  skyecr-bootstrap destroy --github-repo acme/app --force --yes"
+    )]
+    Destroy {
+        /// Also delete the ECR repository when it holds images.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read-only drift and security check of everything the tool manages (exit 2 on drift or a high/medium finding).
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap audit --github-repo acme/app --branch main\n  skyecr-bootstrap audit --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n  skyecr-bootstrap audit --all-roles --output json"
+    )]
+    Audit {
+        /// Also check every other role in the account that trusts a GitHub Actions OIDC provider.
+        #[arg(long)]
+        all_roles: bool,
+    },
+    /// Would a GitHub Actions job with these claims be allowed to assume the role? Exit 0 allowed, 2 denied.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap check-access --github-repo acme/app --ref refs/heads/main\n  skyecr-bootstrap check-access --github-repo acme/app --environment prod\n  skyecr-bootstrap check-access --github-repo acme/app --event pull_request --ref refs/heads/feature"
+    )]
+    CheckAccess {
+        /// The job's ref, e.g. refs/heads/main or refs/tags/v1.2.3.
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// The triggering event; `pull_request` jobs get their own subject.
+        #[arg(long, value_name = "EVENT")]
+        event: Option<String>,
+    },
     /// Write the GitHub Actions build-and-push workflow of the setup guide, matched to the settings.
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap workflow\n  skyecr-bootstrap workflow --trigger-branch main --platforms linux/amd64 --stdout"

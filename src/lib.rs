@@ -1,15 +1,18 @@
 //! skyecr-bootstrap: observe → plan → apply for GitHub Actions → Amazon ECR.
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
+pub mod destroy;
 pub mod error;
 pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod resources;
 pub mod spec;
+pub mod trust;
 pub mod ui;
 pub mod workflow;
 
@@ -92,7 +95,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         yes: cli.settings.yes,
         color: cli.settings.color,
     };
-    if presentation.output == OutputArg::Markdown {
+    if presentation.output == OutputArg::Markdown && !matches!(cli.command, Command::Audit { .. }) {
         return Err(Error::Usage(
             "--output markdown is only for audit; use text or json".into(),
         ));
@@ -105,6 +108,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Apply { force_secrets } => {
             commands::apply(&settings()?, presentation, force_secrets).await
+        }
+        Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
+        Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
+        Command::Audit { all_roles } => {
+            commands::audit(&settings()?, presentation, all_roles).await
+        }
+        Command::CheckAccess { git_ref, event } => {
+            // The job's environment comes from the command line only, never from skyecr.json's scopes.
+            let job = commands::Job::from_flags(git_ref, &cli.settings.environments, event)?;
+            commands::check_access(&settings()?, presentation, job).await
         }
         Command::Workflow {
             path,

@@ -2,7 +2,9 @@
 use serde::Serialize;
 
 use crate::observe::Observed;
-use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
+use crate::resources::{
+    access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
+};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -12,6 +14,8 @@ pub enum Kind {
     Role,
     Policy,
     Repository,
+    User,
+    AccessKey,
     Secret,
     Variable,
 }
@@ -23,6 +27,8 @@ impl Kind {
             Kind::Role => "role",
             Kind::Policy => "policy",
             Kind::Repository => "repository",
+            Kind::User => "user",
+            Kind::AccessKey => "access_key",
             Kind::Secret => "secret",
             Kind::Variable => "variable",
         }
@@ -45,21 +51,47 @@ pub enum Op {
     Role(role::RoleOp),
     Policy(push_policy::PolicyOp),
     Repository(repository::RepositoryOp),
+    User(user::UserOp),
+    AccessKey(access_key::KeyOp),
     Secret(secret::SecretOp),
     Variable(variable::VariableOp),
+    /// A teardown step of `destroy`.
+    Destroy(crate::destroy::DestroyOp),
     /// Cannot be made in place; `details` say why and what to do.
     Blocked,
 }
 
 impl Op {
-    /// Dependency order: the role needs the provider (trust) and the policy (attachment);
-    /// GitHub is written with the role, its values being derived, not read back.
+    /// GitHub writes depend on no AWS write (their values are derived), so they run in their own
+    /// lane beside the AWS stages; only the final clean-up stage waits for both lanes.
+    pub fn github_lane(&self) -> bool {
+        matches!(self, Op::Variable(_)) || matches!(self, Op::Secret(op) if !op.delete)
+    }
+
+    /// Dependency order. Stage 0: everything that depends on nothing written (ARNs and secret
+    /// values are derived, not read back). Stage 1: the role and user, which need the provider and
+    /// the policy. Stage 2: key delivery, which needs the user. Stage 3: removing what the other
+    /// auth mode used, once this mode is in place.
     pub fn stage(&self) -> u8 {
         match self {
-            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Blocked => 0,
-            Op::Role(_) | Op::Secret(_) | Op::Variable(_) => 1,
+            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Variable(_) | Op::Blocked => {
+                0
+            }
+            Op::Secret(op) if op.delete => 3,
+            Op::Secret(_) => 0,
+            Op::Role(_) | Op::User(_) => 1,
+            Op::AccessKey(op) => op.stage(),
+            Op::Destroy(op) => op.stage(),
         }
     }
+}
+
+/// One differing field: what the settings ask for and what exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub field: &'static str,
+    pub expected: serde_json::Value,
+    pub actual: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +100,8 @@ pub struct Change {
     pub name: String,
     pub action: Action,
     pub details: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Difference>,
     #[serde(skip)]
     pub op: Op,
 }
@@ -79,8 +113,23 @@ impl Change {
             name: name.to_string(),
             action,
             details,
+            differences: Vec::new(),
             op,
         }
+    }
+
+    pub fn differing(
+        mut self,
+        field: &'static str,
+        expected: serde_json::Value,
+        actual: serde_json::Value,
+    ) -> Change {
+        self.differences.push(Difference {
+            field,
+            expected,
+            actual,
+        });
+        self
     }
 }
 
@@ -100,7 +149,10 @@ impl Plan {
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    let mut changes = oidc_provider::diff(&desired.provider, observed.provider.as_ref());
+    let mut changes = match &desired.provider {
+        Some(spec) => oidc_provider::diff(spec, observed.provider.as_ref()),
+        None => Vec::new(),
+    };
     changes.extend(push_policy::diff(&desired.policy, observed.policy.as_ref()));
     changes.extend(repository::diff(
         &desired.repository,
@@ -109,6 +161,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     if let Some(spec) = &desired.role {
         changes.extend(role::diff(spec, observed.role.as_ref()));
     }
+    if let Some(spec) = &desired.user {
+        changes.extend(user::diff(spec, observed.user.as_ref()));
+    }
+    changes.extend(access_key::diff(&desired.access_key, &observed.access_key));
     for (i, (spec, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
         changes.extend(secret::diff(i, spec, live));
     }

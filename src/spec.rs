@@ -6,7 +6,9 @@ use crate::cloud::github::Place;
 use crate::config::{AuthMode, RepoName, SecretScope, Settings, TrustScopes};
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::resources::{oidc_provider, push_policy, repository, role, secret, variable};
+use crate::resources::{
+    access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
+};
 
 /// The audience GitHub puts in tokens for AWS.
 pub const AUDIENCE: &str = "sts.amazonaws.com";
@@ -19,13 +21,44 @@ pub struct RepoIdentity {
     pub ids: Option<(u64, u64)>,
 }
 
+/// What this run is asked to do beyond converging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Intent {
+    /// `apply --force-secrets`.
+    pub force_secrets: bool,
+    /// `rotate-keys`.
+    pub rotate_keys: bool,
+}
+
 pub struct Desired {
-    pub provider: oidc_provider::Spec,
+    /// OIDC mode only; switching to access keys leaves an existing provider and role in place.
+    pub provider: Option<oidc_provider::Spec>,
     pub role: Option<role::Spec>,
+    /// Access-key mode only.
+    pub user: Option<user::Spec>,
+    /// Always present: in OIDC mode it retires keys this tool delivered before.
+    pub access_key: access_key::Spec,
     pub policy: push_policy::Spec,
     pub repository: repository::Spec,
     pub secrets: Vec<secret::Spec>,
     pub variables: Vec<variable::Spec>,
+}
+
+/// The variables the generated workflow reads: the region and the repository name, in this order.
+pub const VARIABLES: [&str; 2] = ["AWS_REGION", "ECR_REPOSITORY"];
+
+/// Where the role ARN secret lives, in a stable order (observation and desired state align on it).
+pub fn secret_places(settings: &Settings) -> Vec<Place> {
+    match settings.secret_scope {
+        SecretScope::Repository => vec![Place::Repository],
+        SecretScope::Environment => settings
+            .scopes
+            .environments
+            .iter()
+            .cloned()
+            .map(Place::Environment)
+            .collect(),
+    }
 }
 
 pub struct Arns<'a> {
@@ -59,8 +92,9 @@ pub fn desired(
     region: &str,
     repo: &RepoIdentity,
     template: SubjectTemplate<'_>,
-    force_secrets: bool,
+    intent: Intent,
 ) -> Result<Desired> {
+    let oidc = settings.auth == AuthMode::Oidc;
     let arns = Arns {
         partition: &identity.partition,
         account_id: &identity.account_id,
@@ -71,7 +105,7 @@ pub fn desired(
     let repository_arn = arns.ecr_repository(&settings.ecr_repository);
     let subjects = subjects(repo, &settings.scopes, template).map_err(Error::Usage)?;
     let role_arn = arns.iam("role", &settings.role_name);
-    let role = (settings.auth == AuthMode::Oidc).then(|| role::Spec {
+    let role = oidc.then(|| role::Spec {
         name: settings.role_name.clone(),
         arn: role_arn.clone(),
         trust: policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects),
@@ -81,16 +115,7 @@ pub fn desired(
         owner: repo.owner.clone(),
         name: repo.name.clone(),
     };
-    let places: Vec<Place> = match settings.secret_scope {
-        SecretScope::Repository => vec![Place::Repository],
-        SecretScope::Environment => settings
-            .scopes
-            .environments
-            .iter()
-            .cloned()
-            .map(Place::Environment)
-            .collect(),
-    };
+    let places = secret_places(settings);
     let secrets = places
         .into_iter()
         .map(|place| secret::Spec {
@@ -98,27 +123,36 @@ pub fn desired(
             place,
             name: settings.secret_name.clone(),
             value: SecretString::from(role_arn.clone()),
-            force: force_secrets,
+            force: intent.force_secrets,
+            present: oidc,
         })
         .collect();
-    let variables = [
-        ("AWS_REGION", region),
-        ("ECR_REPOSITORY", settings.ecr_repository.as_str()),
-    ]
-    .into_iter()
-    .map(|(name, value)| variable::Spec {
-        repo: github.clone(),
-        name: name.to_string(),
-        value: value.to_string(),
-    })
-    .collect();
+    let variables = VARIABLES
+        .iter()
+        .zip([region, settings.ecr_repository.as_str()])
+        .map(|(name, value)| variable::Spec {
+            repo: github.clone(),
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect();
     Ok(Desired {
-        provider: oidc_provider::Spec {
+        provider: oidc.then(|| oidc_provider::Spec {
             url: settings.issuer.url().to_string(),
             arn: provider_arn,
             client_id: AUDIENCE.to_string(),
-        },
+        }),
         role,
+        user: (!oidc).then(|| user::Spec {
+            name: settings.user_name.clone(),
+            policy_arn: policy_arn.clone(),
+        }),
+        access_key: access_key::Spec {
+            repo: github.clone(),
+            user_name: settings.user_name.clone(),
+            wanted: !oidc,
+            rotate: intent.rotate_keys,
+        },
         policy: push_policy::Spec {
             name: settings.policy_name.clone(),
             arn: policy_arn,

@@ -108,6 +108,16 @@ impl Aws {
         {
             return Error::AwsSetup(format!("{} failed: {}", f.action, f.message));
         }
+        if f.code.is_none() && f.status.is_none() {
+            return Error::Aws {
+                action: f.action,
+                code: None,
+                message: format!(
+                    "{}\n  AWS could not be reached: check the network, proxy settings and AWS_ENDPOINT_URL, then rerun",
+                    f.message.trim_start_matches("dispatch failure: ")
+                ),
+            };
+        }
         Error::Aws {
             action: f.action,
             code: f.code,
@@ -140,7 +150,8 @@ where
     let code = err.code().map(str::to_string);
     let message = match (&err, err.message()) {
         (SdkError::ServiceError(_), Some(m)) => m.to_string(),
-        _ => DisplayErrorContext(&err).to_string(),
+        (SdkError::ServiceError(_), None) => DisplayErrorContext(&err).to_string(),
+        _ => causes(&err),
     };
     AwsFailure {
         action,
@@ -148,6 +159,24 @@ where
         message,
         status,
     }
+}
+
+/// The error's causes as one line of their own words (no Debug dumps), repeats dropped.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let joined = parts.join(": ");
+    if joined.contains("no credentials found") || joined.contains("CredentialsNotLoaded") {
+        return "no AWS credentials found (environment, profile, SSO, web identity, container and instance metadata were tried)".into();
+    }
+    joined
 }
 
 /// How long to wait for IAM's eventual consistency before asking the user to rerun.

@@ -30,6 +30,19 @@ pub struct RepoInfo {
     pub owner_id: u64,
     pub repo_id: u64,
     pub default_branch: String,
+    /// ISO 8601; empty when GitHub did not say.
+    pub created_at: String,
+}
+
+/// GitHub issues immutable `sub` claims for repositories created from this date on.
+const IMMUTABLE_SUBJECTS_SINCE: &str = "2026-07-15";
+
+impl RepoInfo {
+    /// Whether tokens of this repository carry `repo:OWNER@ID/REPO@ID:…` subjects (repositories
+    /// renamed, transferred or opted in later do too; that cannot be read from the API).
+    pub fn issues_immutable_subjects(&self) -> bool {
+        !self.created_at.is_empty() && self.created_at.as_str() >= IMMUTABLE_SUBJECTS_SINCE
+    }
 }
 
 /// Where secrets and variables live: the repository, or one of its environments.
@@ -340,6 +353,7 @@ impl GitHub {
             owner_id,
             repo_id,
             default_branch: b["default_branch"].as_str().unwrap_or("main").to_string(),
+            created_at: b["created_at"].as_str().unwrap_or_default().to_string(),
         })
     }
 
@@ -379,6 +393,20 @@ impl GitHub {
         parse_public_key(&reply.body)
     }
 
+    /// The secrets public key, or `None` where there is none yet (an environment not created).
+    pub async fn public_key_if_any(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+    ) -> Result<Option<PublicKey>> {
+        let path = format!("{}/secrets/public-key", Self::place_path(repo, place));
+        let reply = self.call(Method::GET, &path, None).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse_public_key(&reply.body).map(Some)
+    }
+
     pub async fn secret(
         &self,
         repo: &RepoName,
@@ -398,17 +426,23 @@ impl GitHub {
         }))
     }
 
-    /// Seals and writes a secret; a stale key (422) is fetched again once.
+    /// Seals and writes a secret with `key` (read beforehand) or a freshly read one; a stale
+    /// key (422) is read again once.
     pub async fn put_secret(
         &self,
         repo: &RepoName,
         place: &Place,
         name: &str,
         value: &SecretString,
+        key: Option<&PublicKey>,
     ) -> Result<()> {
         let path = format!("{}/secrets/{}", Self::place_path(repo, place), enc(name));
+        let mut known = key.cloned();
         for attempt in 0..2 {
-            let key = self.public_key(repo, place).await?;
+            let key = match known.take() {
+                Some(k) => k,
+                None => self.public_key(repo, place).await?,
+            };
             let body = json!({"encrypted_value": seal(&key, value)?, "key_id": key.key_id});
             let reply = self.call(Method::PUT, &path, Some(&body)).await?;
             match reply.status.as_u16() {
@@ -416,8 +450,11 @@ impl GitHub {
                 422 if attempt == 0 => continue,
                 code => {
                     return Err(Error::GitHub(format!(
-                        "GitHub did not accept secret {name} in the {} ({code}); the key may have rotated twice. Rerun to try again.",
-                        place.describe()
+                        "GitHub did not accept secret {name} in the {} ({code}): {}. Rerun to try again.",
+                        place.describe(),
+                        reply.body["message"]
+                            .as_str()
+                            .unwrap_or("the key may have rotated twice")
                     )));
                 }
             }

@@ -13,6 +13,7 @@ use crate::config::{
     self, AuthMode, EncryptionName, FileSettings, Presentation, RepoName, SecretScope,
 };
 use crate::error::{Error, Result};
+use crate::spec::Intent;
 use crate::ui::progress::Progress;
 use crate::ui::wizard::{self, Prompter, Scopes, note, warn};
 use crate::ui::{self, render};
@@ -197,7 +198,7 @@ pub async fn init(
     let settings = config::validate(&answers)?;
 
     note("Reading AWS and GitHub (nothing is written yet)…");
-    let ctx = observe_and_plan(&settings, false).await?;
+    let ctx = observe_and_plan(&settings, Intent::default()).await?;
     eprintln!(
         "\nWhere things go:\n  AWS account  {} as {}\n  AWS region   {}\n  GitHub       {}/{} as {login}\n",
         ctx.identity.account_id,

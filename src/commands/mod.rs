@@ -1,17 +1,26 @@
 //! The commands: each one a short composition of observe, plan, apply and rendering.
+mod audit;
+mod check_access;
 mod completions;
+mod destroy;
 mod init;
 mod plan_apply;
+mod rotate_keys;
 mod workflow;
+
+pub use audit::audit;
+pub use check_access::{Job, check_access};
+pub use destroy::destroy;
+pub use rotate_keys::rotate_keys;
 
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{self, GitHub, RepoInfo};
-use crate::config::{self, Presentation, Settings};
+use crate::config::{self, AuthMode, Presentation, Settings};
 use crate::error::{Error, Result};
-use crate::observe::observe;
+use crate::observe::{Observed, observe};
 use crate::plan::{Plan, plan as make_plan};
-use crate::spec::{self, Desired, RepoIdentity};
+use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
 pub use completions::completions;
 pub use init::init;
@@ -25,6 +34,7 @@ pub struct Context {
     pub repo: RepoInfo,
     pub identity: Identity,
     pub desired: Desired,
+    pub observed: Observed,
     pub plan: Plan,
 }
 
@@ -38,15 +48,19 @@ impl Context {
 }
 
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
-pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Result<Context> {
-    config::require_scopes(settings)?;
+pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
+    if settings.auth == AuthMode::Oidc {
+        config::require_scopes(settings)?;
+    }
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    // The repository read proves the token can see it before anything is written anywhere.
-    let (identity, repo, template) = tokio::try_join!(
+    // Everything is read in one round; the repository read proves the token can see it
+    // before anything is written anywhere.
+    let (identity, repo, template, observed) = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
+        observe(&aws, &github, settings),
     )?;
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
@@ -59,9 +73,8 @@ pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Resul
         &aws.region,
         &identity_of_repo,
         template.as_deref(),
-        force_secrets,
+        intent,
     )?;
-    let observed = observe(&aws, &github, &desired).await?;
     let plan = make_plan(&desired, &observed);
     Ok(Context {
         aws,
@@ -69,6 +82,7 @@ pub async fn observe_and_plan(settings: &Settings, force_secrets: bool) -> Resul
         repo,
         identity,
         desired,
+        observed,
         plan,
     })
 }
@@ -90,7 +104,13 @@ pub async fn execute(ctx: &Context) -> Result<()> {
 
 /// As `execute`, with the caller's progress, which afterwards tells what was done.
 pub async fn execute_with(ctx: &Context, progress: &Progress) -> Result<()> {
-    crate::apply::apply(&ctx.aws, &ctx.github, &ctx.desired, &ctx.plan, progress).await
+    let target = crate::apply::Target {
+        aws: &ctx.aws,
+        github: &ctx.github,
+        desired: &ctx.desired,
+        observed: &ctx.observed,
+    };
+    crate::apply::apply(&target, &ctx.plan, progress).await
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.

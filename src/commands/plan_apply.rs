@@ -4,13 +4,14 @@ use std::process::ExitCode;
 use super::{confirm, execute, observe_and_plan, print_plan};
 use crate::config::{Presentation, Settings};
 use crate::error::{Error, Result};
+use crate::spec::Intent;
 
 pub async fn plan(
     settings: &Settings,
     presentation: Presentation,
     detailed_exitcode: bool,
 ) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings, false).await?;
+    let ctx = observe_and_plan(settings, Intent::default()).await?;
     print_plan(&ctx, presentation);
     if detailed_exitcode && !ctx.plan.changes.is_empty() {
         return Ok(ExitCode::from(2));
@@ -23,7 +24,14 @@ pub async fn apply(
     presentation: Presentation,
     force_secrets: bool,
 ) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings, force_secrets).await?;
+    let ctx = observe_and_plan(
+        settings,
+        Intent {
+            force_secrets,
+            rotate_keys: false,
+        },
+    )
+    .await?;
     print_plan(&ctx, presentation);
     if ctx.plan.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);

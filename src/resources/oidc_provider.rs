@@ -21,11 +21,27 @@ pub enum ProviderOp {
     AddClientId,
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+/// Finds the provider by issuer (no account ID needed), then reads its client IDs.
+pub async fn observe(aws: &Aws, issuer_host_path: &str) -> Result<Option<Live>> {
+    let listed = aws
+        .iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| aws.error(failure("iam:ListOpenIDConnectProviders", e)))?;
+    let suffix = format!(":oidc-provider/{issuer_host_path}");
+    let Some(arn) = listed
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .find(|arn| arn.ends_with(&suffix))
+    else {
+        return Ok(None);
+    };
     match aws
         .iam
         .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(&spec.arn)
+        .open_id_connect_provider_arn(arn)
         .send()
         .await
     {
@@ -59,14 +75,21 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             vec![format!("client ID {}", spec.client_id)],
             ProviderOp::Create,
         )],
-        Some(l) if !l.client_ids.contains(&spec.client_id) => vec![change(
-            Action::Update,
-            vec![format!(
-                "+ client ID {} (existing provider reused)",
-                spec.client_id
-            )],
-            ProviderOp::AddClientId,
-        )],
+        Some(l) if !l.client_ids.contains(&spec.client_id) => vec![
+            change(
+                Action::Update,
+                vec![format!(
+                    "+ client ID {} (existing provider reused)",
+                    spec.client_id
+                )],
+                ProviderOp::AddClientId,
+            )
+            .differing(
+                "client_ids",
+                serde_json::json!([spec.client_id]),
+                serde_json::json!(l.client_ids),
+            ),
+        ],
         Some(_) => Vec::new(),
     }
 }

@@ -19,6 +19,8 @@ pub struct Live {
     /// `AES256`, `KMS` or `KMS_DSSE`, as ECR reports it.
     pub encryption_type: String,
     pub kms_key: Option<String>,
+    /// `MUTABLE` or `IMMUTABLE`; only audited (a low finding), never changed.
+    pub tag_mutability: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,11 +29,11 @@ pub enum RepositoryOp {
     EnableScanOnPush,
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
     match aws
         .ecr
         .describe_repositories()
-        .repository_names(&spec.name)
+        .repository_names(name)
         .send()
         .await
     {
@@ -47,6 +49,10 @@ pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
                 .encryption_configuration()
                 .and_then(|e| e.kms_key())
                 .map(str::to_string),
+            tag_mutability: r
+                .image_tag_mutability()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
         })),
         Err(e) => {
             let f = failure("ecr:DescribeRepositories", e);
@@ -107,14 +113,18 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
                 format!("Either keep the current encryption in the settings, or push to a new repository (--ecr-repository NEW-NAME) and delete {} yourself once its images are moved.", spec.name),
             ],
             Op::Blocked,
-        ));
+        )
+        .differing("encryption", describe(&spec.encryption).into(), have.clone().into()));
     }
     if spec.scan_on_push && !live.scan_on_push {
-        changes.push(change(
-            Action::Update,
-            vec!["scan on push: off → on".into()],
-            Op::Repository(RepositoryOp::EnableScanOnPush),
-        ));
+        changes.push(
+            change(
+                Action::Update,
+                vec!["scan on push: off → on".into()],
+                Op::Repository(RepositoryOp::EnableScanOnPush),
+            )
+            .differing("scan_on_push", true.into(), false.into()),
+        );
     }
     changes
 }
@@ -185,6 +195,7 @@ mod tests {
             scan_on_push: scan,
             encryption_type: kind.into(),
             kms_key: key.map(str::to_string),
+            tag_mutability: "MUTABLE".into(),
         }
     }
 

@@ -35,11 +35,16 @@ pub enum RoleOp {
 }
 
 pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+    observe_named(aws, &spec.name).await
+}
+
+/// Reads a role by name, e.g. for `check-access`, which needs no desired state.
+pub async fn observe_named(aws: &Aws, name: &str) -> Result<Option<Live>> {
     let (role, attached) = tokio::join!(
-        aws.iam.get_role().role_name(&spec.name).send(),
+        aws.iam.get_role().role_name(name).send(),
         aws.iam
             .list_attached_role_policies()
-            .role_name(&spec.name)
+            .role_name(name)
             .max_items(100)
             .send(),
     );
@@ -61,10 +66,7 @@ pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
     let trust = policy::decode_document(raw).map_err(|e| Error::Aws {
         action: "iam:GetRole",
         code: None,
-        message: format!(
-            "the trust policy of role {} could not be read: {e}",
-            spec.name
-        ),
+        message: format!("the trust policy of role {} could not be read: {e}", name),
     })?;
     let attached_policy_arns = match attached {
         Ok(out) => out
@@ -108,14 +110,27 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
                 .into_iter()
                 .map(|d| format!("  {d}")),
         );
-        changes.push(change(Action::Update, details, RoleOp::UpdateTrust));
+        changes.push(
+            change(Action::Update, details, RoleOp::UpdateTrust).differing(
+                "trust_policy",
+                spec.trust.clone(),
+                live.trust.clone(),
+            ),
+        );
     }
     if !live.attached_policy_arns.contains(&spec.policy_arn) {
-        changes.push(change(
-            Action::Update,
-            vec![format!("attach {}", spec.policy_arn)],
-            RoleOp::AttachPolicy,
-        ));
+        changes.push(
+            change(
+                Action::Update,
+                vec![format!("attach {}", spec.policy_arn)],
+                RoleOp::AttachPolicy,
+            )
+            .differing(
+                "attached_policies",
+                serde_json::json!([spec.policy_arn]),
+                serde_json::json!(live.attached_policy_arns),
+            ),
+        );
     }
     changes
 }

@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::cloud::github::{GitHub, Place, SecretMeta, Variable};
+use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::Result;
 use crate::plan::{Action, Change, Kind, Op};
@@ -16,24 +16,31 @@ pub struct Spec {
     pub value: SecretString,
     /// `--force-secrets`: rewrite even when the fingerprint matches.
     pub force: bool,
+    /// `false`: the secret belongs to the other auth mode and is removed when found.
+    pub present: bool,
 }
 
 impl Spec {
-    /// The variable holding the fingerprint of what the tool wrote.
     pub fn fingerprint_variable(&self) -> String {
-        format!("SKYECR_SHA256_{}", self.name)
+        fingerprint_variable(&self.name)
     }
 
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.value)
     }
 
-    fn label(&self) -> String {
+    /// The name as plans and reports show it.
+    pub fn label(&self) -> String {
         match &self.place {
             Place::Repository => self.name.clone(),
             Place::Environment(e) => format!("{} (environment {e})", self.name),
         }
     }
+}
+
+/// The variable holding the fingerprint of what the tool wrote into secret `name`.
+pub fn fingerprint_variable(name: &str) -> String {
+    format!("SKYECR_SHA256_{name}")
 }
 
 /// SHA-256 of the value: safe to publish for an ARN or a 40-character random key.
@@ -49,6 +56,8 @@ pub struct Live {
     pub environment_exists: bool,
     pub secret: Option<SecretMeta>,
     pub fingerprint: Option<Variable>,
+    /// Read with the rest, so a write needs no extra round trip.
+    pub key: Option<PublicKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,50 +66,94 @@ pub struct SecretOp {
     pub index: usize,
     pub create_environment: bool,
     pub fingerprint_exists: bool,
+    /// Remove the secret and its fingerprint (the mode no longer uses it).
+    pub delete: bool,
 }
 
-pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Live> {
+/// Reads the secret's metadata, its fingerprint and the public key a write would need, at once.
+pub async fn observe(github: &GitHub, repo: &RepoName, place: &Place, name: &str) -> Result<Live> {
     let environment = async {
-        match &spec.place {
+        match place {
             Place::Repository => Ok(true),
-            Place::Environment(e) => github.environment_exists(&spec.repo, e).await,
+            Place::Environment(e) => github.environment_exists(repo, e).await,
         }
     };
-    let fp_name = spec.fingerprint_variable();
-    let (environment_exists, secret, fingerprint) = tokio::try_join!(
+    let fingerprint_name = fingerprint_variable(name);
+    let (environment_exists, secret, fingerprint, key) = tokio::try_join!(
         environment,
-        github.secret(&spec.repo, &spec.place, &spec.name),
-        github.variable(&spec.repo, &spec.place, &fp_name),
+        github.secret(repo, place, name),
+        github.variable(repo, place, &fingerprint_name),
+        github.public_key_if_any(repo, place),
     )?;
     Ok(Live {
         environment_exists,
         secret,
         fingerprint,
+        key,
     })
 }
 
+/// Why a secret must be (re)written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    Missing,
+    Forced,
+    /// Exists, but the tool never recorded what it holds.
+    NoFingerprint,
+    DifferentValue,
+    /// Written after the tool recorded its fingerprint: someone else changed it.
+    ChangedElsewhere,
+}
+
+impl Staleness {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Staleness::Missing => "missing",
+            Staleness::Forced => "rewrite requested (--force-secrets)",
+            Staleness::NoFingerprint => "not written by this tool (no fingerprint)",
+            Staleness::DifferentValue => "holds a different value than the settings give",
+            Staleness::ChangedElsewhere => "changed by someone else after this tool wrote it",
+        }
+    }
+}
+
 /// Why the secret must be (re)written, or `None` when it is current.
-pub fn staleness(spec: &Spec, live: &Live) -> Option<String> {
+pub fn staleness(spec: &Spec, live: &Live) -> Option<Staleness> {
     let Some(secret) = &live.secret else {
-        return Some("missing".into());
+        return Some(Staleness::Missing);
     };
     if spec.force {
-        return Some("rewrite requested (--force-secrets)".into());
+        return Some(Staleness::Forced);
     }
     match &live.fingerprint {
-        None => Some("not written by this tool (no fingerprint)".into()),
-        Some(fp) if fp.value != spec.fingerprint() => {
-            Some("holds a different value than the settings give".into())
-        }
-        // Written after we recorded our fingerprint: someone else changed it.
-        Some(fp) if secret.updated_at > fp.updated_at => {
-            Some("changed by someone else after this tool wrote it".into())
-        }
+        None => Some(Staleness::NoFingerprint),
+        Some(fp) if fp.value != spec.fingerprint() => Some(Staleness::DifferentValue),
+        Some(fp) if secret.updated_at > fp.updated_at => Some(Staleness::ChangedElsewhere),
         Some(_) => None,
     }
 }
 
 pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
+    if !spec.present {
+        return match live.secret {
+            Some(_) => vec![Change::new(
+                Kind::Secret,
+                &spec.label(),
+                Action::Delete,
+                vec![
+                    "not used in access-key mode (removed after the access key is delivered)"
+                        .into(),
+                ],
+                Op::Secret(SecretOp {
+                    index,
+                    create_environment: false,
+                    fingerprint_exists: live.fingerprint.is_some(),
+                    delete: true,
+                }),
+            )],
+            None => Vec::new(),
+        };
+    }
     let Some(reason) = staleness(spec, live) else {
         return Vec::new();
     };
@@ -110,7 +163,8 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
         Action::Update
     };
     let mut details = vec![format!(
-        "value: {reason} (sealed with the repository key; never shown)"
+        "value: {} (sealed with the repository key; never shown)",
+        reason.describe()
     )];
     if !live.environment_exists {
         details.push("create the GitHub environment first".into());
@@ -124,18 +178,29 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
             index,
             create_environment: !live.environment_exists,
             fingerprint_exists: live.fingerprint.is_some(),
+            delete: false,
         }),
     )]
 }
 
-pub async fn apply(github: &GitHub, spec: &Spec, op: &SecretOp) -> Result<()> {
+pub async fn apply(github: &GitHub, spec: &Spec, live: &Live, op: &SecretOp) -> Result<()> {
+    if op.delete {
+        github
+            .delete_secret(&spec.repo, &spec.place, &spec.name)
+            .await?;
+        return github
+            .delete_variable(&spec.repo, &spec.place, &spec.fingerprint_variable())
+            .await;
+    }
     if op.create_environment
         && let Place::Environment(e) = &spec.place
     {
         github.create_environment(&spec.repo, e).await?;
     }
+    // A new environment has a new key: only a key read for this place may be reused.
+    let key = live.key.as_ref().filter(|_| !op.create_environment);
     github
-        .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value)
+        .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value, key)
         .await?;
     // After the secret, so its timestamp is never newer than the fingerprint's.
     github
@@ -163,6 +228,7 @@ mod tests {
             name: "AWS_ECR_ROLE_ARN".into(),
             value: SecretString::from("arn:aws:iam::123456789012:role/r"),
             force,
+            present: true,
         }
     }
 
@@ -176,6 +242,7 @@ mod tests {
                 value: v.into(),
                 updated_at: fp_at.into(),
             }),
+            key: None,
         }
     }
 
@@ -212,7 +279,7 @@ mod tests {
             &s,
             &live(Some(&fp), "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"),
         );
-        assert!(overwritten.is_some_and(|r| r.contains("someone else")));
+        assert_eq!(overwritten, Some(Staleness::ChangedElsewhere));
     }
 
     #[test]

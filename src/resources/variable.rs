@@ -20,10 +20,8 @@ pub struct VariableOp {
     pub exists: bool,
 }
 
-pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Option<Live>> {
-    github
-        .variable(&spec.repo, &Place::Repository, &spec.name)
-        .await
+pub async fn observe(github: &GitHub, repo: &RepoName, name: &str) -> Result<Option<Live>> {
+    github.variable(repo, &Place::Repository, name).await
 }
 
 pub fn diff(index: usize, spec: &Spec, live: Option<&Live>) -> Vec<Change> {
@@ -43,11 +41,18 @@ pub fn diff(index: usize, spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             false,
         )],
         Some(l) if l.value != spec.value => {
-            vec![change(
-                Action::Update,
-                vec![format!("value {} → {}", l.value, spec.value)],
-                true,
-            )]
+            vec![
+                change(
+                    Action::Update,
+                    vec![format!("value {} → {}", l.value, spec.value)],
+                    true,
+                )
+                .differing(
+                    "value",
+                    spec.value.clone().into(),
+                    l.value.clone().into(),
+                ),
+            ]
         }
         Some(_) => Vec::new(),
     }

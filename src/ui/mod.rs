@@ -1,6 +1,7 @@
 //! Everything a person sees: rendering of plans and reports, progress, prompts.
 pub mod progress;
 pub mod render;
+pub mod report;
 pub mod wizard;
 
 use std::io::IsTerminal;

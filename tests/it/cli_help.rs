@@ -63,12 +63,42 @@ fn help_completions() {
 }
 
 #[test]
+fn help_audit() {
+    assert_snapshot!(help(&["audit", "--help"]));
+}
+
+#[test]
+fn help_check_access() {
+    assert_snapshot!(help(&["check-access", "--help"]));
+}
+
+#[test]
+fn help_destroy() {
+    assert_snapshot!(help(&["destroy", "--help"]));
+}
+
+#[test]
+fn help_rotate_keys() {
+    assert_snapshot!(help(&["rotate-keys", "--help"]));
+}
+
+#[test]
 fn every_command_tells_its_version() {
     let version = env!("CARGO_PKG_VERSION");
     let (code, stdout, _) = run(&["--version"]);
     assert_eq!((code, stdout), (0, format!("skyecr-bootstrap {version}\n")));
     // Subcommands answer as clap names them, e.g. `skyecr-bootstrap-plan 0.1.0`.
-    for command in ["init", "plan", "apply", "workflow", "completions"] {
+    for command in [
+        "init",
+        "plan",
+        "apply",
+        "rotate-keys",
+        "destroy",
+        "audit",
+        "check-access",
+        "workflow",
+        "completions",
+    ] {
         let (code, stdout, stderr) = run(&[command, "--version"]);
         assert_eq!(
             (code, stdout),

@@ -861,6 +861,9 @@ class GitHubStandIn:
                 repo_id = self._next("next_repo_id")
             repo = Repo(owner, name, int(owner_id), int(repo_id), d.get("default_branch", "main"),
                         bool(d.get("private", False)), d.get("owner_type", "User"))
+            # Tests pick the creation date: GitHub issues immutable subjects for new repositories.
+            if isinstance(d.get("created_at"), str):
+                repo.created_at = d["created_at"]
             self.repos[key] = repo
             return repo
 

@@ -173,6 +173,30 @@ impl World {
         })
     }
 
+    /// A GitHub REST call as the seeded token, e.g. to change things out of band.
+    pub fn github_api(&self, method: reqwest::Method, path: &str, body: Value) -> u16 {
+        self.rt.block_on(async {
+            let mut r = self
+                .http
+                .request(method, format!("{}{path}", self.github))
+                .bearer_auth(TOKEN)
+                .header("User-Agent", "skyecr-tests");
+            if !body.is_null() {
+                r = r.json(&body);
+            }
+            r.send().await.expect("GitHub call").status().as_u16()
+        })
+    }
+
+    /// A second repository with a chosen creation date (immutable subjects from 2026-07-15 on).
+    pub fn add_repo(&self, full_name: &str, owner_id: u64, repo_id: u64, created_at: &str) {
+        let (owner, repo) = full_name.split_once('/').expect("OWNER/REPO");
+        self.post(
+            &format!("{}/_standin/repos", self.github),
+            json!({"owner": owner, "repo": repo, "owner_id": owner_id, "repo_id": repo_id, "created_at": created_at}),
+        );
+    }
+
     pub fn post(&self, url: &str, body: Value) -> Value {
         self.send(reqwest::Method::POST, url, body)
     }

@@ -1,0 +1,421 @@
+//! Audit: the plan read as a drift report, plus security findings on what exists. Pure.
+use serde::Serialize;
+
+use crate::config::Encryption;
+use crate::observe::Observed;
+use crate::plan::{Action, Difference, Kind, Plan};
+use crate::resources::{access_key, push_policy, repository, role, secret};
+use crate::spec::Desired;
+use crate::trust::{self, Finding, Severity, TrustContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    InSync,
+    Modified,
+    Missing,
+    /// Exists, but its value cannot be read back to compare (secrets).
+    Unverifiable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InSync => "in_sync",
+            Status::Modified => "modified",
+            Status::Missing => "missing",
+            Status::Unverifiable => "unverifiable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceStatus {
+    pub resource: Kind,
+    pub name: String,
+    pub status: Status,
+    pub differences: Vec<Difference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditFinding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub resource: Kind,
+    pub name: String,
+    pub message: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub in_sync: bool,
+    pub resources: Vec<ResourceStatus>,
+    pub findings: Vec<AuditFinding>,
+}
+
+impl Report {
+    pub fn new(resources: Vec<ResourceStatus>, mut findings: Vec<AuditFinding>) -> Report {
+        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+        let drift = resources
+            .iter()
+            .any(|r| matches!(r.status, Status::Modified | Status::Missing));
+        let serious = findings.iter().any(|f| f.severity >= Severity::Medium);
+        Report {
+            in_sync: !drift && !serious,
+            resources,
+            findings,
+        }
+    }
+}
+
+/// Each managed resource's status, read off the plan (one diff logic for plan and audit).
+pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<ResourceStatus> {
+    let mut managed = Vec::new();
+    if let Some(p) = &desired.provider {
+        managed.push((Kind::OidcProvider, p.url.clone()));
+    }
+    if let Some(r) = &desired.role {
+        managed.push((Kind::Role, r.name.clone()));
+    }
+    managed.push((Kind::Policy, desired.policy.name.clone()));
+    managed.push((Kind::Repository, desired.repository.name.clone()));
+    if let Some(u) = &desired.user {
+        managed.push((Kind::User, u.name.clone()));
+    }
+    managed.extend(
+        desired
+            .variables
+            .iter()
+            .map(|v| (Kind::Variable, v.name.clone())),
+    );
+
+    let mut out: Vec<ResourceStatus> = managed
+        .into_iter()
+        .map(|(kind, name)| {
+            let changes: Vec<_> = plan
+                .changes
+                .iter()
+                .filter(|c| c.resource == kind && c.name == name)
+                .collect();
+            let status = if changes.is_empty() {
+                Status::InSync
+            } else if changes.iter().any(|c| c.action == Action::Create) {
+                Status::Missing
+            } else {
+                Status::Modified
+            };
+            ResourceStatus {
+                resource: kind,
+                name,
+                status,
+                differences: changes.iter().flat_map(|c| c.differences.clone()).collect(),
+                note: None,
+            }
+        })
+        .collect();
+    if desired.access_key.wanted {
+        out.extend(access_key_statuses(
+            &desired.access_key,
+            &observed.access_key,
+        ));
+    }
+    for (spec, live) in desired
+        .secrets
+        .iter()
+        .zip(&observed.secrets)
+        .filter(|(s, _)| s.present)
+    {
+        let (status, note) = match secret::staleness(spec, live) {
+            None | Some(secret::Staleness::Forced) => (Status::InSync, None),
+            Some(secret::Staleness::Missing) => (Status::Missing, None),
+            Some(secret::Staleness::DifferentValue) => (Status::Modified, None),
+            Some(s) => (Status::Unverifiable, Some(s.describe().to_string())),
+        };
+        let updated = live
+            .secret
+            .as_ref()
+            .map(|m| format!("updated {}", m.updated_at));
+        out.push(ResourceStatus {
+            resource: Kind::Secret,
+            name: spec.label(),
+            status,
+            differences: Vec::new(),
+            note: match (note, updated) {
+                (Some(n), Some(u)) => Some(format!("{n}; {u}")),
+                (n, u) => n.or(u),
+            },
+        });
+    }
+    out
+}
+
+fn access_key_statuses(spec: &access_key::Spec, live: &access_key::Live) -> Vec<ResourceStatus> {
+    let a = access_key::assess(live);
+    let status = |resource, name: &str, status, note: Option<String>| ResourceStatus {
+        resource,
+        name: name.to_string(),
+        status,
+        differences: Vec::new(),
+        note,
+    };
+    let key = match (&a.recorded, a.current) {
+        (Some(id), true) => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::InSync,
+            Some(format!("GitHub holds {id}")),
+        ),
+        (None, _) if live.keys.is_empty() || live.delivered.is_none() => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::Missing,
+            Some("no key delivered to GitHub".into()),
+        ),
+        _ => status(
+            Kind::AccessKey,
+            &spec.user_name,
+            Status::Modified,
+            Some("GitHub's secrets do not match the recorded key".into()),
+        ),
+    };
+    let recorded_at = live.delivered.as_ref().map(|v| v.updated_at.as_str());
+    let secret = |name: &str, meta: &Option<crate::cloud::github::SecretMeta>| match meta {
+        None => status(Kind::Secret, name, Status::Missing, None),
+        Some(m) if recorded_at.is_some_and(|at| m.updated_at.as_str() <= at) => status(
+            Kind::Secret,
+            name,
+            Status::InSync,
+            Some(format!("updated {}", m.updated_at)),
+        ),
+        Some(m) => status(
+            Kind::Secret,
+            name,
+            Status::Unverifiable,
+            Some(format!(
+                "written outside this tool; updated {}",
+                m.updated_at
+            )),
+        ),
+    };
+    vec![
+        key,
+        secret(access_key::KEY_ID_SECRET, &live.id_secret),
+        secret(access_key::SECRET_KEY_SECRET, &live.key_secret),
+    ]
+}
+
+/// Registry-level scanning can cover a repository whose own scan-on-push flag is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryScanning {
+    pub covers_repository: bool,
+}
+
+/// Security findings on what exists (not on what the settings ask for).
+pub fn findings(
+    desired: &Desired,
+    observed: &Observed,
+    ctx: &TrustContext,
+    registry: RegistryScanning,
+    now: &str,
+) -> Vec<AuditFinding> {
+    let mut out = Vec::new();
+    if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
+        out.extend(role_findings(&spec.name, live, ctx));
+    }
+    if let Some(live) = &observed.policy {
+        out.extend(policy_findings(
+            &desired.policy.name,
+            live,
+            &expected_repository_arn(desired),
+        ));
+    }
+    if let Some(live) = &observed.repository {
+        out.extend(repository_findings(&desired.repository, live, registry));
+    }
+    if desired.access_key.wanted {
+        out.extend(access_key_findings(
+            &desired.access_key,
+            &observed.access_key,
+            now,
+        ));
+    }
+    out
+}
+
+/// Keys older than this should have been rotated.
+const MAX_KEY_AGE_DAYS: i64 = 90;
+/// A key unused for longer than this is probably not what the workflow uses.
+const UNUSED_GRACE_DAYS: i64 = 7;
+
+fn epoch(iso: &str) -> Option<i64> {
+    aws_smithy_types::DateTime::from_str(iso, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .map(|d| d.secs())
+}
+
+fn access_key_findings(
+    spec: &access_key::Spec,
+    live: &access_key::Live,
+    now: &str,
+) -> Vec<AuditFinding> {
+    let mut out = Vec::new();
+    let mut add = |id, severity, message: String, fix: String| {
+        out.push(AuditFinding {
+            id,
+            severity,
+            resource: Kind::AccessKey,
+            name: spec.user_name.clone(),
+            message,
+            fix,
+        })
+    };
+    let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted)."
+        .to_string();
+    for k in &live.keys {
+        let days = epoch(now)
+            .zip(epoch(&k.created))
+            .map(|(n, c)| (n - c) / 86_400)
+            .unwrap_or(0);
+        if days > MAX_KEY_AGE_DAYS {
+            add(
+                "access-key-old",
+                Severity::Medium,
+                format!(
+                    "access key {} is {days} days old (created {})",
+                    k.id, k.created
+                ),
+                rotate.clone(),
+            );
+        }
+        // A new key has had no chance to be used yet.
+        if k.last_used.is_none() && days > UNUSED_GRACE_DAYS {
+            add("access-key-never-used", Severity::Low, format!("access key {} has never been used", k.id), "A key that is never used is either undelivered or unneeded: delete it, or check the workflow uses the secrets.".into());
+        }
+    }
+    if live.keys.len() > 1 {
+        add(
+            "access-key-two-keys",
+            Severity::Medium,
+            format!(
+                "user {} has {} access keys; only one is in GitHub",
+                spec.user_name,
+                live.keys.len()
+            ),
+            "Rerun `skyecr-bootstrap apply`: keys that are not in GitHub are deleted.".into(),
+        );
+    }
+    out
+}
+
+fn expected_repository_arn(desired: &Desired) -> String {
+    desired.policy.document["Statement"]
+        .as_array()
+        .and_then(|s| {
+            s.iter()
+                .find_map(|st| st["Resource"].as_str().filter(|r| *r != "*"))
+        })
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn attach(kind: Kind, name: &str, findings: Vec<Finding>) -> Vec<AuditFinding> {
+    findings
+        .into_iter()
+        .map(|f| AuditFinding {
+            id: f.id,
+            severity: f.severity,
+            resource: kind,
+            name: name.to_string(),
+            message: f.message,
+            fix: f.fix,
+        })
+        .collect()
+}
+
+fn unreadable(kind: Kind, name: &str, what: &str, error: String) -> AuditFinding {
+    AuditFinding {
+        id: "policy-unreadable",
+        severity: Severity::High,
+        resource: kind,
+        name: name.to_string(),
+        message: format!("the {what} cannot be analysed: {error}"),
+        fix: "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.".into(),
+    }
+}
+
+fn role_findings(name: &str, live: &role::Live, ctx: &TrustContext) -> Vec<AuditFinding> {
+    match trust::parse_policy(&live.trust) {
+        Ok(doc) => attach(Kind::Role, name, trust::trust_findings(&doc, ctx)),
+        Err(e) => vec![unreadable(Kind::Role, name, "trust policy", e.to_string())],
+    }
+}
+
+fn policy_findings(
+    name: &str,
+    live: &push_policy::Live,
+    repository_arn: &str,
+) -> Vec<AuditFinding> {
+    match trust::parse_policy(&live.document) {
+        Ok(doc) => attach(
+            Kind::Policy,
+            name,
+            trust::push_policy_findings(&doc, repository_arn),
+        ),
+        Err(e) => vec![unreadable(Kind::Policy, name, "push policy", e.to_string())],
+    }
+}
+
+fn repository_findings(
+    spec: &repository::Spec,
+    live: &repository::Live,
+    registry: RegistryScanning,
+) -> Vec<AuditFinding> {
+    let mut out = Vec::new();
+    let mut add = |id, severity, message: String, fix: &str| {
+        out.push(AuditFinding {
+            id,
+            severity,
+            resource: Kind::Repository,
+            name: spec.name.clone(),
+            message,
+            fix: fix.to_string(),
+        })
+    };
+    if !live.scan_on_push && !registry.covers_repository {
+        add(
+            "repository-no-scan-on-push",
+            Severity::Medium,
+            format!(
+                "images pushed to {} are not scanned: scan on push is off and no registry scanning rule covers it",
+                spec.name
+            ),
+            "Run `skyecr-bootstrap apply` (turns scan on push back on).",
+        );
+    }
+    if matches!(spec.encryption, Encryption::Kms(_)) && live.encryption_type == "AES256" {
+        add(
+            "repository-aes256-not-kms",
+            Severity::Medium,
+            format!(
+                "{} is encrypted with AES256, but the settings ask for a KMS key",
+                spec.name
+            ),
+            "ECR cannot change encryption in place: push to a new repository created with --encryption kms, or set --encryption aes256.",
+        );
+    }
+    if live.tag_mutability != "IMMUTABLE" {
+        add(
+            "repository-mutable-tags",
+            Severity::Low,
+            format!(
+                "tags in {} can be overwritten, so a tag does not pin one image",
+                spec.name
+            ),
+            "Consider `aws ecr put-image-tag-mutability --image-tag-mutability IMMUTABLE` (the guide's :latest tag then needs a different scheme).",
+        );
+    }
+    out
+}

@@ -1,0 +1,206 @@
+//! `check-access`: would a GitHub Actions job with these claims be allowed to assume the role, and why.
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::OutputArg;
+use crate::cloud::aws::Aws;
+use crate::cloud::github::{self, GitHub};
+use crate::config::{Presentation, Settings, TrustScopes};
+use crate::error::{Error, Result};
+use crate::resources::role;
+use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
+use crate::trust::{self, Token};
+
+/// The job being asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    Ref(String),
+    Environment(String),
+    PullRequest,
+}
+
+impl Job {
+    /// `--environment` wins (GitHub puts it in `sub` whenever a job runs in one); then a
+    /// `pull_request` event; then the ref.
+    pub fn from_flags(
+        git_ref: Option<String>,
+        environments: &[String],
+        event: Option<String>,
+    ) -> Result<Job> {
+        if environments.len() > 1 {
+            return Err(Error::Usage("check-access takes one --environment".into()));
+        }
+        if let Some(e) = environments.first() {
+            return Ok(Job::Environment(e.clone()));
+        }
+        if event.as_deref() == Some("pull_request") {
+            return Ok(Job::PullRequest);
+        }
+        match git_ref {
+            Some(r) if r.starts_with("refs/heads/") || r.starts_with("refs/tags/") => Ok(Job::Ref(r)),
+            Some(r) => Err(Error::Usage(format!(
+                "--ref {r:?} is not a full ref: use refs/heads/BRANCH or refs/tags/TAG"
+            ))),
+            None => Err(Error::Usage(
+                "say which job to check: --ref refs/heads/BRANCH, --ref refs/tags/TAG, --environment NAME or --event pull_request".into(),
+            )),
+        }
+    }
+
+    fn scopes(&self) -> TrustScopes {
+        let mut s = TrustScopes::default();
+        match self {
+            Job::Ref(r) => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
+                (Some(b), _) => s.branches.push(b.to_string()),
+                (_, Some(t)) => s.tags.push(t.to_string()),
+                _ => {}
+            },
+            Job::Environment(e) => s.environments.push(e.clone()),
+            Job::PullRequest => {}
+        }
+        s
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SubjectResult {
+    sub: String,
+    allowed: bool,
+    statement: Option<usize>,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    closest_allowed: Option<String>,
+}
+
+/// The subjects GitHub may put in the job's token: both forms with the default template.
+fn job_subjects(
+    repo: &RepoIdentity,
+    job: &Job,
+    template: Option<&[String]>,
+) -> Result<Vec<String>> {
+    match (job, template) {
+        (Job::PullRequest, None) => {
+            let mut subs = vec![format!("repo:{}/{}:pull_request", repo.owner, repo.name)];
+            if let Some((o, r)) = repo.ids {
+                subs.push(format!("repo:{}@{o}/{}@{r}:pull_request", repo.owner, repo.name));
+            }
+            Ok(subs)
+        }
+        (Job::PullRequest, Some(_)) => Err(Error::Usage(
+            "check-access --event pull_request is not supported for repositories with a custom OIDC subject template".into(),
+        )),
+        (job, template) => spec::subjects(repo, &job.scopes(), template).map_err(Error::Usage),
+    }
+}
+
+pub async fn check_access(
+    settings: &Settings,
+    presentation: Presentation,
+    job: Job,
+) -> Result<ExitCode> {
+    let github = GitHub::new(github::discover_token()?)?;
+    let aws = Aws::connect(settings).await?;
+    let (identity, repo, template, live) = tokio::try_join!(
+        aws.identity(),
+        github.repository(&settings.github),
+        github.subject_template(&settings.github),
+        role::observe_named(&aws, &settings.role_name),
+    )?;
+    let Some(live) = live else {
+        return Err(Error::Usage(format!(
+            "role {} does not exist in this account: nothing can assume it. Run `skyecr-bootstrap apply` first.",
+            settings.role_name
+        )));
+    };
+    let doc = trust::parse_policy(&live.trust).map_err(|e| {
+        Error::Usage(format!(
+            "the trust policy of role {} cannot be read: {e}",
+            settings.role_name
+        ))
+    })?;
+    let identity_of_repo = RepoIdentity {
+        owner: repo.owner.clone(),
+        name: repo.name.clone(),
+        ids: Some((repo.owner_id, repo.repo_id)),
+    };
+    let subjects = job_subjects(&identity_of_repo, &job, template.as_deref())?;
+    let arns = Arns {
+        partition: &identity.partition,
+        account_id: &identity.account_id,
+        region: &aws.region,
+    };
+    let issuer = settings.issuer.host_path();
+    let provider_arn = arns.iam("oidc-provider", issuer);
+    let sub_key = format!("{issuer}:sub");
+    let results: Vec<SubjectResult> = subjects
+        .iter()
+        .map(|sub| {
+            let token = Token {
+                provider_arn: provider_arn.clone(),
+                claims: BTreeMap::from([
+                    (sub_key.clone(), sub.clone()),
+                    (format!("{issuer}:aud"), AUDIENCE.to_string()),
+                ]),
+            };
+            let decision = trust::evaluate(&doc, &token);
+            let closest_allowed = if decision.allowed {
+                None
+            } else {
+                trust::closest_allowed_subject(&doc, &token, &sub_key)
+            };
+            SubjectResult {
+                sub: sub.clone(),
+                allowed: decision.allowed,
+                statement: decision.statement,
+                reason: decision.reason,
+                closest_allowed,
+            }
+        })
+        .collect();
+    // GitHub issues one form per repository; when unsure, the job must pass in every form.
+    let deciding: Vec<&SubjectResult> = if template.is_some() {
+        results.iter().collect()
+    } else if repo.issues_immutable_subjects() {
+        results.iter().filter(|r| r.sub.contains('@')).collect()
+    } else {
+        results.iter().filter(|r| !r.sub.contains('@')).collect()
+    };
+    let allowed = !deciding.is_empty() && deciding.iter().all(|r| r.allowed);
+    match presentation.output {
+        OutputArg::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "allowed": allowed,
+                "role": settings.role_name,
+                "subjects": results,
+            }))
+            .unwrap_or_default()
+        ),
+        _ => {
+            println!(
+                "Role {} for a job in {}/{}:",
+                settings.role_name, repo.owner, repo.name
+            );
+            for r in &results {
+                let verdict = if r.allowed {
+                    console::style("allowed").green()
+                } else {
+                    console::style("denied").red()
+                };
+                println!("  {verdict}  {}\n      {}", r.sub, r.reason);
+                if let Some(c) = &r.closest_allowed {
+                    println!("      closest allowed subject: {c}");
+                }
+            }
+            println!("Result: {}", if allowed { "allowed" } else { "denied" });
+        }
+    }
+    Ok(if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

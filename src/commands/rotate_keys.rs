@@ -1,0 +1,43 @@
+//! `rotate-keys`: new access key → both secrets → old key deleted.
+use std::process::ExitCode;
+
+use super::{confirm, execute, observe_and_plan, print_plan};
+use crate::config::{AuthMode, Presentation, Settings};
+use crate::error::{Error, Result};
+use crate::plan::Kind;
+use crate::spec::Intent;
+
+pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Result<ExitCode> {
+    if settings.auth != AuthMode::AccessKey {
+        return Err(Error::Usage(
+            "rotate-keys is for access-key mode: pass --auth access-key (or set \"auth\": \"access-key\" in skyecr.json). OIDC mode has no long-lived keys to rotate.".into(),
+        ));
+    }
+    let mut ctx = observe_and_plan(
+        settings,
+        Intent {
+            force_secrets: false,
+            rotate_keys: true,
+        },
+    )
+    .await?;
+    if ctx.observed.user.is_none() {
+        return Err(Error::Usage(format!(
+            "user {} does not exist yet: run `skyecr-bootstrap apply --auth access-key` first",
+            settings.user_name
+        )));
+    }
+    // Rotation touches only the key; other drift is for `apply`.
+    ctx.plan.changes.retain(|c| c.resource == Kind::AccessKey);
+    print_plan(&ctx, presentation);
+    if let Some(b) = ctx.plan.blocked().next() {
+        return Err(Error::Blocked(format!(
+            "nothing was changed: {}",
+            b.details.join("\n  ")
+        )));
+    }
+    confirm(presentation, "rotate-keys")?;
+    execute(&ctx).await?;
+    eprintln!("Rotation complete: GitHub holds the new key; the old one is deleted.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,640 @@
+//! Access-key mode: the user's one active key, delivered to GitHub as two secrets.
+//!
+//! The secret access key exists only in `CreateAccessKey`'s answer, so delivery is recorded in
+//! non-secret variables (docs/secrets.md): `SKYECR_ACCESS_KEY_ID` names the delivered key and is
+//! written last; `SKYECR_ACCESS_KEY_PENDING` is written before a key is created, so a rerun can
+//! tell keys of an interrupted run from the delivered one and clean them up.
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use secrecy::SecretString;
+
+use crate::cloud::aws::{Aws, failure};
+use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
+use crate::config::RepoName;
+use crate::error::{Error, Result};
+use crate::plan::{Action, Change, Kind, Op};
+
+pub const KEY_ID_SECRET: &str = "AWS_ACCESS_KEY_ID";
+pub const SECRET_KEY_SECRET: &str = "AWS_SECRET_ACCESS_KEY";
+pub const DELIVERED_VARIABLE: &str = "SKYECR_ACCESS_KEY_ID";
+pub const PENDING_VARIABLE: &str = "SKYECR_ACCESS_KEY_PENDING";
+/// IAM's limit of access keys per user, inactive ones included.
+const MAX_KEYS: usize = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub repo: RepoName,
+    pub user_name: String,
+    /// Access-key mode is on; when off, a delivered key is retired (mode switched to OIDC).
+    pub wanted: bool,
+    /// `rotate-keys`: deliver a new key even when the current one is fine.
+    pub rotate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub active: bool,
+    /// ISO 8601 UTC, comparable with GitHub's timestamps.
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Live {
+    pub keys: Vec<Key>,
+    pub delivered: Option<Variable>,
+    pub pending: Option<Variable>,
+    pub id_secret: Option<SecretMeta>,
+    pub key_secret: Option<SecretMeta>,
+    /// The repository's secrets key, read with the rest so delivery needs no extra round trip.
+    pub key: Option<PublicKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOp {
+    /// Create a key, write both secrets, record it, then delete `retire`.
+    Deliver { retire: Vec<String> },
+    /// Record a key an interrupted run delivered but did not record, then delete `retire`.
+    Adopt { key_id: String, retire: Vec<String> },
+    /// Delete keys that are not in GitHub (from an interrupted run, or superseded).
+    Delete { key_ids: Vec<String> },
+    /// Mode switched to OIDC: delete the keys, both secrets and the records.
+    Retire { key_ids: Vec<String> },
+}
+
+impl KeyOp {
+    /// Cleanup before delivery frees a slot; retiring waits until the OIDC side is in place.
+    pub fn stage(&self) -> u8 {
+        match self {
+            KeyOp::Delete { .. } => 1,
+            KeyOp::Deliver { .. } | KeyOp::Adopt { .. } => 2,
+            KeyOp::Retire { .. } => 3,
+        }
+    }
+}
+
+fn iso(d: Option<&DateTime>) -> String {
+    d.and_then(|d| DateTime::from_secs(d.secs()).fmt(Format::DateTime).ok())
+        .unwrap_or_default()
+}
+
+pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &str) -> Result<Live> {
+    let keys = async {
+        match aws.iam.list_access_keys().user_name(user_name).send().await {
+            Ok(out) => {
+                let metas = out.access_key_metadata().to_vec();
+                let used = futures::future::join_all(metas.iter().map(|m| {
+                    aws.iam
+                        .get_access_key_last_used()
+                        .access_key_id(m.access_key_id().unwrap_or_default())
+                        .send()
+                }))
+                .await;
+                Ok(metas
+                    .iter()
+                    .zip(used)
+                    .map(|(m, u)| Key {
+                        id: m.access_key_id().unwrap_or_default().to_string(),
+                        active: m.status().is_some_and(|s| s.as_str() == "Active"),
+                        created: iso(m.create_date()),
+                        last_used: u
+                            .ok()
+                            .and_then(|u| {
+                                u.access_key_last_used()
+                                    .and_then(|l| l.last_used_date().copied())
+                            })
+                            .map(|d| iso(Some(&d))),
+                    })
+                    .collect())
+            }
+            Err(e) => {
+                let f = failure("iam:ListAccessKeys", e);
+                if f.is("NoSuchEntity") {
+                    Ok(Vec::new())
+                } else {
+                    Err(aws.error(f))
+                }
+            }
+        }
+    };
+    let place = Place::Repository;
+    let (keys, delivered, pending, id_secret, key_secret, key) = tokio::try_join!(
+        keys,
+        github.variable(repo, &place, DELIVERED_VARIABLE),
+        github.variable(repo, &place, PENDING_VARIABLE),
+        github.secret(repo, &place, KEY_ID_SECRET),
+        github.secret(repo, &place, SECRET_KEY_SECRET),
+        github.public_key_if_any(repo, &place),
+    )?;
+    Ok(Live {
+        keys,
+        delivered,
+        pending,
+        id_secret,
+        key_secret,
+        key,
+    })
+}
+
+/// What the observed keys and records mean.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Assessment {
+    /// The recorded key, when it still exists.
+    pub recorded: Option<String>,
+    /// GitHub holds the recorded, active key, and nobody wrote the secrets since.
+    pub current: bool,
+    /// A key an interrupted run put into GitHub without recording it.
+    pub adopt: Option<String>,
+    /// Keys of an interrupted run that never reached GitHub.
+    pub undelivered: Vec<String>,
+    /// Other keys: superseded when a key is recorded, someone else's otherwise.
+    pub others: Vec<String>,
+}
+
+pub fn assess(live: &Live) -> Assessment {
+    let recorded = live
+        .delivered
+        .as_ref()
+        .filter(|v| live.keys.iter().any(|k| k.id == v.value))
+        .map(|v| v.value.clone());
+    let both_secrets = live.id_secret.as_ref().zip(live.key_secret.as_ref());
+    let interrupted: Vec<&Key> = match &live.pending {
+        Some(p) => live
+            .keys
+            .iter()
+            .filter(|k| Some(&k.id) != recorded.as_ref() && k.created >= p.updated_at)
+            .collect(),
+        None => Vec::new(),
+    };
+    let secrets_newer_than = |at: &str| {
+        both_secrets
+            .is_some_and(|(a, b)| a.updated_at.as_str() >= at && b.updated_at.as_str() >= at)
+    };
+    let adopt = match interrupted.as_slice() {
+        [only] if only.active && secrets_newer_than(&only.created) => Some(only.id.clone()),
+        _ => None,
+    };
+    let undelivered: Vec<String> = interrupted
+        .iter()
+        .map(|k| k.id.clone())
+        .filter(|id| Some(id) != adopt.as_ref())
+        .collect();
+    let current = adopt.is_none()
+        && live.delivered.as_ref().is_some_and(|rec| {
+            recorded.is_some()
+                && live.keys.iter().any(|k| k.id == rec.value && k.active)
+                && both_secrets.is_some_and(|(a, b)| {
+                    a.updated_at <= rec.updated_at && b.updated_at <= rec.updated_at
+                })
+        });
+    let others = live
+        .keys
+        .iter()
+        .map(|k| k.id.clone())
+        .filter(|id| Some(id) != recorded.as_ref() && !interrupted.iter().any(|k| &k.id == id))
+        .collect();
+    Assessment {
+        recorded,
+        current,
+        adopt,
+        undelivered,
+        others,
+    }
+}
+
+fn describe_keys(live: &Live) -> String {
+    live.keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{} ({}, created {}, {})",
+                k.id,
+                if k.active { "active" } else { "inactive" },
+                k.created,
+                k.last_used
+                    .as_ref()
+                    .map(|u| format!("last used {u}"))
+                    .unwrap_or_else(|| "never used".into())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
+    let a = assess(live);
+    let change = |action, name: &str, details, op| {
+        Change::new(Kind::AccessKey, name, action, details, Op::AccessKey(op))
+    };
+    let mut changes = Vec::new();
+    if !spec.wanted {
+        // Only keys this tool delivered are retired; a user it never managed is left alone.
+        let managed =
+            live.delivered.is_some() || live.id_secret.is_some() || live.key_secret.is_some();
+        if managed {
+            let key_ids: Vec<String> = if live.delivered.is_some() {
+                live.keys.iter().map(|k| k.id.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            changes.push(change(
+                Action::Delete,
+                &spec.user_name,
+                vec![
+                    format!("access-key mode is off: delete keys [{}] of user {}", key_ids.join(", "), spec.user_name),
+                    format!("delete secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET} (after the OIDC role is in place)"),
+                ],
+                KeyOp::Retire { key_ids },
+            ));
+        }
+        return changes;
+    }
+    // A recorded key makes the user the tool's: its other keys are superseded, not foreign.
+    let superseded = if a.recorded.is_some() {
+        a.others.clone()
+    } else {
+        Vec::new()
+    };
+    if !a.undelivered.is_empty() {
+        changes.push(change(
+            Action::Delete,
+            &a.undelivered.join(", "),
+            vec!["created by an interrupted run and never delivered to GitHub".into()],
+            KeyOp::Delete {
+                key_ids: a.undelivered.clone(),
+            },
+        ));
+    }
+    let mut retire: Vec<String> = a.recorded.iter().cloned().collect();
+    retire.extend(superseded.iter().cloned());
+    if let Some(key_id) = &a.adopt {
+        retire.retain(|id| id != key_id);
+        changes.push(change(
+            Action::Update,
+            key_id,
+            vec![
+                format!(
+                    "GitHub already holds {key_id} (an interrupted run delivered it): record it"
+                ),
+                format!("then delete [{}]", retire.join(", ")),
+            ],
+            KeyOp::Adopt {
+                key_id: key_id.clone(),
+                retire,
+            },
+        ));
+        return changes;
+    }
+    if a.current && !spec.rotate {
+        if !superseded.is_empty() {
+            changes.push(change(
+                Action::Delete,
+                &superseded.join(", "),
+                vec!["superseded by the delivered key (an interrupted rotation left it)".into()],
+                KeyOp::Delete {
+                    key_ids: superseded,
+                },
+            ));
+        }
+        return changes;
+    }
+    // Keys that stay while the new one is created: the retired ones go only after delivery.
+    let staying = live.keys.len() - a.undelivered.len();
+    if staying >= MAX_KEYS {
+        changes.push(Change::new(
+            Kind::AccessKey,
+            &spec.user_name,
+            Action::Blocked,
+            vec![
+                format!("user {} already has {} access keys, IAM's limit: {}", spec.user_name, live.keys.len(), describe_keys(live)),
+                if a.recorded.is_some() {
+                    "The delivered key and another one exist; delete the one you no longer need and rerun.".into()
+                } else {
+                    "None of them is known to be in GitHub, so the tool will not delete either.".into()
+                },
+                format!(
+                    "Delete one you no longer use (aws iam delete-access-key --user-name {} --access-key-id ID) and rerun; from then on `skyecr-bootstrap rotate-keys` replaces the key safely.",
+                    spec.user_name
+                ),
+            ],
+            Op::Blocked,
+        ));
+        return changes;
+    }
+    let reason = if spec.rotate && a.current {
+        "rotate: new key → both secrets → old key deleted".to_string()
+    } else if a.recorded.is_some() {
+        "GitHub's secrets do not match the recorded key: deliver a new one".to_string()
+    } else {
+        "create a key and write it to GitHub (never shown)".to_string()
+    };
+    let mut details = vec![
+        reason,
+        format!("secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET}"),
+    ];
+    if !retire.is_empty() {
+        details.push(format!("then delete [{}]", retire.join(", ")));
+    }
+    let action = if a.recorded.is_some() || spec.rotate {
+        Action::Update
+    } else {
+        Action::Create
+    };
+    changes.push(change(
+        action,
+        &spec.user_name,
+        details,
+        KeyOp::Deliver { retire },
+    ));
+    changes
+}
+
+async fn delete_key(aws: &Aws, user: &str, key_id: &str) -> Result<()> {
+    match aws
+        .iam
+        .delete_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let f = failure("iam:DeleteAccessKey", e);
+            if f.is("NoSuchEntity") {
+                Ok(())
+            } else {
+                Err(aws.error(f))
+            }
+        }
+    }
+}
+
+async fn delete_keys(aws: &Aws, user: &str, key_ids: &[String]) -> Result<()> {
+    for id in key_ids {
+        delete_key(aws, user, id).await?;
+    }
+    Ok(())
+}
+
+pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &KeyOp) -> Result<()> {
+    let place = Place::Repository;
+    let repo = &spec.repo;
+    match op {
+        KeyOp::Delete { key_ids } => {
+            delete_keys(aws, &spec.user_name, key_ids).await?;
+            if live.pending.is_some() {
+                github
+                    .delete_variable(repo, &place, PENDING_VARIABLE)
+                    .await?;
+            }
+            Ok(())
+        }
+        KeyOp::Adopt { key_id, retire } => {
+            github
+                .set_variable(
+                    repo,
+                    &place,
+                    DELIVERED_VARIABLE,
+                    key_id,
+                    live.delivered.is_some(),
+                )
+                .await?;
+            github
+                .delete_variable(repo, &place, PENDING_VARIABLE)
+                .await?;
+            delete_keys(aws, &spec.user_name, retire).await
+        }
+        KeyOp::Retire { key_ids } => {
+            github.delete_secret(repo, &place, KEY_ID_SECRET).await?;
+            github
+                .delete_secret(repo, &place, SECRET_KEY_SECRET)
+                .await?;
+            delete_keys(aws, &spec.user_name, key_ids).await?;
+            github
+                .delete_variable(repo, &place, DELIVERED_VARIABLE)
+                .await?;
+            github.delete_variable(repo, &place, PENDING_VARIABLE).await
+        }
+        KeyOp::Deliver { retire } => {
+            // Marks the start, so a crash after CreateAccessKey leaves a key the rerun recognizes.
+            github
+                .set_variable(
+                    repo,
+                    &place,
+                    PENDING_VARIABLE,
+                    "key being created",
+                    live.pending.is_some(),
+                )
+                .await?;
+            let created = aws
+                .iam
+                .create_access_key()
+                .user_name(&spec.user_name)
+                .send()
+                .await
+                .map_err(|e| aws.error(failure("iam:CreateAccessKey", e)))?;
+            let Some(key) = created.access_key() else {
+                return Err(Error::Aws {
+                    action: "iam:CreateAccessKey",
+                    code: None,
+                    message: "the answer holds no access key".into(),
+                });
+            };
+            let key_id = key.access_key_id().to_string();
+            let secret = SecretString::from(key.secret_access_key().to_string());
+            let id_value = SecretString::from(key_id.clone());
+            let delivered = tokio::try_join!(
+                github.put_secret(repo, &place, KEY_ID_SECRET, &id_value, live.key.as_ref()),
+                github.put_secret(repo, &place, SECRET_KEY_SECRET, &secret, live.key.as_ref()),
+            );
+            if let Err(e) = delivered {
+                // Never leave a key behind that GitHub does not hold.
+                let cleanup = delete_key(aws, &spec.user_name, &key_id).await;
+                let outcome = match cleanup {
+                    Ok(()) => format!(
+                        "the new access key {key_id} was deleted again, so nothing is orphaned"
+                    ),
+                    Err(_) => format!(
+                        "deleting the new access key {key_id} failed too; the rerun deletes it"
+                    ),
+                };
+                return Err(Error::GitHub(format!(
+                    "{e}\n  {outcome}. Rerun when GitHub accepts writes."
+                )));
+            }
+            github
+                .set_variable(
+                    repo,
+                    &place,
+                    DELIVERED_VARIABLE,
+                    &key_id,
+                    live.delivered.is_some(),
+                )
+                .await?;
+            github
+                .delete_variable(repo, &place, PENDING_VARIABLE)
+                .await?;
+            delete_keys(aws, &spec.user_name, retire).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        Spec {
+            repo: RepoName {
+                owner: "acme".into(),
+                name: "app".into(),
+            },
+            user_name: "u".into(),
+            wanted: true,
+            rotate: false,
+        }
+    }
+
+    fn key(id: &str, created: &str) -> Key {
+        Key {
+            id: id.into(),
+            active: true,
+            created: created.into(),
+            last_used: None,
+        }
+    }
+
+    fn var(value: &str, at: &str) -> Option<Variable> {
+        Some(Variable {
+            value: value.into(),
+            updated_at: at.into(),
+        })
+    }
+
+    fn meta(at: &str) -> Option<SecretMeta> {
+        Some(SecretMeta {
+            updated_at: at.into(),
+        })
+    }
+
+    fn delivered() -> Live {
+        Live {
+            keys: vec![key("K1", "2026-01-01T00:00:00Z")],
+            delivered: var("K1", "2026-01-01T00:00:02Z"),
+            pending: None,
+            id_secret: meta("2026-01-01T00:00:01Z"),
+            key_secret: meta("2026-01-01T00:00:01Z"),
+            key: None,
+        }
+    }
+
+    fn ops(live: &Live, spec: &Spec) -> Vec<Op> {
+        diff(spec, live).into_iter().map(|c| c.op).collect()
+    }
+
+    #[test]
+    fn a_delivered_key_needs_nothing_and_rotation_replaces_it() {
+        assert!(assess(&delivered()).current);
+        assert!(ops(&delivered(), &spec()).is_empty());
+        let rotate = Spec {
+            rotate: true,
+            ..spec()
+        };
+        assert_eq!(
+            ops(&delivered(), &rotate),
+            vec![Op::AccessKey(KeyOp::Deliver {
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn no_key_yet_is_delivered_fresh() {
+        let live = Live::default();
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Deliver { retire: vec![] })]
+        );
+    }
+
+    #[test]
+    fn a_key_created_by_an_interrupted_run_is_deleted_before_a_new_delivery() {
+        let mut live = delivered();
+        live.pending = var("key being created", "2026-02-01T00:00:00Z");
+        live.keys.push(key("K2", "2026-02-01T00:00:01Z"));
+        // The secrets still hold K1: K2 never reached GitHub.
+        let a = assess(&live);
+        assert_eq!(a.undelivered, vec!["K2".to_string()]);
+        assert!(a.current);
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Delete {
+                key_ids: vec!["K2".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn a_key_delivered_but_not_recorded_is_adopted() {
+        let mut live = delivered();
+        live.pending = var("key being created", "2026-02-01T00:00:00Z");
+        live.keys.push(key("K2", "2026-02-01T00:00:01Z"));
+        live.id_secret = meta("2026-02-01T00:00:02Z");
+        live.key_secret = meta("2026-02-01T00:00:02Z");
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Adopt {
+                key_id: "K2".into(),
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn two_foreign_keys_block_instead_of_failing_on_the_limit() {
+        let live = Live {
+            keys: vec![
+                key("A", "2025-01-01T00:00:00Z"),
+                key("B", "2025-02-01T00:00:00Z"),
+            ],
+            ..Live::default()
+        };
+        let changes = diff(&spec(), &live);
+        assert_eq!(changes[0].action, Action::Blocked);
+        assert!(changes[0].details.join(" ").contains("A (active"));
+    }
+
+    #[test]
+    fn secrets_written_by_someone_else_are_redelivered() {
+        let mut live = delivered();
+        live.key_secret = meta("2026-03-01T00:00:00Z");
+        assert!(!assess(&live).current);
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![Op::AccessKey(KeyOp::Deliver {
+                retire: vec!["K1".into()]
+            })]
+        );
+    }
+
+    #[test]
+    fn switching_to_oidc_retires_only_what_the_tool_delivered() {
+        let off = Spec {
+            wanted: false,
+            ..spec()
+        };
+        assert_eq!(
+            ops(&delivered(), &off),
+            vec![Op::AccessKey(KeyOp::Retire {
+                key_ids: vec!["K1".into()]
+            })]
+        );
+        let foreign = Live {
+            keys: vec![key("A", "2025-01-01T00:00:00Z")],
+            ..Live::default()
+        };
+        assert!(ops(&foreign, &off).is_empty());
+    }
+}
