@@ -8,12 +8,13 @@ use serde_json::json;
 use super::{Context, execute_with, observe_and_plan};
 use crate::cli::{OutputArg, SettingsArgs};
 use crate::cloud::aws::{self, Aws};
-use crate::cloud::github::{self, GitHub, RepoInfo};
+use crate::cloud::github::{self, GitHub, Place, RepoInfo};
 use crate::config::{
     self, AuthMode, EncryptionName, FileSettings, Presentation, RepoName, SecretScope,
 };
 use crate::error::{Error, Result};
-use crate::spec::Intent;
+use crate::resources::access_key;
+use crate::spec::{Desired, Intent};
 use crate::ui::progress::Progress;
 use crate::ui::wizard::{self, Prompter, Scopes, note, warn};
 use crate::ui::{self, render};
@@ -145,33 +146,24 @@ pub async fn init(
         .await?
     };
 
-    let scopes = {
-        let given_scopes = Scopes {
-            branches: given.branches.clone(),
-            tags: given.tags.clone(),
-            environments: given.environments.clone(),
-            any_ref: given.any_ref,
-        };
-        let (name, branch) = (full_name.clone(), repo.default_branch.clone());
-        ask(move |p| p.scopes(&name, &branch, &given_scopes)).await?
+    let given_scopes = Scopes {
+        branches: given.branches.clone(),
+        tags: given.tags.clone(),
+        environments: given.environments.clone(),
+        any_ref: given.any_ref,
     };
-
-    let secret_scope = if scopes.environments.is_empty() {
-        None
+    // Trust scopes and the role ARN secret belong to the OIDC role; an access key works from
+    // any workflow, so in that mode they are kept as given, for a later switch back.
+    let (scopes, secret_scope) = if auth == AuthMode::Oidc {
+        let (name, branch) = (full_name.clone(), repo.default_branch.clone());
+        let scopes = ask(move |p| p.scopes(&name, &branch, &given_scopes)).await?;
+        let secret_scope = ask_secret_scope(&scopes, given.secret_scope).await?;
+        (scopes, secret_scope)
     } else {
-        let default = usize::from(given.secret_scope == Some(SecretScope::Environment));
-        let items = vec![
-            "The repository (any workflow of the repository can read it)".to_string(),
-            "Each chosen environment (only jobs in them can read it)".to_string(),
-        ];
-        Some(
-            match ask(move |p| p.choose("Where should the role ARN secret live?", &items, default))
-                .await?
-            {
-                0 => SecretScope::Repository,
-                _ => SecretScope::Environment,
-            },
-        )
+        note(
+            "Access keys work from any workflow of the repository: there is no trust scope to choose.",
+        );
+        (given_scopes, given.secret_scope)
     };
 
     let names = ask_names(&given, auth).await?;
@@ -239,6 +231,29 @@ pub async fn init(
     }
     print_result(&ctx, &config_file, flags, json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the role ARN secret lives; only a question when environments were chosen.
+async fn ask_secret_scope(
+    scopes: &Scopes,
+    given: Option<SecretScope>,
+) -> Result<Option<SecretScope>> {
+    if scopes.environments.is_empty() {
+        return Ok(None);
+    }
+    let default = usize::from(given == Some(SecretScope::Environment));
+    let items = vec![
+        "The repository (any workflow of the repository can read it)".to_string(),
+        "Each chosen environment (only jobs in them can read it)".to_string(),
+    ];
+    Ok(Some(
+        match ask(move |p| p.choose("Where should the role ARN secret live?", &items, default))
+            .await?
+        {
+            0 => SecretScope::Repository,
+            _ => SecretScope::Environment,
+        },
+    ))
 }
 
 /// Asks until GitHub confirms the repository exists and the token can see it.
@@ -323,6 +338,22 @@ fn save(path: &Path, answers: &FileSettings) -> Result<()> {
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 
+/// The secrets GitHub Actions can read after this run, with where each lives.
+fn delivered_secrets(desired: &Desired) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = desired
+        .secrets
+        .iter()
+        .filter(|s| s.present)
+        .map(|s| (s.name.clone(), s.place.describe()))
+        .collect();
+    if desired.access_key.wanted {
+        for name in [access_key::KEY_ID_SECRET, access_key::SECRET_KEY_SECRET] {
+            out.push((name.to_string(), Place::Repository.describe()));
+        }
+    }
+    out
+}
+
 /// The result on stdout: what GitHub Actions now has and what to do next.
 fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: bool) {
     // Later commands read ./skyecr.json by themselves; another file has to be named.
@@ -346,6 +377,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
             "checks the setup for drift and risky trust, at any time",
         ),
     ];
+    let secrets = delivered_secrets(&ctx.desired);
     if json {
         println!(
             "{}",
@@ -355,7 +387,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
                 "region": ctx.aws.region,
                 "github_repo": format!("{}/{}", ctx.repo.owner, ctx.repo.name),
                 "changes": ctx.plan.changes,
-                "secrets": ctx.desired.secrets.iter().map(|s| json!({"name": s.name, "place": s.place.describe()})).collect::<Vec<_>>(),
+                "secrets": secrets.iter().map(|(name, place)| json!({"name": name, "place": place})).collect::<Vec<_>>(),
                 "variables": ctx.desired.variables.iter().map(|v| (v.name.clone(), json!(v.value))).collect::<serde_json::Map<_, _>>(),
                 "next_steps": next.iter().map(|(cmd, _)| cmd.clone()).collect::<Vec<_>>(),
             })
@@ -372,12 +404,8 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
         ctx.repo.owner,
         ctx.repo.name
     ));
-    for s in &ctx.desired.secrets {
-        out.push_str(&format!(
-            "  secret    {:<16} ({})\n",
-            s.name,
-            s.place.describe()
-        ));
+    for (name, place) in &secrets {
+        out.push_str(&format!("  secret    {name:<16} ({place})\n"));
     }
     for v in &ctx.desired.variables {
         out.push_str(&format!("  variable  {:<16} {}\n", v.name, v.value));

@@ -282,6 +282,58 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
 }
 
 #[test]
+fn init_with_access_keys_delivers_the_key_pair_and_never_shows_it() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/app"]));
+    t.answer("(acme/app)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    // The fallback is the second choice.
+    t.answer("How should workflows authenticate to AWS?", "\x1b[B");
+    t.answer("ECR repository name", "");
+    t.answer("Repository encryption", "");
+    t.expect("there is no trust scope to choose");
+    t.answer("IAM push policy name", "");
+    t.answer("IAM user name", "");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    let screen = t.screen();
+
+    let state = w.github_state();
+    let key_id = state["secrets"]["AWS_ACCESS_KEY_ID"]["value"]
+        .as_str()
+        .expect("the key ID was delivered");
+    let secret_key = state["secrets"]["AWS_SECRET_ACCESS_KEY"]["value"]
+        .as_str()
+        .expect("the secret key was delivered");
+    assert!(!screen.contains(secret_key), "the secret key was shown");
+    assert!(state["secrets"]["AWS_ECR_ROLE_ARN"].is_null());
+    let end = &screen[screen.find("Done:").expect("a result")..];
+    assert!(end.contains("secret    AWS_ACCESS_KEY_ID"), "{end}");
+    assert!(end.contains("secret    AWS_SECRET_ACCESS_KEY"), "{end}");
+    assert!(!end.contains("AWS_ECR_ROLE_ARN"), "{end}");
+    let keys = w
+        .block_on(
+            w.iam()
+                .list_access_keys()
+                .user_name("github-actions-skypilot-ecr")
+                .send(),
+        )
+        .expect("the user exists");
+    assert!(
+        keys.access_key_metadata()
+            .iter()
+            .any(|k| k.access_key_id() == Some(key_id))
+    );
+    let saved = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(saved["auth"], "access-key");
+    assert_eq!(saved["user_name"], "github-actions-skypilot-ecr");
+    assert!(saved.get("role_name").is_none() && saved.get("branches").is_none());
+}
+
+#[test]
 fn an_invalid_answer_is_asked_again_with_the_reason() {
     let w = World::start();
     let mut t = Terminal::start(w.cmd().args(["init"]));
