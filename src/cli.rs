@@ -171,15 +171,15 @@ pub struct SettingsArgs {
     /// OIDC issuer [default: https://token.actions.githubusercontent.com].
     #[arg(long, global = true, value_name = "URL")]
     pub oidc_issuer: Option<String>,
-    /// Result format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputArg::Text)]
-    pub output: OutputArg,
+    /// Result format on stdout [default: text].
+    #[arg(long, global = true, value_enum)]
+    pub output: Option<OutputArg>,
     /// Do not ask for confirmation.
     #[arg(long, global = true)]
     pub yes: bool,
-    /// When to use colors (NO_COLOR is honoured).
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
-    pub color: ColorArg,
+    /// When to use colors; NO_COLOR is honoured [default: auto].
+    #[arg(long, global = true, value_enum)]
+    pub color: Option<ColorArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,7 +200,10 @@ pub enum EncryptionArg {
     Kms,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputArg {
     #[default]
     Text,
@@ -208,7 +211,10 @@ pub enum OutputArg {
     Markdown,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ColorArg {
     #[default]
     Auto,

@@ -146,6 +146,12 @@ pub struct FileSettings {
     pub oidc_issuer: Option<String>,
     #[serde(alias = "secret-scope", skip_serializing_if = "Option::is_none")]
     pub secret_scope: Option<SecretScope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputArg>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub yes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<ColorArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +235,18 @@ pub fn merge(flags: &SettingsArgs, file: FileSettings) -> FileSettings {
                 SecretScopeArg::Environment => SecretScope::Environment,
             })
             .or(file.secret_scope),
+        output: flags.output.or(file.output),
+        yes: flags.yes || file.yes,
+        color: flags.color.or(file.color),
+    }
+}
+
+/// How results are shown: flags, then the settings file, then the defaults.
+pub fn presentation(merged: &FileSettings) -> Presentation {
+    Presentation {
+        output: merged.output.unwrap_or_default(),
+        yes: merged.yes,
+        color: merged.color.unwrap_or_default(),
     }
 }
 
@@ -919,6 +937,19 @@ mod tests {
         assert_eq!(merged.region.as_deref(), Some("us-west-2"));
         assert_eq!(merged.branches, vec!["release".to_string()]);
         assert_eq!(merged.github_repo.as_deref(), Some("acme/app"));
+    }
+
+    #[test]
+    fn presentation_comes_from_flags_then_the_file() {
+        let file = parse_file(r#"{"output": "json", "color": "never"}"#).unwrap();
+        let from_file = presentation(&merge(&SettingsArgs::default(), file.clone()));
+        assert_eq!((from_file.output, from_file.color), (OutputArg::Json, ColorArg::Never));
+        let flags = SettingsArgs {
+            output: Some(OutputArg::Text),
+            ..Default::default()
+        };
+        assert_eq!(presentation(&merge(&flags, file)).output, OutputArg::Text);
+        assert_eq!(presentation(&FileSettings::default()).output, OutputArg::Text);
     }
 
     #[test]

@@ -37,8 +37,11 @@ pub fn main_entry() -> ExitCode {
             };
         }
     };
-    ui::init_colors(cli.settings.color);
-    let json = cli.settings.output == OutputArg::Json;
+    // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
+    let file = config::load_file(cli.settings.config.as_deref()).unwrap_or_default();
+    let presentation = config::presentation(&config::merge(&cli.settings, file));
+    ui::init_colors(presentation.color);
+    let json = presentation.output == OutputArg::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,11 +93,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     // Each command validates when it starts: init asks for what is missing instead, and
     // completions need no settings at all.
     let settings = || config::validate(&given()?);
-    let presentation = config::Presentation {
-        output: cli.settings.output,
-        yes: cli.settings.yes,
-        color: cli.settings.color,
-    };
+    let presentation = config::presentation(&given()?);
     if presentation.output == OutputArg::Markdown && !matches!(cli.command, Command::Audit { .. }) {
         return Err(Error::Usage(
             "--output markdown is only for audit; use text or json".into(),

@@ -186,6 +186,8 @@ pub async fn init(
         secret_name: names.secret_name,
         oidc_issuer: names.oidc_issuer,
         secret_scope,
+        // How results are shown is a matter of each run, not of the saved setup.
+        ..FileSettings::default()
     };
     let settings = config::validate(&answers)?;
 
