@@ -11,7 +11,7 @@ use crate::cloud::github::{self, GitHub, Place};
 use crate::config::{Presentation, Settings};
 use crate::destroy::{self, PolicyRemains, ProviderRemains, Remains, RepositoryRemains};
 use crate::error::{Error, Result};
-use crate::resources::{access_key, push_policy, repository, role, secret, user};
+use crate::resources::{access_key, oidc_provider, push_policy, repository, role, secret, user};
 use crate::spec::{self, Arns};
 use crate::trust;
 use crate::ui::{progress::Progress, render};
@@ -161,13 +161,13 @@ async fn observe(
         }
     };
     let (secrets, variables) = tokio::join!(secrets, variables);
-    let (keys, user, role, policy, repository, provider_exists, trusted_by) = tokio::try_join!(
+    let (keys, user, role, policy, repository, provider, trusted_by) = tokio::try_join!(
         keys,
         user::observe(aws, &settings.user_name),
         role::observe_named(aws, &settings.role_name),
         push_policy::observe(aws, &settings.policy_name),
         repository::observe(aws, &settings.ecr_repository),
-        provider_exists(aws, provider_arn),
+        oidc_provider::observe(aws, settings.issuer.host_path()),
         roles_trusting(aws, provider_arn, &settings.role_name),
     )?;
     let holds_images = match &repository {
@@ -206,32 +206,12 @@ async fn observe(
             name: settings.ecr_repository.clone(),
             holds_images,
         }),
-        provider: provider_exists.then(|| ProviderRemains {
+        provider: provider.map(|_| ProviderRemains {
             url: settings.issuer.url().to_string(),
             arn: provider_arn.to_string(),
             trusted_by,
         }),
     })
-}
-
-async fn provider_exists(aws: &Aws, arn: &str) -> Result<bool> {
-    match aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let f = failure("iam:GetOpenIDConnectProvider", e);
-            if f.is("NoSuchEntity") {
-                Ok(false)
-            } else {
-                Err(aws.error(f))
-            }
-        }
-    }
 }
 
 /// Roles other than ours whose trust policy federates with the provider: it must stay for them.
