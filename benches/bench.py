@@ -505,7 +505,7 @@ def report(args, binary: Path, results: list[Result]) -> str:
     if "manual" in by_key:
         lines += [ratios(by_key["fresh"], by_key["manual"]), ""]
     fresh = by_key.get("fresh")
-    facts = ["- Binary size: %.1f MiB (%d bytes)." % (size / 1048576, size)]
+    facts = ["- Binary size: %.1f MiB (%d bytes%s)." % (size / 1048576, size, stripped_size(binary))]
     if fresh and fresh.runs:
         facts.append("- Peak memory of a fresh `apply --yes` (maximum resident set size): %.1f MiB." % (
             max(r.maxrss_kib for r in fresh.runs) / 1024))
@@ -517,6 +517,17 @@ def report(args, binary: Path, results: list[Result]) -> str:
     lines += ["", "Requests by round (round k: the requests whose longest chain of earlier requests is k long; "
               "`[write]` = mutating, `(N)` = HTTP status >= 400):", "", "```", rounds_listing(results), "```"]
     return "\n".join(lines) + "\n"
+
+
+def stripped_size(binary: Path) -> str:
+    """What `strip` would leave (cargo keeps the symbol table in release builds), when it is there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "stripped"
+        try:
+            subprocess.run(["strip", "-o", str(out), str(binary)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return "; %.1f MiB with its symbols stripped" % (out.stat().st_size / 1048576)
 
 
 def write_doc(section: str):
