@@ -207,25 +207,13 @@ def by_round(records: list[dict]) -> list[list[dict]]:
     return rounds
 
 
-def longest_chain(records: list[dict]) -> list[dict]:
-    """One longest chain, ending with the last request of the last round."""
-    lv = levels(records)
-    if not lv:
-        return []
-    top = max(lv.values())
-    cur = max((r for r in records if lv[r["seq"]] == top), key=lambda r: r["end"])
-    chain = [cur]
-    while lv[cur["seq"]] > 1:
-        cur = max((q for q in records if q["end"] < cur["start"] and lv[q["seq"]] == lv[cur["seq"]] - 1),
-                  key=lambda q: q["end"])
-        chain.append(cur)
-    return chain[::-1]
-
-
 def round_lines(records: list[dict]) -> list[str]:
-    lines = ["round %d: %s" % (i + 1, ", ".join(label(r) for r in group))
-             for i, group in enumerate(by_round(records))]
-    return lines + ["a longest chain (by timing): " + " -> ".join(label(r) for r in longest_chain(records))]
+    # Sorted within a round (AWS first), so that regenerating the doc changes only what changed.
+    def order(r):
+        return (r["protocol"] != "aws", label(r))
+
+    return ["round %d: %s" % (i + 1, ", ".join(label(r) for r in sorted(group, key=order)))
+            for i, group in enumerate(by_round(records))]
 
 
 # ---------------------------------------------------------------------------
@@ -407,7 +395,12 @@ def machine() -> dict:
 
     mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
     mem = "%.1f GiB" % (int(mem_kib) / 1048576) if mem_kib.isdigit() else "unknown"
-    return {"nproc": len(os.sched_getaffinity(0)), "memory": mem, "cpu": first("/proc/cpuinfo", "model name")}
+    try:
+        load = Path("/proc/loadavg").read_text().split()[0]
+    except (OSError, IndexError):
+        load = "unknown"
+    return {"nproc": len(os.sched_getaffinity(0)), "memory": mem, "cpu": first("/proc/cpuinfo", "model name"),
+            "load": load}
 
 
 def commit() -> str:
@@ -487,9 +480,8 @@ def rounds_listing(results: list[Result]) -> str:
     return "\n".join(out)
 
 
-def report(args, binary: Path, results: list[Result]) -> str:
+def report(args, binary: Path, results: list[Result], m: dict) -> str:
     by_key = {r.key: r for r in results}
-    m = machine()
     size = binary.stat().st_size
     lines = [
         "Measured %s UTC on commit %s: `%s`, %s ms added to every AWS and GitHub request, "
@@ -497,7 +489,9 @@ def report(args, binary: Path, results: list[Result]) -> str:
             datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), commit(),
             binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary,
             "%g" % args.latency_ms, args.repeat),
-        "Machine: %d CPUs (nproc), %s memory, %s." % (m["nproc"], m["memory"], m["cpu"]),
+        "Machine: %d CPUs (nproc), %s memory, %s; load average %s when the benchmark started "
+        "(wall times vary with other work on the machine, rounds and request counts do not)." % (
+            m["nproc"], m["memory"], m["cpu"], m["load"]),
         "",
         table(results, args.quick),
         "",
@@ -602,6 +596,7 @@ def main(argv=None) -> int:
     warn_if_stale(binary)
     log("bench: %s, %g ms per request" % (binary, args.latency_ms))
 
+    m = machine()
     with tempfile.TemporaryDirectory(prefix="skyecr-bench-") as tmp:
         work = Path(tmp)
         world = World(args.python, args.latency_ms, work)
@@ -615,7 +610,7 @@ def main(argv=None) -> int:
         finally:
             world.close()
 
-    text = report(args, binary, results)
+    text = report(args, binary, results, m)
     print(text, end="")
     for res in results:
         if res.error:
