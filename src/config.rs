@@ -943,13 +943,19 @@ mod tests {
     fn presentation_comes_from_flags_then_the_file() {
         let file = parse_file(r#"{"output": "json", "color": "never"}"#).unwrap();
         let from_file = presentation(&merge(&SettingsArgs::default(), file.clone()));
-        assert_eq!((from_file.output, from_file.color), (OutputArg::Json, ColorArg::Never));
+        assert_eq!(
+            (from_file.output, from_file.color),
+            (OutputArg::Json, ColorArg::Never)
+        );
         let flags = SettingsArgs {
             output: Some(OutputArg::Text),
             ..Default::default()
         };
         assert_eq!(presentation(&merge(&flags, file)).output, OutputArg::Text);
-        assert_eq!(presentation(&FileSettings::default()).output, OutputArg::Text);
+        assert_eq!(
+            presentation(&FileSettings::default()).output,
+            OutputArg::Text
+        );
     }
 
     #[test]
