@@ -43,9 +43,12 @@ async fn run_change(t: &Target<'_>, change: &Change) -> Result<()> {
             Some(spec) => role::apply(aws, spec, op).await,
             None => Ok(()),
         },
-        Op::Secret(op) => match desired.secrets.get(op.index) {
-            Some(spec) => secret::apply(github, spec, op).await,
-            None => Ok(()),
+        Op::Secret(op) => match (
+            desired.secrets.get(op.index),
+            t.observed.secrets.get(op.index),
+        ) {
+            (Some(spec), Some(live)) => secret::apply(github, spec, live, op).await,
+            _ => Ok(()),
         },
         Op::Variable(op) => match desired.variables.get(op.index) {
             Some(spec) => variable::apply(github, spec, op).await,
@@ -61,24 +64,54 @@ pub async fn apply(target: &Target<'_>, plan: &Plan, progress: &Progress) -> Res
     run_in_stages(plan, progress, |change| run_change(target, change)).await
 }
 
-/// Runs changes stage by stage (`Op::stage`), concurrently within a stage, one progress line each.
+/// The last stage: removals that wait until everything else is in place.
+const FINAL_STAGE: u8 = 3;
+
+/// Runs changes stage by stage (`Op::stage`), concurrently within a stage, one progress line
+/// each. GitHub writes run in their own lane beside the AWS stages; the final stage waits for both.
 pub async fn run_in_stages<'a, F, Fut>(plan: &'a Plan, progress: &Progress, run: F) -> Result<()>
 where
     F: Fn(&'a Change) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
-    let last_stage = plan.changes.iter().map(|c| c.op.stage()).max().unwrap_or(0);
+    let lane = |github: bool| {
+        plan.changes
+            .iter()
+            .filter(move |c| c.op.github_lane() == github && c.op.stage() < FINAL_STAGE)
+            .collect::<Vec<_>>()
+    };
+    let (github, aws) = futures::join!(
+        run_sequence(lane(true), progress, &run),
+        run_sequence(lane(false), progress, &run)
+    );
+    github.and(aws)?;
+    let last = plan
+        .changes
+        .iter()
+        .filter(|c| c.op.stage() >= FINAL_STAGE)
+        .collect();
+    run_sequence(last, progress, &run).await
+}
+
+/// Stage by stage; on a failure the current stage finishes and later stages do not start.
+async fn run_sequence<'a, F, Fut>(
+    changes: Vec<&'a Change>,
+    progress: &Progress,
+    run: &F,
+) -> Result<()>
+where
+    F: Fn(&'a Change) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let last_stage = changes.iter().map(|c| c.op.stage()).max().unwrap_or(0);
     for stage in 0..=last_stage {
-        let batch = plan.changes.iter().filter(|c| c.op.stage() == stage);
-        let results = join_all(batch.map(|change| {
-            let run = &run;
-            async move {
-                let line = progress.start(change);
-                let started = Instant::now();
-                let result = run(change).await;
-                progress.finish(line, change, result.as_ref().err(), started.elapsed());
-                result
-            }
+        let batch = changes.iter().copied().filter(|c| c.op.stage() == stage);
+        let results = join_all(batch.map(|change| async move {
+            let line = progress.start(change);
+            let started = Instant::now();
+            let result = run(change).await;
+            progress.finish(line, change, result.as_ref().err(), started.elapsed());
+            result
         }))
         .await;
         if let Some(err) = results.into_iter().find_map(Result::err) {

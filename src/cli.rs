@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "skyecr-bootstrap",
     version,
+    propagate_version = true,
     about = "Wire GitHub Actions to Amazon ECR: OIDC provider, IAM role, push policy, ECR repository and GitHub secrets, safely rerunnable.",
-    after_help = "Examples:\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap apply --github-repo acme/app --branch main --yes\n\nSettings can also come from ./skyecr.json (or --config PATH); flags win over the file."
+    after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap apply --github-repo acme/app --branch main --yes\n\nSettings can also come from ./skyecr.json (or --config PATH); flags win over the file."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,6 +21,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Interactive setup: asks for every setting, shows the plan, applies it and saves skyecr.json.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults. Without a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
+    )]
+    Init,
     /// Show what `apply` would change in AWS and GitHub; never writes.
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap plan --output json --detailed-exitcode"
@@ -98,6 +104,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap completions bash > ~/.local/share/bash-completion/completions/skyecr-bootstrap\n  skyecr-bootstrap completions zsh > \"${fpath[1]}/_skyecr-bootstrap\"\n  skyecr-bootstrap completions fish > ~/.config/fish/completions/skyecr-bootstrap.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Default, Args)]
@@ -156,15 +171,15 @@ pub struct SettingsArgs {
     /// OIDC issuer [default: https://token.actions.githubusercontent.com].
     #[arg(long, global = true, value_name = "URL")]
     pub oidc_issuer: Option<String>,
-    /// Result format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputArg::Text)]
-    pub output: OutputArg,
+    /// Result format on stdout [default: text].
+    #[arg(long, global = true, value_enum)]
+    pub output: Option<OutputArg>,
     /// Do not ask for confirmation.
     #[arg(long, global = true)]
     pub yes: bool,
-    /// When to use colors (NO_COLOR is honoured).
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
-    pub color: ColorArg,
+    /// When to use colors; NO_COLOR is honoured [default: auto].
+    #[arg(long, global = true, value_enum)]
+    pub color: Option<ColorArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,7 +200,10 @@ pub enum EncryptionArg {
     Kms,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputArg {
     #[default]
     Text,
@@ -193,7 +211,10 @@ pub enum OutputArg {
     Markdown,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ColorArg {
     #[default]
     Auto,

@@ -146,6 +146,12 @@ pub struct FileSettings {
     pub oidc_issuer: Option<String>,
     #[serde(alias = "secret-scope", skip_serializing_if = "Option::is_none")]
     pub secret_scope: Option<SecretScope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputArg>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub yes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<ColorArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +256,18 @@ pub fn merge(flags: &SettingsArgs, file: FileSettings) -> FileSettings {
                 SecretScopeArg::Environment => SecretScope::Environment,
             })
             .or(file.secret_scope),
+        output: flags.output.or(file.output),
+        yes: flags.yes || file.yes,
+        color: flags.color.or(file.color),
+    }
+}
+
+/// How results are shown: flags, then the settings file, then the defaults.
+pub fn presentation(merged: &FileSettings) -> Presentation {
+    Presentation {
+        output: merged.output.unwrap_or_default(),
+        yes: merged.yes,
+        color: merged.color.unwrap_or_default(),
     }
 }
 
@@ -287,13 +305,7 @@ pub fn validate(raw: &FileSettings) -> Result<Settings> {
         check(&mut errors, "--region", REGION_FORM, r, check_region);
     }
     if let Some(p) = &raw.profile {
-        check(
-            &mut errors,
-            "--profile",
-            "a profile name from ~/.aws/config",
-            p,
-            check_profile,
-        );
+        check(&mut errors, "--profile", PROFILE_FORM, p, check_profile);
     }
     let ecr_repository = raw
         .ecr_repository
@@ -475,6 +487,35 @@ pub fn check_branch_flag(flag: &'static str, value: &str) -> Result<()> {
     }
 }
 
+/// Validates one value with the same rule as `flag` (the wizard asks again until it passes).
+pub fn check_value(flag: &'static str, value: &str) -> std::result::Result<(), InvalidInput> {
+    let (expected, rule): (&'static str, fn(&str) -> Check) = match flag {
+        "--github-repo" => (GITHUB_REPO_FORM, check_github_repo),
+        "--region" => (REGION_FORM, check_region),
+        "--profile" => (PROFILE_FORM, check_profile),
+        "--ecr-repository" => (ECR_NAME_FORM, check_ecr_repository),
+        "--role-name" => (ROLE_NAME_FORM, |v| check_iam_name(v, 64)),
+        "--policy-name" => (POLICY_NAME_FORM, |v| check_iam_name(v, 128)),
+        "--user-name" => (USER_NAME_FORM, |v| check_iam_name(v, 64)),
+        "--secret-name" => (SECRET_NAME_FORM, check_secret_name),
+        "--oidc-issuer" => (ISSUER_FORM, check_issuer),
+        "--branch" => (BRANCH_FORM, check_branch),
+        "--tag" => (TAG_FORM, check_tag_pattern),
+        "--environment" => (ENVIRONMENT_FORM, check_environment),
+        "--kms-key" => (KMS_FORM, check_kms_key),
+        _ => {
+            return Err(InvalidInput {
+                flag,
+                problem: "is not a setting that takes a value".into(),
+                expected: "one of the flags listed by --help",
+            });
+        }
+    };
+    let mut errors = Vec::new();
+    check(&mut errors, flag, expected, value, rule);
+    errors.pop().map_or(Ok(()), Err)
+}
+
 /// `os/arch[/variant]`, as buildx takes it.
 pub fn check_platform(value: &str) -> Result<()> {
     let parts: Vec<&str> = value.split('/').collect();
@@ -507,6 +548,7 @@ pub fn require_scopes(settings: &Settings) -> Result<()> {
 
 const GITHUB_REPO_FORM: &str = "OWNER/REPO, e.g. acme/app";
 const REGION_FORM: &str = "an AWS region such as us-east-1";
+const PROFILE_FORM: &str = "a profile name from ~/.aws/config";
 const ECR_NAME_FORM: &str =
     "2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit";
 const ROLE_NAME_FORM: &str = "1-64 letters, digits and + = , . @ _ -";
@@ -897,6 +939,22 @@ mod tests {
     }
 
     #[test]
+    fn one_value_is_checked_like_its_flag() {
+        assert!(check_value("--ecr-repository", "skypilot").is_ok());
+        assert!(check_value("--role-name", &"x".repeat(64)).is_ok());
+        assert!(check_value("--tag", "v*").is_ok());
+        let err = check_value("--ecr-repository", "Sky").unwrap_err();
+        assert_eq!(err.flag, "--ecr-repository");
+        assert_eq!(err.problem, "\"Sky\" is not a valid ECR repository name");
+        assert_eq!(err.expected, ECR_NAME_FORM);
+        assert!(check_value("--branch", "*").is_err());
+        assert!(check_value("--role-name", &"x".repeat(65)).is_err());
+        assert!(check_value("--policy-name", &"x".repeat(128)).is_ok());
+        assert!(check_value("--github-repo", "acme").is_err());
+        assert!(check_value("--yes", "x").is_err());
+    }
+
+    #[test]
     fn enterprise_issuers_are_accepted() {
         for issuer in [
             "https://token.actions.githubusercontent.com/acme",
@@ -924,6 +982,25 @@ mod tests {
         assert_eq!(merged.region.as_deref(), Some("us-west-2"));
         assert_eq!(merged.branches, vec!["release".to_string()]);
         assert_eq!(merged.github_repo.as_deref(), Some("acme/app"));
+    }
+
+    #[test]
+    fn presentation_comes_from_flags_then_the_file() {
+        let file = parse_file(r#"{"output": "json", "color": "never"}"#).unwrap();
+        let from_file = presentation(&merge(&SettingsArgs::default(), file.clone()));
+        assert_eq!(
+            (from_file.output, from_file.color),
+            (OutputArg::Json, ColorArg::Never)
+        );
+        let flags = SettingsArgs {
+            output: Some(OutputArg::Text),
+            ..Default::default()
+        };
+        assert_eq!(presentation(&merge(&flags, file)).output, OutputArg::Text);
+        assert_eq!(
+            presentation(&FileSettings::default()).output,
+            OutputArg::Text
+        );
     }
 
     #[test]

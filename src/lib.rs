@@ -37,8 +37,11 @@ pub fn main_entry() -> ExitCode {
             };
         }
     };
-    ui::init_colors(cli.settings.color);
-    let json = cli.settings.output == OutputArg::Json;
+    // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
+    let file = config::load_file(cli.settings.config.as_deref()).unwrap_or_default();
+    let presentation = config::presentation(&config::merge(&cli.settings, file));
+    ui::init_colors(presentation.color);
+    let json = presentation.output == OutputArg::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,6 +62,12 @@ pub fn main_entry() -> ExitCode {
     });
     // Don't wait for in-flight SDK calls after an interrupt.
     runtime.shutdown_background();
+    if matches!(outcome, Err(Error::Interrupted)) && console::Term::stderr().is_term() {
+        // A prompt interrupted mid-way leaves the cursor hidden and the line unfinished.
+        let term = console::Term::stderr();
+        let _ = term.show_cursor();
+        let _ = term.write_line("");
+    }
     match outcome {
         Ok(code) => code,
         Err(e) => report(&e, json),
@@ -77,33 +86,37 @@ fn report(e: &Error, json: bool) -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let file = config::load_file(cli.settings.config.as_deref())?;
-    let raw = config::merge(&cli.settings, file);
-    let settings = config::validate(&raw)?;
-    let presentation = config::Presentation {
-        output: cli.settings.output,
-        yes: cli.settings.yes,
-        color: cli.settings.color,
+    let given = || -> Result<config::FileSettings> {
+        let file = config::load_file(cli.settings.config.as_deref())?;
+        Ok(config::merge(&cli.settings, file))
     };
+    // Each command validates when it starts: init asks for what is missing instead, and
+    // completions need no settings at all.
+    let settings = || config::validate(&given()?);
+    let presentation = config::presentation(&given()?);
     if presentation.output == OutputArg::Markdown && !matches!(cli.command, Command::Audit { .. }) {
         return Err(Error::Usage(
             "--output markdown is only for audit; use text or json".into(),
         ));
     }
     match cli.command {
+        Command::Init => commands::init(&cli.settings, given()?, presentation).await,
+        Command::Completions { shell } => commands::completions(shell, presentation.output),
         Command::Plan { detailed_exitcode } => {
-            commands::plan(&settings, presentation, detailed_exitcode).await
+            commands::plan(&settings()?, presentation, detailed_exitcode).await
         }
         Command::Apply { force_secrets } => {
-            commands::apply(&settings, presentation, force_secrets).await
+            commands::apply(&settings()?, presentation, force_secrets).await
         }
-        Command::RotateKeys => commands::rotate_keys(&settings, presentation).await,
-        Command::Destroy { force } => commands::destroy(&settings, presentation, force).await,
-        Command::Audit { all_roles } => commands::audit(&settings, presentation, all_roles).await,
+        Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
+        Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
+        Command::Audit { all_roles } => {
+            commands::audit(&settings()?, presentation, all_roles).await
+        }
         Command::CheckAccess { git_ref, event } => {
             // The job's environment comes from the command line only, never from skyecr.json's scopes.
             let job = commands::Job::from_flags(git_ref, &cli.settings.environments, event)?;
-            commands::check_access(&settings, presentation, job).await
+            commands::check_access(&settings()?, presentation, job).await
         }
         Command::Workflow {
             path,
@@ -118,8 +131,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 platforms,
                 stdout,
                 force,
+                json: presentation.output == OutputArg::Json,
             };
-            commands::workflow(&settings, request).await
+            commands::workflow(&settings()?, request).await
         }
     }
 }

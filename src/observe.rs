@@ -1,13 +1,16 @@
 //! Observe: read everything the plan compares, concurrently; "not found" is `None`.
+//! Everything is found by name, so observing needs no account ID and runs in the same round
+//! as the identity and repository reads.
 use futures::future::try_join_all;
 
 use crate::cloud::aws::Aws;
 use crate::cloud::github::GitHub;
+use crate::config::{AuthMode, Settings};
 use crate::error::Result;
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
-use crate::spec::Desired;
+use crate::spec;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
@@ -17,45 +20,54 @@ pub struct Observed {
     pub repository: Option<repository::Live>,
     pub user: Option<user::Live>,
     pub access_key: access_key::Live,
-    /// In the order of `Desired::secrets`.
+    /// In the order of `spec::secret_places` (as `Desired::secrets`).
     pub secrets: Vec<secret::Live>,
-    /// In the order of `Desired::variables`.
+    /// In the order of `spec::VARIABLES` (as `Desired::variables`).
     pub variables: Vec<Option<variable::Live>>,
 }
 
-pub async fn observe(aws: &Aws, github: &GitHub, desired: &Desired) -> Result<Observed> {
-    let role = async {
-        match &desired.role {
-            Some(spec) => role::observe(aws, spec).await,
-            None => Ok(None),
+pub async fn observe(aws: &Aws, github: &GitHub, settings: &Settings) -> Result<Observed> {
+    let oidc = settings.auth == AuthMode::Oidc;
+    let repo = &settings.github;
+    let provider = async {
+        if oidc {
+            oidc_provider::observe(aws, settings.issuer.host_path()).await
+        } else {
+            Ok(None)
         }
     };
-    let provider = async {
-        match &desired.provider {
-            Some(spec) => oidc_provider::observe(aws, spec).await,
-            None => Ok(None),
+    let role = async {
+        if oidc {
+            role::observe_named(aws, &settings.role_name).await
+        } else {
+            Ok(None)
         }
     };
     let user = async {
-        match &desired.user {
-            Some(spec) => user::observe(aws, &spec.name).await,
-            None => Ok(None),
+        if oidc {
+            Ok(None)
+        } else {
+            user::observe(aws, &settings.user_name).await
         }
     };
-    let secrets = try_join_all(desired.secrets.iter().map(|s| secret::observe(github, s)));
-    let variables = try_join_all(
-        desired
-            .variables
+    let places = spec::secret_places(settings);
+    let secrets = try_join_all(
+        places
             .iter()
-            .map(|v| variable::observe(github, v)),
+            .map(|p| secret::observe(github, repo, p, &settings.secret_name)),
+    );
+    let variables = try_join_all(
+        spec::VARIABLES
+            .iter()
+            .map(|v| variable::observe(github, repo, v)),
     );
     let (provider, role, policy, repository, user, access_key, secrets, variables) = tokio::try_join!(
         provider,
         role,
-        push_policy::observe(aws, &desired.policy),
-        repository::observe(aws, &desired.repository),
+        push_policy::observe(aws, &settings.policy_name),
+        repository::observe(aws, &settings.ecr_repository),
         user,
-        access_key::observe(aws, github, &desired.access_key),
+        access_key::observe(aws, github, repo, &settings.user_name),
         secrets,
         variables,
     )?;

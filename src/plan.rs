@@ -62,14 +62,24 @@ pub enum Op {
 }
 
 impl Op {
-    /// Dependency order: the role needs the provider (trust) and the policy (attachment);
-    /// GitHub is written with the role, its values being derived, not read back.
+    /// GitHub writes depend on no AWS write (their values are derived), so they run in their own
+    /// lane beside the AWS stages; only the final clean-up stage waits for both lanes.
+    pub fn github_lane(&self) -> bool {
+        matches!(self, Op::Variable(_)) || matches!(self, Op::Secret(op) if !op.delete)
+    }
+
+    /// Dependency order. Stage 0: everything that depends on nothing written (ARNs and secret
+    /// values are derived, not read back). Stage 1: the role and user, which need the provider and
+    /// the policy. Stage 2: key delivery, which needs the user. Stage 3: removing what the other
+    /// auth mode used, once this mode is in place.
     pub fn stage(&self) -> u8 {
         match self {
-            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Blocked => 0,
-            Op::Role(_) | Op::User(_) | Op::Variable(_) => 1,
+            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Variable(_) | Op::Blocked => {
+                0
+            }
             Op::Secret(op) if op.delete => 3,
-            Op::Secret(_) => 1,
+            Op::Secret(_) => 0,
+            Op::Role(_) | Op::User(_) => 1,
             Op::AccessKey(op) => op.stage(),
             Op::Destroy(op) => op.stage(),
         }

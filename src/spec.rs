@@ -44,6 +44,23 @@ pub struct Desired {
     pub variables: Vec<variable::Spec>,
 }
 
+/// The variables the generated workflow reads: the region and the repository name, in this order.
+pub const VARIABLES: [&str; 2] = ["AWS_REGION", "ECR_REPOSITORY"];
+
+/// Where the role ARN secret lives, in a stable order (observation and desired state align on it).
+pub fn secret_places(settings: &Settings) -> Vec<Place> {
+    match settings.secret_scope {
+        SecretScope::Repository => vec![Place::Repository],
+        SecretScope::Environment => settings
+            .scopes
+            .environments
+            .iter()
+            .cloned()
+            .map(Place::Environment)
+            .collect(),
+    }
+}
+
 pub struct Arns<'a> {
     pub partition: &'a str,
     pub account_id: &'a str,
@@ -98,16 +115,7 @@ pub fn desired(
         owner: repo.owner.clone(),
         name: repo.name.clone(),
     };
-    let places: Vec<Place> = match settings.secret_scope {
-        SecretScope::Repository => vec![Place::Repository],
-        SecretScope::Environment => settings
-            .scopes
-            .environments
-            .iter()
-            .cloned()
-            .map(Place::Environment)
-            .collect(),
-    };
+    let places = secret_places(settings);
     let secrets = places
         .into_iter()
         .map(|place| secret::Spec {
@@ -119,17 +127,15 @@ pub fn desired(
             present: oidc,
         })
         .collect();
-    let variables = [
-        ("AWS_REGION", region),
-        ("ECR_REPOSITORY", settings.ecr_repository.as_str()),
-    ]
-    .into_iter()
-    .map(|(name, value)| variable::Spec {
-        repo: github.clone(),
-        name: name.to_string(),
-        value: value.to_string(),
-    })
-    .collect();
+    let variables = VARIABLES
+        .iter()
+        .zip([region, settings.ecr_repository.as_str()])
+        .map(|(name, value)| variable::Spec {
+            repo: github.clone(),
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect();
     Ok(Desired {
         provider: oidc.then(|| oidc_provider::Spec {
             url: settings.issuer.url().to_string(),

@@ -33,31 +33,26 @@ pub struct Aws {
 impl Aws {
     /// Loads the SDK's default chain (profile, env, SSO, `AWS_ENDPOINT_URL`); no network call.
     pub async fn connect(settings: &Settings) -> Result<Aws> {
-        let mut chain = DefaultRegionChain::builder();
-        if let Some(p) = &settings.profile {
-            chain = chain.profile_name(p);
-        }
-        let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
-            .or_else(chain.build())
-            .or_else(Region::from_static(FALLBACK_REGION))
-            .region()
-            .await
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| FALLBACK_REGION.to_string());
+        let region = resolve_region(settings.region.as_deref(), settings.profile.as_deref()).await;
+        Ok(Aws::for_region(region, settings.profile.as_deref()).await)
+    }
+
+    /// Clients for an already resolved region (the wizard connects before all settings are known).
+    pub async fn for_region(region: String, profile: Option<&str>) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
             .timeout_config(timeouts());
-        if let Some(p) = &settings.profile {
+        if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
         let shared = loader.load().await;
-        Ok(Aws {
+        Aws {
             iam: aws_sdk_iam::Client::new(&shared),
             ecr: aws_sdk_ecr::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
             caller: OnceLock::new(),
-        })
+        }
     }
 
     pub async fn identity(&self) -> Result<Identity> {
@@ -114,12 +109,37 @@ impl Aws {
         {
             return Error::AwsSetup(format!("{} failed: {}", f.action, f.message));
         }
+        if f.code.is_none() && f.status.is_none() {
+            return Error::Aws {
+                action: f.action,
+                code: None,
+                message: format!(
+                    "{}\n  AWS could not be reached: check the network, proxy settings and AWS_ENDPOINT_URL, then rerun",
+                    f.message.trim_start_matches("dispatch failure: ")
+                ),
+            };
+        }
         Error::Aws {
             action: f.action,
             code: f.code,
             message: f.message,
         }
     }
+}
+
+/// The region to use: the explicit one, else the AWS config chain (for `profile`), else us-east-1.
+pub async fn resolve_region(explicit: Option<&str>, profile: Option<&str>) -> String {
+    let mut chain = DefaultRegionChain::builder();
+    if let Some(p) = profile {
+        chain = chain.profile_name(p);
+    }
+    RegionProviderChain::first_try(explicit.map(|r| Region::new(r.to_string())))
+        .or_else(chain.build())
+        .or_else(Region::from_static(FALLBACK_REGION))
+        .region()
+        .await
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| FALLBACK_REGION.to_string())
 }
 
 /// Classifies an SDK error: code, message and HTTP status, tagged with the IAM action name.
@@ -137,7 +157,8 @@ where
     });
     let message = match (&err, err.message()) {
         (SdkError::ServiceError(_), Some(m)) => m.to_string(),
-        _ => DisplayErrorContext(&err).to_string(),
+        (SdkError::ServiceError(_), None) => DisplayErrorContext(&err).to_string(),
+        _ => causes(&err),
     };
     AwsFailure {
         action,
@@ -180,6 +201,24 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .connect_timeout(Duration::from_secs(10))
         .operation_attempt_timeout(Duration::from_secs(attempt))
         .build()
+}
+
+/// The error's causes as one line of their own words (no Debug dumps), repeats dropped.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let joined = parts.join(": ");
+    if joined.contains("no credentials found") || joined.contains("CredentialsNotLoaded") {
+        return "no AWS credentials found (environment, profile, SSO, web identity, container and instance metadata were tried)".into();
+    }
+    joined
 }
 
 /// How long to wait for IAM's eventual consistency before asking the user to rerun.

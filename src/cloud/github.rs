@@ -420,6 +420,20 @@ impl GitHub {
         parse_public_key(&reply.body)
     }
 
+    /// The secrets public key, or `None` where there is none yet (an environment not created).
+    pub async fn public_key_if_any(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+    ) -> Result<Option<PublicKey>> {
+        let path = format!("{}/secrets/public-key", Self::place_path(repo, place));
+        let reply = self.call(Method::GET, &path, None).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse_public_key(&reply.body).map(Some)
+    }
+
     pub async fn secret(
         &self,
         repo: &RepoName,
@@ -439,17 +453,23 @@ impl GitHub {
         }))
     }
 
-    /// Seals and writes a secret; a stale key (422) is fetched again once.
+    /// Seals and writes a secret with `key` (read beforehand) or a freshly read one; a stale
+    /// key (422) is read again once.
     pub async fn put_secret(
         &self,
         repo: &RepoName,
         place: &Place,
         name: &str,
         value: &SecretString,
+        key: Option<&PublicKey>,
     ) -> Result<()> {
         let path = format!("{}/secrets/{}", Self::place_path(repo, place), enc(name));
+        let mut known = key.cloned();
         for attempt in 0..2 {
-            let key = self.public_key(repo, place).await?;
+            let key = match known.take() {
+                Some(k) => k,
+                None => self.public_key(repo, place).await?,
+            };
             let body = json!({"encrypted_value": seal(&key, value)?, "key_id": key.key_id});
             let reply = self.call(Method::PUT, &path, Some(&body)).await?;
             match reply.status.as_u16() {
@@ -457,8 +477,11 @@ impl GitHub {
                 422 if attempt == 0 => continue,
                 code => {
                     return Err(Error::GitHub(format!(
-                        "GitHub did not accept secret {name} in the {} ({code}); the key may have rotated twice. Rerun to try again.",
-                        place.describe()
+                        "GitHub did not accept secret {name} in the {} ({code}): {}. Rerun to try again.",
+                        place.describe(),
+                        reply.body["message"]
+                            .as_str()
+                            .unwrap_or("the key may have rotated twice")
                     )));
                 }
             }

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use aws_sdk_ecr::types::{ScanFrequency, ScanType};
 
-use super::{Context, observe_and_plan};
+use super::observe_and_plan;
 use crate::audit::{self, AuditFinding, RegistryScanning, Report};
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, failure};
@@ -19,7 +19,18 @@ pub async fn audit(
     presentation: Presentation,
     all_roles: bool,
 ) -> Result<ExitCode> {
-    let ctx = observe_and_plan(settings, Intent::default()).await?;
+    let aws_for_reads = Aws::connect(settings).await?;
+    let (ctx, registry, others) = tokio::try_join!(
+        observe_and_plan(settings, Intent::default()),
+        registry_scanning(&aws_for_reads, &settings.ecr_repository),
+        async {
+            if all_roles {
+                unmanaged_role_findings(&aws_for_reads, settings).await
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    )?;
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
@@ -30,16 +41,6 @@ pub async fn audit(
             .then_some((ctx.repo.owner_id, ctx.repo.repo_id)),
         allow_any_ref: settings.scopes.any_ref,
     };
-    let (registry, others) = tokio::try_join!(
-        registry_scanning(&ctx.aws, &settings.ecr_repository),
-        async {
-            if all_roles {
-                unmanaged_role_findings(&ctx).await
-            } else {
-                Ok(Vec::new())
-            }
-        }
-    )?;
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
@@ -88,14 +89,13 @@ async fn registry_scanning(aws: &Aws, repository: &str) -> Result<RegistryScanni
 }
 
 /// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-async fn unmanaged_role_findings(ctx: &Context) -> Result<Vec<AuditFinding>> {
-    let managed = ctx.desired.role.as_ref().map(|r| r.name.as_str());
+async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<AuditFinding>> {
     let mut findings = Vec::new();
-    let mut pages = ctx.aws.iam.list_roles().into_paginator().send();
+    let mut pages = aws.iam.list_roles().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| ctx.aws.error(failure("iam:ListRoles", e)))?;
+        let page = page.map_err(|e| aws.error(failure("iam:ListRoles", e)))?;
         for r in page.roles() {
-            if Some(r.role_name()) == managed {
+            if r.role_name() == settings.role_name {
                 continue;
             }
             let Some(raw) = r.assume_role_policy_document() else {
@@ -108,7 +108,8 @@ async fn unmanaged_role_findings(ctx: &Context) -> Result<Vec<AuditFinding>> {
                 continue;
             };
             let context = TrustContext {
-                account_id: ctx.identity.account_id.clone(),
+                // arn:PARTITION:iam::ACCOUNT:role/NAME
+                account_id: r.arn().split(':').nth(4).unwrap_or_default().to_string(),
                 issuer_host_path: issuer,
                 repository: None,
                 immutable_ids: None,

@@ -8,11 +8,11 @@ use crate::apply::run_in_stages;
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, failure};
 use crate::cloud::github::{self, GitHub, Place};
-use crate::config::{Presentation, SecretScope, Settings};
+use crate::config::{Presentation, Settings};
 use crate::destroy::{self, PolicyRemains, ProviderRemains, Remains, RepositoryRemains};
 use crate::error::{Error, Result};
-use crate::resources::{access_key, push_policy, repository, role, secret, user};
-use crate::spec::Arns;
+use crate::resources::{access_key, oidc_provider, push_policy, repository, role, secret, user};
+use crate::spec::{self, Arns};
 use crate::trust;
 use crate::ui::{progress::Progress, render};
 
@@ -109,26 +109,11 @@ async fn observe(
     policy_arn: &str,
     provider_arn: &str,
 ) -> Result<Remains> {
-    let mut places = vec![Place::Repository];
-    if settings.secret_scope == SecretScope::Environment {
-        places.extend(
-            settings
-                .scopes
-                .environments
-                .iter()
-                .cloned()
-                .map(Place::Environment),
-        );
+    let mut places = spec::secret_places(settings);
+    if !places.contains(&Place::Repository) {
+        places.insert(0, Place::Repository);
     }
-    let fingerprint = secret::Spec {
-        repo: repo.clone(),
-        place: Place::Repository,
-        name: settings.secret_name.clone(),
-        value: secrecy::SecretString::from(String::new()),
-        force: false,
-        present: true,
-    }
-    .fingerprint_variable();
+    let fingerprint = secret::fingerprint_variable(&settings.secret_name);
     let mut secret_names: Vec<(Place, String)> = places
         .iter()
         .map(|p| (p.clone(), settings.secret_name.clone()))
@@ -139,12 +124,10 @@ async fn observe(
         .iter()
         .map(|p| (p.clone(), fingerprint.clone()))
         .collect();
-    for v in [
-        "AWS_REGION",
-        "ECR_REPOSITORY",
-        access_key::DELIVERED_VARIABLE,
-        access_key::PENDING_VARIABLE,
-    ] {
+    for v in spec::VARIABLES
+        .into_iter()
+        .chain([access_key::DELIVERED_VARIABLE, access_key::PENDING_VARIABLE])
+    {
         variable_names.push((Place::Repository, v.into()));
     }
 
@@ -177,24 +160,14 @@ async fn observe(
             }
         }
     };
-    let policy_spec = push_policy::Spec {
-        name: settings.policy_name.clone(),
-        arn: policy_arn.to_string(),
-        document: serde_json::Value::Null,
-    };
-    let repository_spec = repository::Spec {
-        name: settings.ecr_repository.clone(),
-        scan_on_push: true,
-        encryption: settings.encryption.clone(),
-    };
     let (secrets, variables) = tokio::join!(secrets, variables);
-    let (keys, user, role, policy, repository, provider_exists, trusted_by) = tokio::try_join!(
+    let (keys, user, role, policy, repository, provider, trusted_by) = tokio::try_join!(
         keys,
         user::observe(aws, &settings.user_name),
         role::observe_named(aws, &settings.role_name),
-        push_policy::observe(aws, &policy_spec),
-        repository::observe(aws, &repository_spec),
-        provider_exists(aws, provider_arn),
+        push_policy::observe(aws, &settings.policy_name),
+        repository::observe(aws, &settings.ecr_repository),
+        oidc_provider::observe(aws, settings.issuer.host_path()),
         roles_trusting(aws, provider_arn, &settings.role_name),
     )?;
     let holds_images = match &repository {
@@ -233,32 +206,12 @@ async fn observe(
             name: settings.ecr_repository.clone(),
             holds_images,
         }),
-        provider: provider_exists.then(|| ProviderRemains {
+        provider: provider.map(|_| ProviderRemains {
             url: settings.issuer.url().to_string(),
             arn: provider_arn.to_string(),
             trusted_by,
         }),
     })
-}
-
-async fn provider_exists(aws: &Aws, arn: &str) -> Result<bool> {
-    match aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let f = failure("iam:GetOpenIDConnectProvider", e);
-            if f.is("NoSuchEntity") {
-                Ok(false)
-            } else {
-                Err(aws.error(f))
-            }
-        }
-    }
 }
 
 /// Roles other than ours whose trust policy federates with the provider: it must stay for them.

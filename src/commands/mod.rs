@@ -1,7 +1,9 @@
 //! The commands: each one a short composition of observe, plan, apply and rendering.
 mod audit;
 mod check_access;
+mod completions;
 mod destroy;
+mod init;
 mod plan_apply;
 mod rotate_keys;
 mod workflow;
@@ -20,6 +22,8 @@ use crate::observe::{Observed, observe};
 use crate::plan::{Plan, plan as make_plan};
 use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
+pub use completions::completions;
+pub use init::init;
 pub use plan_apply::{apply, plan};
 pub use workflow::{WorkflowRequest, workflow};
 
@@ -50,11 +54,13 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     }
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    // The repository read proves the token can see it before anything is written anywhere.
-    let (identity, repo, template) = tokio::try_join!(
+    // Everything is read in one round; the repository read proves the token can see it
+    // before anything is written anywhere.
+    let (identity, repo, template, observed) = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
+        observe(&aws, &github, settings),
     )?;
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
@@ -69,7 +75,6 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         template.as_deref(),
         intent,
     )?;
-    let observed = observe(&aws, &github, &desired).await?;
     let plan = make_plan(&desired, &observed);
     Ok(Context {
         aws,
@@ -94,13 +99,18 @@ pub fn print_plan(ctx: &Context, presentation: Presentation) {
 
 /// Runs the plan's changes with one progress line each.
 pub async fn execute(ctx: &Context) -> Result<()> {
+    execute_with(ctx, &Progress::new()).await
+}
+
+/// As `execute`, with the caller's progress, which afterwards tells what was done.
+pub async fn execute_with(ctx: &Context, progress: &Progress) -> Result<()> {
     let target = crate::apply::Target {
         aws: &ctx.aws,
         github: &ctx.github,
         desired: &ctx.desired,
         observed: &ctx.observed,
     };
-    crate::apply::apply(&target, &ctx.plan, &Progress::new()).await
+    crate::apply::apply(&target, &ctx.plan, progress).await
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.

@@ -12,6 +12,8 @@ pub struct WorkflowRequest {
     pub platforms: Vec<String>,
     pub stdout: bool,
     pub force: bool,
+    /// `--output json`: one JSON document on stdout instead of the file text or diff.
+    pub json: bool,
 }
 
 /// Writes the workflow; a file that differs is only replaced with `--force` (the diff is shown).
@@ -45,14 +47,30 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         workflow_path: request.path.clone(),
     };
     let text = workflow::render(&options);
+    let result = |status: &str| {
+        if request.json {
+            println!(
+                "{}",
+                serde_json::json!({"path": request.path, "status": status, "trigger_branch": options.trigger_branch})
+            );
+        }
+    };
     if request.stdout {
-        print!("{text}");
+        if request.json {
+            println!(
+                "{}",
+                serde_json::json!({"path": request.path, "workflow": text})
+            );
+        } else {
+            print!("{text}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let path = std::path::Path::new(&request.path);
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == text => {
             eprintln!("{} is already up to date.", request.path);
+            result("unchanged");
             return Ok(ExitCode::SUCCESS);
         }
         Ok(existing) if !request.force => {
@@ -60,7 +78,12 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
                 .unified_diff()
                 .header(&request.path, "generated")
                 .to_string();
-            print!("{diff}");
+            // With --output json, stdout is kept for the one error document.
+            if request.json {
+                eprint!("{diff}");
+            } else {
+                print!("{diff}");
+            }
             return Err(Error::Usage(format!(
                 "{} exists and differs from the generated workflow (diff above); nothing was written.\n  Rerun with --force to replace it.",
                 request.path
@@ -78,5 +101,6 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         "Wrote {}. Commit it, then push to {} or run it from the Actions tab.",
         request.path, options.trigger_branch
     );
+    result("written");
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use aws_smithy_types::date_time::Format;
 use secrecy::SecretString;
 
 use crate::cloud::aws::{Aws, failure, is_throttling};
-use crate::cloud::github::{GitHub, Place, SecretMeta, Variable};
+use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Kind, Op};
@@ -50,6 +50,8 @@ pub struct Live {
     pub pending: Option<Variable>,
     pub id_secret: Option<SecretMeta>,
     pub key_secret: Option<SecretMeta>,
+    /// The repository's secrets key, read with the rest so delivery needs no extra round trip.
+    pub key: Option<PublicKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,15 +82,9 @@ fn iso(d: Option<&DateTime>) -> String {
         .unwrap_or_default()
 }
 
-pub async fn observe(aws: &Aws, github: &GitHub, spec: &Spec) -> Result<Live> {
+pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &str) -> Result<Live> {
     let keys = async {
-        match aws
-            .iam
-            .list_access_keys()
-            .user_name(&spec.user_name)
-            .send()
-            .await
-        {
+        match aws.iam.list_access_keys().user_name(user_name).send().await {
             Ok(out) => {
                 let metas = out.access_key_metadata().to_vec();
                 let used = futures::future::join_all(metas.iter().map(|m| {
@@ -134,12 +130,13 @@ pub async fn observe(aws: &Aws, github: &GitHub, spec: &Spec) -> Result<Live> {
         }
     };
     let place = Place::Repository;
-    let (keys, delivered, pending, id_secret, key_secret) = tokio::try_join!(
+    let (keys, delivered, pending, id_secret, key_secret, key) = tokio::try_join!(
         keys,
-        github.variable(&spec.repo, &place, DELIVERED_VARIABLE),
-        github.variable(&spec.repo, &place, PENDING_VARIABLE),
-        github.secret(&spec.repo, &place, KEY_ID_SECRET),
-        github.secret(&spec.repo, &place, SECRET_KEY_SECRET),
+        github.variable(repo, &place, DELIVERED_VARIABLE),
+        github.variable(repo, &place, PENDING_VARIABLE),
+        github.secret(repo, &place, KEY_ID_SECRET),
+        github.secret(repo, &place, SECRET_KEY_SECRET),
+        github.public_key_if_any(repo, &place),
     )?;
     Ok(Live {
         keys,
@@ -147,6 +144,7 @@ pub async fn observe(aws: &Aws, github: &GitHub, spec: &Spec) -> Result<Live> {
         pending,
         id_secret,
         key_secret,
+        key,
     })
 }
 
@@ -623,20 +621,11 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                 )));
             }
             let (key_id, secret) = create_key(aws, &spec.user_name).await?;
-            let delivered = async {
-                github
-                    .put_secret(
-                        repo,
-                        &place,
-                        KEY_ID_SECRET,
-                        &SecretString::from(key_id.clone()),
-                    )
-                    .await?;
-                github
-                    .put_secret(repo, &place, SECRET_KEY_SECRET, &secret)
-                    .await
-            }
-            .await;
+            let id_value = SecretString::from(key_id.clone());
+            let delivered = tokio::try_join!(
+                github.put_secret(repo, &place, KEY_ID_SECRET, &id_value, live.key.as_ref()),
+                github.put_secret(repo, &place, SECRET_KEY_SECRET, &secret, live.key.as_ref()),
+            );
             if let Err(e) = delivered {
                 // Never leave a key behind that GitHub does not hold.
                 let cleanup = delete_key(aws, &spec.user_name, &key_id).await;
@@ -714,6 +703,7 @@ mod tests {
             pending: None,
             id_secret: meta("2026-01-01T00:00:01Z"),
             key_secret: meta("2026-01-01T00:00:01Z"),
+            key: None,
         }
     }
 

@@ -21,11 +21,27 @@ pub enum ProviderOp {
     AddClientId,
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+/// Finds the provider by issuer (no account ID needed), then reads its client IDs.
+pub async fn observe(aws: &Aws, issuer_host_path: &str) -> Result<Option<Live>> {
+    let listed = aws
+        .iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| aws.error(failure("iam:ListOpenIDConnectProviders", e)))?;
+    let suffix = format!(":oidc-provider/{issuer_host_path}");
+    let Some(arn) = listed
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .find(|arn| arn.ends_with(&suffix))
+    else {
+        return Ok(None);
+    };
     match aws
         .iam
         .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(&spec.arn)
+        .open_id_connect_provider_arn(arn)
         .send()
         .await
     {

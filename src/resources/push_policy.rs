@@ -1,4 +1,5 @@
 //! The managed ECR push policy: exactly the guide's actions, on exactly one repository.
+use aws_sdk_iam::types::EntityType;
 use serde_json::Value;
 
 use crate::cloud::aws::{Aws, failure};
@@ -40,55 +41,51 @@ pub enum PolicyOp {
     },
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
-    let policy = match aws.iam.get_policy().policy_arn(&spec.arn).send().await {
-        Ok(out) => out,
-        Err(e) => {
-            let f = failure("iam:GetPolicy", e);
-            return if f.is("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            };
-        }
-    };
-    let default_version = policy
-        .policy()
-        .and_then(|p| p.default_version_id())
-        .unwrap_or("v1")
-        .to_string();
-    let (version, versions) = tokio::join!(
-        aws.iam
-            .get_policy_version()
-            .policy_arn(&spec.arn)
-            .version_id(&default_version)
-            .send(),
-        aws.iam.list_policy_versions().policy_arn(&spec.arn).send(),
-    );
-    let version = version.map_err(|e| aws.error(failure("iam:GetPolicyVersion", e)))?;
-    let versions = versions.map_err(|e| aws.error(failure("iam:ListPolicyVersions", e)))?;
-    let raw = version
-        .policy_version()
-        .and_then(|v| v.document())
-        .unwrap_or_default();
-    let document = policy::decode_document(raw).map_err(|e| Error::Aws {
-        action: "iam:GetPolicyVersion",
-        code: None,
-        message: format!("policy {} version {default_version}: {e}", spec.name),
-    })?;
-    Ok(Some(Live {
-        default_version,
-        document,
-        versions: versions
-            .versions()
+/// Reads every version with its document in one paginated call that needs no account ID,
+/// so the policy is observed in the same round as everything else.
+pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
+    let suffix = format!(":policy/{name}");
+    let mut pages = aws
+        .iam
+        .get_account_authorization_details()
+        .filter(EntityType::LocalManagedPolicy)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error(failure("iam:GetAccountAuthorizationDetails", e)))?;
+        let Some(found) = page
+            .policies()
             .iter()
-            .map(|v| Version {
-                id: v.version_id().unwrap_or_default().to_string(),
-                is_default: v.is_default_version(),
-                created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
-            })
-            .collect(),
-    }))
+            .find(|p| p.arn().is_some_and(|arn| arn.ends_with(&suffix)))
+        else {
+            continue;
+        };
+        let default_version = found.default_version_id().unwrap_or("v1").to_string();
+        let versions = found.policy_version_list();
+        let raw = versions
+            .iter()
+            .find(|v| v.is_default_version() || v.version_id() == Some(default_version.as_str()))
+            .and_then(|v| v.document())
+            .unwrap_or_default();
+        let document = policy::decode_document(raw).map_err(|e| Error::Aws {
+            action: "iam:GetAccountAuthorizationDetails",
+            code: None,
+            message: format!("policy {name} version {default_version}: {e}"),
+        })?;
+        return Ok(Some(Live {
+            default_version,
+            document,
+            versions: versions
+                .iter()
+                .map(|v| Version {
+                    id: v.version_id().unwrap_or_default().to_string(),
+                    is_default: v.is_default_version(),
+                    created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
+                })
+                .collect(),
+        }));
+    }
+    Ok(None)
 }
 
 pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {

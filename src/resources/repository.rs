@@ -29,11 +29,11 @@ pub enum RepositoryOp {
     EnableScanOnPush,
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
+pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
     match aws
         .ecr
         .describe_repositories()
-        .repository_names(&spec.name)
+        .repository_names(name)
         .send()
         .await
     {

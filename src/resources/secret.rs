@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::cloud::github::{GitHub, Place, SecretMeta, Variable};
+use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::Result;
 use crate::plan::{Action, Change, Kind, Op};
@@ -21,9 +21,8 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// The variable holding the fingerprint of what the tool wrote.
     pub fn fingerprint_variable(&self) -> String {
-        format!("SKYECR_SHA256_{}", self.name)
+        fingerprint_variable(&self.name)
     }
 
     pub fn fingerprint(&self) -> String {
@@ -39,6 +38,11 @@ impl Spec {
     }
 }
 
+/// The variable holding the fingerprint of what the tool wrote into secret `name`.
+pub fn fingerprint_variable(name: &str) -> String {
+    format!("SKYECR_SHA256_{name}")
+}
+
 /// SHA-256 of the value: safe to publish for an ARN or a 40-character random key.
 pub fn fingerprint(value: &SecretString) -> String {
     format!(
@@ -52,6 +56,8 @@ pub struct Live {
     pub environment_exists: bool,
     pub secret: Option<SecretMeta>,
     pub fingerprint: Option<Variable>,
+    /// Read with the rest, so a write needs no extra round trip.
+    pub key: Option<PublicKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,23 +70,26 @@ pub struct SecretOp {
     pub delete: bool,
 }
 
-pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Live> {
+/// Reads the secret's metadata, its fingerprint and the public key a write would need, at once.
+pub async fn observe(github: &GitHub, repo: &RepoName, place: &Place, name: &str) -> Result<Live> {
     let environment = async {
-        match &spec.place {
+        match place {
             Place::Repository => Ok(true),
-            Place::Environment(e) => github.environment_exists(&spec.repo, e).await,
+            Place::Environment(e) => github.environment_exists(repo, e).await,
         }
     };
-    let fp_name = spec.fingerprint_variable();
-    let (environment_exists, secret, fingerprint) = tokio::try_join!(
+    let fingerprint_name = fingerprint_variable(name);
+    let (environment_exists, secret, fingerprint, key) = tokio::try_join!(
         environment,
-        github.secret(&spec.repo, &spec.place, &spec.name),
-        github.variable(&spec.repo, &spec.place, &fp_name),
+        github.secret(repo, place, name),
+        github.variable(repo, place, &fingerprint_name),
+        github.public_key_if_any(repo, place),
     )?;
     Ok(Live {
         environment_exists,
         secret,
         fingerprint,
+        key,
     })
 }
 
@@ -174,7 +183,7 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
     )]
 }
 
-pub async fn apply(github: &GitHub, spec: &Spec, op: &SecretOp) -> Result<()> {
+pub async fn apply(github: &GitHub, spec: &Spec, live: &Live, op: &SecretOp) -> Result<()> {
     if op.delete {
         github
             .delete_secret(&spec.repo, &spec.place, &spec.name)
@@ -188,8 +197,10 @@ pub async fn apply(github: &GitHub, spec: &Spec, op: &SecretOp) -> Result<()> {
     {
         github.create_environment(&spec.repo, e).await?;
     }
+    // A new environment has a new key: only a key read for this place may be reused.
+    let key = live.key.as_ref().filter(|_| !op.create_environment);
     github
-        .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value)
+        .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value, key)
         .await?;
     // After the secret, so its timestamp is never newer than the fingerprint's.
     github
@@ -231,6 +242,7 @@ mod tests {
                 value: v.into(),
                 updated_at: fp_at.into(),
             }),
+            key: None,
         }
     }
 

@@ -20,10 +20,8 @@ pub struct VariableOp {
     pub exists: bool,
 }
 
-pub async fn observe(github: &GitHub, spec: &Spec) -> Result<Option<Live>> {
-    github
-        .variable(&spec.repo, &Place::Repository, &spec.name)
-        .await
+pub async fn observe(github: &GitHub, repo: &RepoName, name: &str) -> Result<Option<Live>> {
+    github.variable(repo, &Place::Repository, name).await
 }
 
 pub fn diff(index: usize, spec: &Spec, live: Option<&Live>) -> Vec<Change> {

@@ -2,6 +2,7 @@
 pub mod progress;
 pub mod render;
 pub mod report;
+pub mod wizard;
 
 use std::io::IsTerminal;
 

@@ -1,18 +1,29 @@
 //! One progress line per change on stderr: a spinner on a terminal, plain lines otherwise.
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Kind};
 
 pub struct Progress {
     bars: Option<MultiProgress>,
+    /// What became of each change, so a failed run can say what was already done.
+    finished: Mutex<Vec<Finished>>,
 }
 
 pub struct Line(Option<ProgressBar>);
+
+/// One change that ran: `outcome` is `created`, `updated`, `deleted` or `failed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub resource: Kind,
+    pub name: String,
+    pub outcome: &'static str,
+}
 
 fn verb(action: Action, done: bool) -> &'static str {
     match (action, done) {
@@ -31,24 +42,20 @@ impl Progress {
         let fancy = std::io::stderr().is_terminal() && console::colors_enabled_stderr();
         Progress {
             bars: fancy.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            finished: Mutex::new(Vec::new()),
         }
     }
 
     pub fn start(&self, change: &Change) -> Line {
-        let text = format!(
-            "{} {} {}",
-            verb(change.action, false),
-            change.resource.as_str(),
-            change.name
-        );
         match &self.bars {
             Some(multi) => {
                 let bar = multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    ProgressStyle::with_template("{spinner} {prefix} {elapsed} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_message(text);
+                bar.set_prefix(format!("{} {}", change.resource.as_str(), change.name));
+                bar.set_message(format!("{}…", verb(change.action, false)));
                 bar.enable_steady_tick(Duration::from_millis(100));
                 Line(Some(bar))
             }
@@ -56,25 +63,41 @@ impl Progress {
         }
     }
 
+    /// Ends the change's line with its outcome, so the last word of every line says what happened.
     pub fn finish(&self, line: Line, change: &Change, error: Option<&Error>, elapsed: Duration) {
-        let what = format!("{} {}", change.resource.as_str(), change.name);
-        let text = match error {
-            None => format!(
-                "{} {} {what} ({:.1}s)",
-                style("✓").green().for_stderr(),
-                verb(change.action, true),
-                elapsed.as_secs_f64()
-            ),
-            Some(_) => format!(
-                "{} failed: {what} ({:.1}s)",
-                style("✗").red().for_stderr(),
-                elapsed.as_secs_f64()
-            ),
+        let (mark, outcome) = match error {
+            None => (style("✓").green().for_stderr(), verb(change.action, true)),
+            Some(_) => (style("✗").red().for_stderr(), "failed"),
         };
+        let text = format!(
+            "{mark} {} {} {:.1}s {outcome}",
+            change.resource.as_str(),
+            change.name,
+            elapsed.as_secs_f64()
+        );
+        if let Ok(mut finished) = self.finished.lock() {
+            finished.push(Finished {
+                resource: change.resource,
+                name: change.name.clone(),
+                outcome,
+            });
+        }
         match line.0 {
-            Some(bar) => bar.finish_with_message(text),
+            Some(bar) => {
+                // The finished line drops the spinner and the live timer: the text says it all.
+                bar.set_style(
+                    ProgressStyle::with_template("{msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.finish_with_message(text);
+            }
             None => eprintln!("{text}"),
         }
+    }
+
+    /// The changes that ran so far, in the order they ended.
+    pub fn finished(&self) -> Vec<Finished> {
+        self.finished.lock().map(|f| f.clone()).unwrap_or_default()
     }
 }
 

@@ -7,6 +7,8 @@ mod support;
 mod access_keys;
 mod audit;
 mod aws_core;
+mod cli_help;
 mod github_delivery;
 mod reliability;
+mod wizard;
 mod workflow;

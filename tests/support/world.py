@@ -3,7 +3,7 @@
 GitHub REST API stand-in, all in one process on 127.0.0.1.
 
     python tests/support/world.py [--seed-repo OWNER/REPO --seed-token TOKEN]
-                                  [--account-id ID] [--no-stdin-watch]
+                                  [--account-id ID] [--no-stdin-watch] [--latency-ms MS]
 
 When ready it prints exactly one JSON line on stdout and never writes to stdout
 again (everything else, errors only, goes to stderr):
@@ -11,6 +11,8 @@ again (everything else, errors only, goes to stderr):
     {"moto": "http://127.0.0.1:P0", "aws": "http://127.0.0.1:P1", "github": "http://127.0.0.1:P2"}
 
 It exits when stdin reaches EOF (unless --no-stdin-watch) and on SIGTERM/SIGINT/SIGHUP.
+--latency-ms adds a fixed delay to every proxied AWS request and every GitHub stand-in
+request (not to control endpoints, not to requests sent straight to moto).
 See tests/support/README.md for the control endpoints.
 
 Dependencies: standard library, moto[server] (werkzeug), PyNaCl.
@@ -689,6 +691,7 @@ class AwsProxyHandler(BaseHandler):
         body = self.read_body()
         if path.startswith("/_proxy/") or path.startswith("/_world/"):
             return self.control(world, path, query, body)
+        world.add_latency()
 
         info = classify_aws(self.command, path, query, self.headers, body)
         if not world.freeze.gate(info["mutating"]):
@@ -1569,6 +1572,7 @@ class GitHubHandler(BaseHandler):
             return self.control(world, path, query, body)
         if path.startswith("/_world/"):
             return handle_world_control(self, world, self.command, path, query, body)
+        world.add_latency()
         if path == "/api/v3" or path.startswith("/api/v3/"):  # GitHub Enterprise Server style base URL
             path = path[len("/api/v3"):] or "/"
         method = self.command
@@ -1795,7 +1799,7 @@ def prewarm_moto(port):
 
 
 class World:
-    def __init__(self):
+    def __init__(self, latency_ms=0.0):
         self.log = RequestLog()
         self.github = GitHubStandIn()
         self.github_faults = FaultBook("github")
@@ -1804,6 +1808,12 @@ class World:
         self.freeze = Freeze()
         self.secrets = SecretBook()
         self.github.secret_book = self.secrets
+        self.latency = max(float(latency_ms), 0.0) / 1000.0
+
+    def add_latency(self):
+        """The fixed --latency-ms of every logged request (inside its start..end)."""
+        if self.latency:
+            time.sleep(self.latency)
 
 
 def serve(handler_cls, world, **attrs):
@@ -1835,6 +1845,9 @@ def main(argv=None):
                     help="moto checks signatures and IAM policies after N requests (sets "
                          "INITIAL_NO_AUTH_ACTION_COUNT; default: never). POST {moto}/moto-api/reset-auth "
                          "with a number changes it at run time")
+    ap.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                    help="add MS milliseconds to every proxied AWS request and every GitHub stand-in request "
+                         "(not to control endpoints or direct moto calls); default 0")
     ap.add_argument("--no-stdin-watch", action="store_true",
                     help="do not exit on stdin EOF (stdin that is /dev/null or a file is never watched)")
     args = ap.parse_args(argv)
@@ -1857,7 +1870,9 @@ def main(argv=None):
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
 
-    world = World()
+    if args.latency_ms < 0:
+        ap.error("--latency-ms must not be negative")
+    world = World(args.latency_ms)
     moto_srv = start_moto()
     moto_port = moto_srv.server_port
     prewarm_moto(moto_port)

@@ -438,6 +438,13 @@ fn get_role_answer(document: &str) -> String {
     )
 }
 
+/// A `GetAccountAuthorizationDetails` page holding the push policy with `document`.
+fn authorization_details(document: &str) -> String {
+    format!(
+        r#"<GetAccountAuthorizationDetailsResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList/><GroupDetailList/><RoleDetailList/><Policies><member><PolicyName>SkyPilot-ECR-Push</PolicyName><PolicyId>ANPAEXAMPLE</PolicyId><Arn>arn:aws:iam::123456789012:policy/SkyPilot-ECR-Push</Arn><Path>/</Path><DefaultVersionId>v1</DefaultVersionId><AttachmentCount>0</AttachmentCount><IsAttachable>true</IsAttachable><PolicyVersionList><member><Document>{document}</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></member></PolicyVersionList></member></Policies></GetAccountAuthorizationDetailsResult></GetAccountAuthorizationDetailsResponse>"#
+    )
+}
+
 fn malformed_answers() -> Vec<Malformed> {
     use base64::Engine;
     let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
@@ -545,10 +552,10 @@ fn malformed_answers() -> Vec<Malformed> {
         Malformed {
             what: "push policy version that is not JSON",
             commands: &["plan", "apply"],
-            aws: json!([{"action": "GetPolicyVersion", "status": 200, "ok_body": true, "times": null,
-                         "body": r#"<GetPolicyVersionResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetPolicyVersionResult><PolicyVersion><Document>{not json</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion></GetPolicyVersionResult></GetPolicyVersionResponse>"#}]),
+            aws: json!([{"action": "GetAccountAuthorizationDetails", "status": 200, "ok_body": true, "times": null,
+                         "body": authorization_details("{not json")}]),
             github: json!([]),
-            says: &["iam:GetPolicyVersion"],
+            says: &["iam:GetAccountAuthorizationDetails", "SkyPilot-ECR-Push"],
         },
         Malformed {
             what: "ECR answer truncated",

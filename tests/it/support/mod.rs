@@ -41,6 +41,21 @@ pub struct World {
 
 type Recorder = Arc<Mutex<Vec<Output>>>;
 
+/// Where the output of a run goes for the secrets check, for runs `Run::run` does not start
+/// (e.g. in a pseudo-terminal).
+#[derive(Clone)]
+pub struct Recording(Recorder);
+
+impl Recording {
+    pub fn record(&self, code: i32, stdout: &str, stderr: &str) {
+        self.0.lock().unwrap().push(Output {
+            code,
+            stdout: stdout.to_string(),
+            stderr: stderr.to_string(),
+        });
+    }
+}
+
 impl Drop for World {
     fn drop(&mut self) {
         // Every test that starts a world gets the secrets check, unless it already failed.
@@ -456,8 +471,11 @@ impl Run {
 
     pub fn run(self) -> Output {
         let record = self.record.clone();
-        let mut cmd = self.command();
-        let out = cmd.output().expect("run skyecr-bootstrap");
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .expect("run skyecr-bootstrap");
         let out = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -469,11 +487,17 @@ impl Run {
         out
     }
 
+    /// Where to record its output when it is started some other way than `run`.
+    pub fn recording(&self) -> Option<Recording> {
+        self.record.clone().map(Recording)
+    }
+
     /// Starts the binary without waiting (crash and concurrency tests).
     pub fn spawn(self) -> Running {
         let record = self.record.clone();
         let child = self
             .command()
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -481,11 +505,11 @@ impl Run {
         Running { child, record }
     }
 
-    fn command(&self) -> Command {
+    /// The process `run` starts, with its environment, unstarted and with stdio left alone,
+    /// e.g. to attach it to a pseudo-terminal.
+    pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"));
-        cmd.args(&self.args)
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null());
+        cmd.args(&self.args).current_dir(&self.cwd);
         // A clean slate: no real AWS or GitHub configuration may leak into a test.
         for var in [
             "AWS_PROFILE",

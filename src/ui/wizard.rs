@@ -1,0 +1,571 @@
+//! The `init` conversation: prompts on stderr, each answer checked like its flag, and the pure
+//! helpers around them (origin remote, the non-interactive command line, the failure summary).
+use std::borrow::Cow;
+
+use console::{Term, style};
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, Input, Select};
+
+use crate::config::{self, AuthMode, EncryptionName, FileSettings, SecretScope};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::ui::progress::Finished;
+
+/// Typed at an optional or list prompt to answer "none": no branch, tag, environment or
+/// profile can be named `-`, so it never hides a real value.
+pub const NONE: &str = "-";
+
+pub struct Prompter {
+    theme: ColorfulTheme,
+}
+
+impl Default for Prompter {
+    fn default() -> Self {
+        Prompter::new()
+    }
+}
+
+/// The trust scopes as answered: either any ref, or the three lists (at least one non-empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes {
+    pub branches: Vec<String>,
+    pub tags: Vec<String>,
+    pub environments: Vec<String>,
+    pub any_ref: bool,
+}
+
+impl Prompter {
+    pub fn new() -> Prompter {
+        Prompter {
+            theme: ColorfulTheme::default(),
+        }
+    }
+
+    /// One required value, checked with the same rule as `flag`; a bad answer is asked again
+    /// with the reason.
+    pub fn value(&self, prompt: &str, default: Option<&str>, flag: &'static str) -> Result<String> {
+        let mut input = Input::<String>::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .validate_with(move |v: &String| reason(flag, v.trim()));
+        if let Some(d) = default {
+            input = input.default(d.to_string());
+        }
+        input
+            .interact_text()
+            .map(|v| v.trim().to_string())
+            .map_err(prompt_error)
+    }
+
+    /// One optional value: Enter keeps the default (none when there is none), `-` clears it.
+    pub fn optional(
+        &self,
+        prompt: &str,
+        default: Option<&str>,
+        flag: &'static str,
+    ) -> Result<Option<String>> {
+        let mut input = Input::<String>::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .allow_empty(true)
+            .validate_with(move |v: &String| match v.trim() {
+                "" | NONE => Ok(()),
+                v => reason(flag, v),
+            });
+        if let Some(d) = default {
+            input = input.default(d.to_string());
+        }
+        let answer = input.interact_text().map_err(prompt_error)?;
+        Ok(match answer.trim() {
+            "" | NONE => None,
+            v => Some(v.to_string()),
+        })
+    }
+
+    /// A comma-separated list, each item checked like `flag`; `-` answers "none".
+    pub fn list(
+        &self,
+        prompt: &str,
+        default: &[String],
+        flag: &'static str,
+    ) -> Result<Vec<String>> {
+        let mut input = Input::<String>::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .allow_empty(true)
+            .validate_with(move |v: &String| {
+                split_list(v).iter().try_for_each(|item| reason(flag, item))
+            });
+        if !default.is_empty() {
+            input = input.default(default.join(", "));
+        }
+        let answer = input.interact_text().map_err(prompt_error)?;
+        Ok(split_list(&answer))
+    }
+
+    pub fn choose(&self, prompt: &str, items: &[String], default: usize) -> Result<usize> {
+        Select::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact()
+            .map_err(prompt_error)
+    }
+
+    pub fn confirm(&self, prompt: &str, default: bool) -> Result<bool> {
+        Confirm::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .default(default)
+            .interact()
+            .map_err(prompt_error)
+    }
+
+    /// Who may push. The default branch is offered first; any ref only after saying what it allows.
+    pub fn scopes(&self, repo: &str, default_branch: &str, given: &Scopes) -> Result<Scopes> {
+        let listed = "Runs on branches, tags or environments I list (recommended)".into();
+        let any = format!("Any run on any ref (repo:{repo}:*)");
+        let kind = self.choose(
+            "Who may push images?",
+            &[listed, any],
+            usize::from(given.any_ref),
+        )?;
+        if kind == 1 {
+            warn(&format!(
+                "Any ref lets every workflow run in {repo} push images: a branch anyone with write access creates, any tag, any environment, and pull requests from the repository's own branches.\n  `skyecr-bootstrap audit` reports it as a warning. A list of branches, tags or environments is safer."
+            ));
+            if self.confirm("Trust any ref anyway?", false)? {
+                return Ok(Scopes {
+                    any_ref: true,
+                    ..Scopes::default()
+                });
+            }
+        }
+        let default_branches = if given.branches.is_empty()
+            && given.tags.is_empty()
+            && given.environments.is_empty()
+        {
+            vec![default_branch.to_string()]
+        } else {
+            given.branches.clone()
+        };
+        loop {
+            let branches = self.list(
+                "Branches whose workflows may push (comma-separated, - for none)",
+                &default_branches,
+                "--branch",
+            )?;
+            let tags = self.list(
+                "Tag patterns that may push, * allowed (comma-separated, - for none)",
+                &given.tags,
+                "--tag",
+            )?;
+            let environments = self.list(
+                "GitHub environments whose jobs may push (comma-separated, - for none)",
+                &given.environments,
+                "--environment",
+            )?;
+            if !(branches.is_empty() && tags.is_empty() && environments.is_empty()) {
+                return Ok(Scopes {
+                    branches,
+                    tags,
+                    environments,
+                    any_ref: false,
+                });
+            }
+            warn(
+                "At least one branch, tag pattern or environment is needed: without one, no workflow could push.",
+            );
+        }
+    }
+}
+
+/// The rule of `flag` as the reason shown under the prompt.
+fn reason(flag: &'static str, value: &str) -> std::result::Result<(), String> {
+    config::check_value(flag, value).map_err(|e| format!("{} (expected {})", e.problem, e.expected))
+}
+
+/// Ctrl-C at a prompt is an interruption (exit 130), never an I/O failure.
+fn prompt_error(e: dialoguer::Error) -> Error {
+    let dialoguer::Error::IO(io) = e;
+    if io.kind() == std::io::ErrorKind::Interrupted {
+        Error::Interrupted
+    } else {
+        Error::Io(format!("cannot ask on the terminal: {io}"))
+    }
+}
+
+/// A line the person should not miss, on stderr.
+pub fn warn(text: &str) {
+    let _ = Term::stderr().write_line(&format!(
+        "{} {text}",
+        style("!").yellow().bold().for_stderr()
+    ));
+}
+
+/// A line of context between prompts, on stderr.
+pub fn note(text: &str) {
+    let _ = Term::stderr().write_line(&format!("  {}", style(text).dim().for_stderr()));
+}
+
+/// `a, b ,c` → `[a, b, c]`; empty items and the `-` answer are dropped.
+pub fn split_list(answer: &str) -> Vec<String> {
+    answer
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != NONE)
+        .map(str::to_string)
+        .collect()
+}
+
+/// `OWNER/REPO` from a GitHub remote URL in any form git accepts: https, ssh, scp-like, git.
+pub fn github_repo_from_remote(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (host, path) = match url.split_once("://") {
+        Some((_scheme, rest)) => {
+            let (authority, path) = rest.split_once('/')?;
+            // user[:password]@host[:port]: credentials are dropped here and never shown.
+            let host = authority.rsplit('@').next()?;
+            (host.split(':').next()?, path)
+        }
+        None => {
+            let (user_host, path) = url.split_once(':')?;
+            (user_host.rsplit('@').next()?, path)
+        }
+    };
+    let github = ["github.com", "www.github.com", "ssh.github.com"];
+    if !github.iter().any(|g| host.eq_ignore_ascii_case(g)) {
+        return None;
+    }
+    let path = path.trim_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let (owner, name) = path.split_once('/')?;
+    let candidate = format!("{owner}/{name}");
+    config::check_value("--github-repo", &candidate)
+        .ok()
+        .map(|()| candidate)
+}
+
+/// The current directory's `origin` remote, when it is a GitHub repository.
+pub fn origin_repository() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["remote", "get-url", "origin"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    github_repo_from_remote(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// A value as a POSIX shell word: bare when safe, else single-quoted.
+pub fn shell_quote(value: &str) -> Cow<'_, str> {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if safe {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(format!("'{}'", value.replace('\'', r"'\''")))
+    }
+}
+
+/// The `apply --yes` command line that does what `init` would, for the settings given so far.
+pub fn apply_command(raw: &FileSettings, json: bool) -> String {
+    let mut words: Vec<String> = vec!["skyecr-bootstrap".into(), "apply".into()];
+    let mut flag = |name: &str, value: &str| {
+        words.push(name.to_string());
+        words.push(shell_quote(value).into_owned());
+    };
+    let opt = [
+        ("--github-repo", raw.github_repo.as_deref()),
+        ("--region", raw.region.as_deref()),
+        ("--profile", raw.profile.as_deref()),
+        (
+            "--auth",
+            raw.auth.map(|a| match a {
+                AuthMode::Oidc => "oidc",
+                AuthMode::AccessKey => "access-key",
+            }),
+        ),
+        ("--ecr-repository", raw.ecr_repository.as_deref()),
+        (
+            "--encryption",
+            raw.encryption.map(|e| match e {
+                EncryptionName::Aes256 => "aes256",
+                EncryptionName::Kms => "kms",
+            }),
+        ),
+        ("--kms-key", raw.kms_key.as_deref()),
+        ("--role-name", raw.role_name.as_deref()),
+        ("--policy-name", raw.policy_name.as_deref()),
+        ("--user-name", raw.user_name.as_deref()),
+    ];
+    for (name, value) in opt {
+        if let Some(v) = value {
+            flag(name, v);
+        }
+    }
+    for (name, list) in [
+        ("--branch", &raw.branches),
+        ("--tag", &raw.tags),
+        ("--environment", &raw.environments),
+    ] {
+        for v in list {
+            flag(name, v);
+        }
+    }
+    let rest = [
+        ("--secret-name", raw.secret_name.as_deref()),
+        (
+            "--secret-scope",
+            raw.secret_scope.map(|s| match s {
+                SecretScope::Repository => "repository",
+                SecretScope::Environment => "environment",
+            }),
+        ),
+        ("--oidc-issuer", raw.oidc_issuer.as_deref()),
+    ];
+    for (name, value) in rest {
+        if let Some(v) = value {
+            flag(name, v);
+        }
+    }
+    if raw.any_ref {
+        words.push("--any-ref".into());
+    }
+    if json {
+        words.extend(["--output".into(), "json".into()]);
+    }
+    words.push("--yes".into());
+    words.join(" ")
+}
+
+/// Settings `apply` needs that neither the flags nor the file gave.
+pub fn missing(raw: &FileSettings) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if raw.github_repo.is_none() {
+        out.push("--github-repo OWNER/REPO   the repository whose workflows push images");
+    }
+    if !raw.any_ref && raw.branches.is_empty() && raw.tags.is_empty() && raw.environments.is_empty()
+    {
+        out.push("who may push: one or more of --branch NAME, --tag PATTERN, --environment NAME, or --any-ref");
+    }
+    out
+}
+
+/// Why `init` asked nothing without a terminal, and how to do the same without questions.
+pub fn refusal(raw: &FileSettings, json: bool) -> String {
+    let mut text = format!(
+        "init asks questions and needs a terminal; there is none, so nothing was asked or changed.\n  The same setup without questions:\n    {}",
+        apply_command(raw, json)
+    );
+    let missing = missing(raw);
+    if !missing.is_empty() {
+        text.push_str("\n  Still missing (add them to the command or to skyecr.json):");
+        for m in missing {
+            text.push_str("\n    ");
+            text.push_str(m);
+        }
+    }
+    text
+}
+
+/// After a failed apply: what was done, what failed, what did not start, and how to go on.
+pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) -> String {
+    let name = |resource: &str, n: &str| format!("{resource} {n}");
+    let done: Vec<String> = finished
+        .iter()
+        .filter(|f| f.outcome != "failed")
+        .map(|f| format!("{} {}", f.outcome, name(f.resource.as_str(), &f.name)))
+        .collect();
+    let failed: Vec<String> = finished
+        .iter()
+        .filter(|f| f.outcome == "failed")
+        .map(|f| name(f.resource.as_str(), &f.name))
+        .collect();
+    let not_started: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            !finished
+                .iter()
+                .any(|f| f.resource == c.resource && f.name == c.name)
+        })
+        .map(|c| name(c.resource.as_str(), &c.name))
+        .collect();
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "nothing".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "Stopped at the first failure.\n  done:        {}\n  failed:      {}\n  not started: {}\nYour answers are saved in {config_file}. Fix the cause below, then rerun `skyecr-bootstrap apply` (or `init`): it continues from here and redoes nothing that is done.",
+        list(&done),
+        list(&failed),
+        list(&not_started)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Change, Kind, Op};
+
+    #[test]
+    fn origin_remotes_in_every_form_git_accepts() {
+        for url in [
+            "https://github.com/acme/app.git",
+            "https://github.com/acme/app",
+            "https://github.com/acme/app/",
+            "https://x-access-token:ghp_secret@github.com/acme/app.git",
+            "http://www.github.com/acme/app.git",
+            "git@github.com:acme/app.git",
+            "git@github.com:acme/app",
+            "github.com:acme/app.git",
+            "ssh://git@github.com/acme/app.git",
+            "ssh://git@ssh.github.com:443/acme/app.git",
+            "git://github.com/acme/app.git\n",
+            "https://GitHub.com/acme/app.git",
+        ] {
+            assert_eq!(
+                github_repo_from_remote(url).as_deref(),
+                Some("acme/app"),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            github_repo_from_remote("git@github.com:acme/my.app.git").as_deref(),
+            Some("acme/my.app")
+        );
+    }
+
+    #[test]
+    fn other_hosts_and_shapes_give_no_default() {
+        for url in [
+            "https://gitlab.com/acme/app.git",
+            "git@bitbucket.org:acme/app.git",
+            "https://github.com/acme",
+            "https://github.com/acme/app/tree/main",
+            "https://github.com.evil.example/acme/app",
+            "/srv/git/app.git",
+            "",
+            "git@github.com:-acme/app.git",
+        ] {
+            assert_eq!(github_repo_from_remote(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_dash_means_none() {
+        assert_eq!(
+            split_list("main, release/1.x ,,dev"),
+            vec!["main", "release/1.x", "dev"]
+        );
+        assert!(split_list("-").is_empty());
+        assert!(split_list("  ").is_empty());
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("acme/app"), "acme/app");
+        assert_eq!(shell_quote("v*"), "'v*'");
+        assert_eq!(shell_quote("prod env"), "'prod env'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_command_line_carries_every_given_setting() {
+        let raw = FileSettings {
+            github_repo: Some("acme/app".into()),
+            region: Some("eu-west-1".into()),
+            auth: Some(AuthMode::Oidc),
+            encryption: Some(EncryptionName::Kms),
+            kms_key: Some("arn:aws:kms:eu-west-1:123456789012:key/abc".into()),
+            branches: vec!["main".into()],
+            tags: vec!["v*".into()],
+            environments: vec!["prod env".into()],
+            secret_scope: Some(SecretScope::Environment),
+            ..FileSettings::default()
+        };
+        assert_eq!(
+            apply_command(&raw, false),
+            "skyecr-bootstrap apply --github-repo acme/app --region eu-west-1 --auth oidc --encryption kms --kms-key arn:aws:kms:eu-west-1:123456789012:key/abc --branch main --tag 'v*' --environment 'prod env' --secret-scope environment --yes"
+        );
+        assert!(missing(&raw).is_empty());
+        let any = FileSettings {
+            any_ref: true,
+            ..FileSettings::default()
+        };
+        assert_eq!(
+            apply_command(&any, true),
+            "skyecr-bootstrap apply --any-ref --output json --yes"
+        );
+        assert_eq!(missing(&any).len(), 1);
+    }
+
+    #[test]
+    fn the_refusal_names_what_is_missing() {
+        let text = refusal(&FileSettings::default(), false);
+        assert!(
+            text.contains("    skyecr-bootstrap apply --yes\n"),
+            "{text}"
+        );
+        assert!(text.contains("--github-repo OWNER/REPO"), "{text}");
+        assert!(text.contains("--branch NAME, --tag PATTERN, --environment NAME, or --any-ref"));
+        let given = FileSettings {
+            github_repo: Some("acme/app".into()),
+            branches: vec!["main".into()],
+            ..FileSettings::default()
+        };
+        assert!(!refusal(&given, false).contains("Still missing"));
+    }
+
+    #[test]
+    fn the_failure_summary_tells_done_failed_and_not_started() {
+        let change =
+            |resource, name: &str| Change::new(resource, name, Action::Create, vec![], Op::Blocked);
+        let plan = Plan {
+            changes: vec![
+                change(Kind::Policy, "SkyPilot-ECR-Push"),
+                change(Kind::Repository, "skypilot"),
+                change(Kind::Role, "GitHubActions-SkyPilot-ECR"),
+                change(Kind::Secret, "AWS_ECR_ROLE_ARN"),
+            ],
+        };
+        let finished = [
+            Finished {
+                resource: Kind::Policy,
+                name: "SkyPilot-ECR-Push".into(),
+                outcome: "created",
+            },
+            Finished {
+                resource: Kind::Repository,
+                name: "skypilot".into(),
+                outcome: "created",
+            },
+            Finished {
+                resource: Kind::Role,
+                name: "GitHubActions-SkyPilot-ECR".into(),
+                outcome: "failed",
+            },
+        ];
+        let text = failure_summary(&plan, &finished, "skyecr.json");
+        assert!(
+            text.contains(
+                "done:        created policy SkyPilot-ECR-Push, created repository skypilot\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("failed:      role GitHubActions-SkyPilot-ECR\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("not started: secret AWS_ECR_ROLE_ARN\n"),
+            "{text}"
+        );
+        assert!(text.contains("saved in skyecr.json"), "{text}");
+    }
+}
