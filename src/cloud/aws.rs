@@ -85,6 +85,26 @@ impl Aws {
         })
     }
 
+    /// A denial that came back before the caller's identity (they are read at once) names the
+    /// caller all the same: "grant X to whom" is the point of the message.
+    pub async fn name_the_caller(&self, e: Error) -> Error {
+        match e {
+            Error::PermissionDenied { action, .. } if self.caller.get().is_none() => {
+                match self.identity().await {
+                    Ok(me) => Error::PermissionDenied {
+                        action,
+                        caller: me.caller_arn,
+                    },
+                    Err(_) => Error::PermissionDenied {
+                        action,
+                        caller: "the current AWS identity".into(),
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Turns a classified failure into the error a person sees.
     pub fn error(&self, f: AwsFailure) -> Error {
         if f.is_access_denied() {

@@ -20,7 +20,7 @@ pub async fn audit(
     all_roles: bool,
 ) -> Result<ExitCode> {
     let aws_for_reads = Aws::connect(settings).await?;
-    let (ctx, registry, others) = tokio::try_join!(
+    let joined = tokio::try_join!(
         observe_and_plan(settings, Intent::default()),
         registry_scanning(&aws_for_reads, &settings.ecr_repository),
         async {
@@ -30,7 +30,11 @@ pub async fn audit(
                 Ok(Vec::new())
             }
         }
-    )?;
+    );
+    let (ctx, registry, others) = match joined {
+        Ok(all) => all,
+        Err(e) => return Err(aws_for_reads.name_the_caller(e).await),
+    };
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),

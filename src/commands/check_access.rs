@@ -111,12 +111,16 @@ pub async fn check_access(
 ) -> Result<ExitCode> {
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    let (identity, repo, template, live) = tokio::try_join!(
+    let joined = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
         role::observe_named(&aws, &settings.role_name),
-    )?;
+    );
+    let (identity, repo, template, live) = match joined {
+        Ok(all) => all,
+        Err(e) => return Err(aws.name_the_caller(e).await),
+    };
     let Some(live) = live else {
         return Err(Error::Usage(format!(
             "role {} does not exist in this account: nothing can assume it. Run `skyecr-bootstrap apply` first.",

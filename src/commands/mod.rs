@@ -56,12 +56,16 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     let aws = Aws::connect(settings).await?;
     // Everything is read in one round; the repository read proves the token can see it
     // before anything is written anywhere.
-    let (identity, repo, template, observed) = tokio::try_join!(
+    let joined = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
         observe(&aws, &github, settings),
-    )?;
+    );
+    let (identity, repo, template, observed) = match joined {
+        Ok(all) => all,
+        Err(e) => return Err(aws.name_the_caller(e).await),
+    };
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
         name: repo.name.clone(),

@@ -332,6 +332,18 @@ fn cases() -> Vec<(Input, &'static str)> {
             "secret_scope",
         ),
         (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "output": "yaml"}"#),
+            "output",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "color": 5}"#),
+            "color",
+        ),
+        (
+            file(r#"{"github_repo": "acme/app", "branches": ["main"], "yes": "please"}"#),
+            "yes",
+        ),
+        (
             file(r#"{"github_repo": "acme/app", "tags": ["v1\n"]}"#),
             "--tag",
         ),
