@@ -146,6 +146,19 @@ impl Plan {
     pub fn blocked(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action == Action::Blocked)
     }
+
+    /// A plan with a blocked change is never applied in part: say why and what to do.
+    pub fn ensure_unblocked(&self) -> crate::error::Result<()> {
+        match self.blocked().next() {
+            Some(b) => Err(crate::error::Error::Blocked(format!(
+                "nothing was changed: {} {} cannot be brought in line in place.\n  {}",
+                b.resource.as_str(),
+                b.name,
+                b.details.join("\n  ")
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {

@@ -10,7 +10,7 @@ use crate::cloud::aws::{Aws, failure};
 use crate::cloud::github::{self, GitHub, Place};
 use crate::config::{Presentation, Settings};
 use crate::destroy::{self, PolicyRemains, ProviderRemains, Remains, RepositoryRemains};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::resources::{access_key, oidc_provider, push_policy, repository, role, secret, user};
 use crate::spec::{self, Arns};
 use crate::trust;
@@ -73,12 +73,7 @@ pub async fn destroy(
     if plan.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(b) = plan.blocked().next() {
-        return Err(Error::Blocked(format!(
-            "nothing was deleted: {}",
-            b.details.join(" ")
-        )));
-    }
+    plan.ensure_unblocked()?;
     confirm(presentation, "destroy")?;
     let run = |change: &crate::plan::Change| {
         let (aws, github, repo_name) = (&aws, &github, &repo_name);

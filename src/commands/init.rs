@@ -202,14 +202,7 @@ pub async fn init(
         ctx.repo.name
     );
     eprint!("{}", render::plan_text(&ctx.plan, &ctx.target()));
-    if let Some(blocked) = ctx.plan.blocked().next() {
-        return Err(Error::Blocked(format!(
-            "nothing was changed: {} {} cannot be brought in line in place.\n  {}",
-            blocked.resource.as_str(),
-            blocked.name,
-            blocked.details.join("\n  ")
-        )));
-    }
+    ctx.plan.ensure_unblocked()?;
     if !ctx.plan.changes.is_empty()
         && !presentation.yes
         && !ask(|p| p.confirm("Apply these changes?", false)).await?

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use super::{confirm, execute, observe_and_plan, print_plan};
 use crate::config::{Presentation, Settings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::spec::Intent;
 
 pub async fn plan(
@@ -36,14 +36,7 @@ pub async fn apply(
     if ctx.plan.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(blocked) = ctx.plan.blocked().next() {
-        return Err(Error::Blocked(format!(
-            "nothing was changed: {} {} cannot be brought in line in place.\n  {}",
-            blocked.resource.as_str(),
-            blocked.name,
-            blocked.details.join("\n  ")
-        )));
-    }
+    ctx.plan.ensure_unblocked()?;
     confirm(presentation, "apply")?;
     execute(&ctx).await?;
     eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());

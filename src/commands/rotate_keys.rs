@@ -30,12 +30,7 @@ pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Res
     // Rotation touches only the key; other drift is for `apply`.
     ctx.plan.changes.retain(|c| c.resource == Kind::AccessKey);
     print_plan(&ctx, presentation);
-    if let Some(b) = ctx.plan.blocked().next() {
-        return Err(Error::Blocked(format!(
-            "nothing was changed: {}",
-            b.details.join("\n  ")
-        )));
-    }
+    ctx.plan.ensure_unblocked()?;
     confirm(presentation, "rotate-keys")?;
     execute(&ctx).await?;
     eprintln!("Rotation complete: GitHub holds the new key; the old one is deleted.");
