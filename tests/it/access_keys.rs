@@ -42,26 +42,6 @@ fn delivered_pair(w: &World) -> (String, String) {
     (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
 }
 
-/// Signs `GetCallerIdentity` with the pair: moto answers with the user's ARN only for a real key.
-fn caller_with(w: &World, (id, secret): &(String, String)) -> Option<String> {
-    let config = w.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&w.moto)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                id, secret, None, None, "github",
-            ))
-            .load(),
-    );
-    w.block_on(
-        aws_sdk_sts::Client::new(&config)
-            .get_caller_identity()
-            .send(),
-    )
-    .ok()
-    .and_then(|o| o.arn().map(str::to_string))
-}
-
 fn assert_working_pair(w: &World) -> (String, String) {
     let pair = delivered_pair(w);
     assert!(
@@ -74,7 +54,7 @@ fn assert_working_pair(w: &World) -> (String, String) {
         "exactly the delivered key exists"
     );
     assert_eq!(
-        caller_with(w, &pair),
+        w.caller_with(&pair.0, &pair.1),
         Some(format!("arn:aws:iam::{ACCOUNT}:user/{USER}"))
     );
     pair
@@ -224,7 +204,7 @@ fn rotate_keys_replaces_the_pair_and_survives_a_fault_between_steps() {
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     let pair = delivered_pair(&w);
     assert_eq!(
-        caller_with(&w, &pair),
+        w.caller_with(&pair.0, &pair.1),
         Some(format!("arn:aws:iam::{ACCOUNT}:user/{USER}")),
         "GitHub still holds a working pair"
     );

@@ -43,26 +43,6 @@ impl Mode {
     }
 }
 
-/// Signs `GetCallerIdentity` with the pair: moto answers with the user's ARN only for a real key.
-pub fn caller_with(w: &World, id: &str, secret: &str) -> Option<String> {
-    let config = w.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&w.moto)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                id, secret, None, None, "github",
-            ))
-            .load(),
-    );
-    w.block_on(
-        aws_sdk_sts::Client::new(&config)
-            .get_caller_identity()
-            .send(),
-    )
-    .ok()
-    .and_then(|o| o.arn().map(str::to_string))
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -168,7 +148,7 @@ pub fn snapshot(w: &World) -> Value {
             .iter()
             .map(|k| {
                 if Some(k) == delivered_id.as_ref()
-                    && caller_with(w, k, delivered_secret.as_deref().unwrap_or_default())
+                    && w.caller_with(k, delivered_secret.as_deref().unwrap_or_default())
                         .is_some_and(|arn| arn.ends_with(&format!(":user/{name}")))
                 {
                     "<the delivered key, working>".to_string()

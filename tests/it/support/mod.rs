@@ -435,6 +435,28 @@ impl World {
         })
     }
 
+    /// Signs `GetCallerIdentity` with a key pair: moto answers with the user's ARN only for a
+    /// real key, so this proves a delivered pair works.
+    pub fn caller_with(&self, id: &str, secret: &str) -> Option<String> {
+        let config = self.rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(&self.moto)
+                .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    id, secret, None, None, "github",
+                ))
+                .load(),
+        );
+        self.rt
+            .block_on(
+                aws_sdk_sts::Client::new(&config)
+                    .get_caller_identity()
+                    .send(),
+            )
+            .ok()
+            .and_then(|o| o.arn().map(str::to_string))
+    }
+
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
