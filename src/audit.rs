@@ -4,6 +4,7 @@ use serde::Serialize;
 use crate::config::Encryption;
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
+use crate::resources::change::Desire;
 use crate::resources::{access_key, push_policy, repository, role, secret};
 use crate::spec::Desired;
 use crate::trust::{self, Finding, Severity, TrustContext};
@@ -74,22 +75,22 @@ impl Report {
 /// Each managed resource's status, read off the plan (one diff logic for plan and audit).
 pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<ResourceStatus> {
     let mut managed = Vec::new();
-    if let Some(p) = &desired.provider {
+    if let Some(p) = desired.provider.as_ref().and_then(Desire::present) {
         managed.push((Kind::OidcProvider, p.url.clone()));
     }
-    if let Some(r) = &desired.role {
+    if let Some(r) = desired.role.as_ref().and_then(Desire::present) {
         managed.push((Kind::Role, r.name.clone()));
     }
-    managed.push((Kind::Policy, desired.policy.name.clone()));
-    managed.push((Kind::Repository, desired.repository.name.clone()));
-    if let Some(u) = &desired.user {
+    managed.push((Kind::Policy, desired.policy.spec().name.clone()));
+    managed.push((Kind::Repository, desired.repository.spec().name.clone()));
+    if let Some(u) = desired.user.as_ref().and_then(Desire::present) {
         managed.push((Kind::User, u.name.clone()));
     }
     managed.extend(
         desired
             .variables
             .iter()
-            .map(|v| (Kind::Variable, v.name.clone())),
+            .map(|v| (Kind::Variable, v.spec().name.clone())),
     );
 
     let mut out: Vec<ResourceStatus> = managed
@@ -116,17 +117,14 @@ pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<Reso
             }
         })
         .collect();
-    if desired.access_key.wanted {
-        out.extend(access_key_statuses(
-            &desired.access_key,
-            &observed.access_key,
-        ));
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_statuses(keys, &observed.access_key));
     }
     for (spec, live) in desired
         .secrets
         .iter()
         .zip(&observed.secrets)
-        .filter(|(s, _)| s.present)
+        .filter_map(|(s, live)| Some((s.present()?, live)))
     {
         let (status, note) = match secret::staleness(spec, live) {
             None | Some(secret::Staleness::Forced) => (Status::InSync, None),
@@ -222,25 +220,28 @@ pub fn findings(
     now: &str,
 ) -> Vec<AuditFinding> {
     let mut out = Vec::new();
-    if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
+    if let (Some(spec), Some(live)) = (
+        desired.role.as_ref().and_then(Desire::present),
+        &observed.role,
+    ) {
         out.extend(role_findings(&spec.name, live, ctx));
     }
     if let Some(live) = &observed.policy {
         out.extend(policy_findings(
-            &desired.policy.name,
+            &desired.policy.spec().name,
             live,
             &expected_repository_arn(desired),
         ));
     }
     if let Some(live) = &observed.repository {
-        out.extend(repository_findings(&desired.repository, live, registry));
-    }
-    if desired.access_key.wanted {
-        out.extend(access_key_findings(
-            &desired.access_key,
-            &observed.access_key,
-            now,
+        out.extend(repository_findings(
+            desired.repository.spec(),
+            live,
+            registry,
         ));
+    }
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_findings(keys, &observed.access_key, now));
     }
     out
 }
@@ -311,7 +312,7 @@ fn access_key_findings(
 }
 
 fn expected_repository_arn(desired: &Desired) -> String {
-    desired.policy.document["Statement"]
+    desired.policy.spec().document["Statement"]
         .as_array()
         .and_then(|s| {
             s.iter()

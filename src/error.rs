@@ -35,6 +35,22 @@ impl AwsFailure {
         self.code.as_deref() == Some(code)
     }
 
+    /// The resource does not exist (or no longer does): a value, not an error.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("NoSuchEntity" | "RepositoryNotFoundException" | "NotFoundException")
+        )
+    }
+
+    /// Another run (or an earlier attempt whose answer was lost) created it already.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("EntityAlreadyExists" | "RepositoryAlreadyExistsException")
+        )
+    }
+
     pub fn is_access_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
@@ -82,6 +98,15 @@ pub enum Error {
         "could not load AWS credentials or region: {0}\n  Configure the AWS CLI (aws configure / aws sso login), or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
     )]
     AwsSetup(String),
+
+    #[error(
+        "{what} returned by {action} could not be read: {reason}.\n  Nothing was changed; if the document was edited by hand, check it in the AWS console."
+    )]
+    Unreadable {
+        action: &'static str,
+        what: String,
+        reason: String,
+    },
 
     #[error("{0}")]
     GitHub(String),

@@ -5,7 +5,6 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
-pub mod destroy;
 pub mod error;
 pub mod observe;
 pub mod plan;

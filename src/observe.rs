@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
-use crate::spec;
+use crate::spec::{self, Intent};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
@@ -26,31 +26,41 @@ pub struct Observed {
     pub variables: Vec<Option<variable::Live>>,
 }
 
-pub async fn observe(aws: &Aws, github: &GitHub, settings: &Settings) -> Result<Observed> {
-    let oidc = settings.auth == AuthMode::Oidc;
+/// Reads what the settings name. A teardown reads both auth modes' resources, and what decides
+/// whether they may go: which other roles trust the provider, whether the repository holds images.
+pub async fn observe(
+    aws: &Aws,
+    github: &GitHub,
+    settings: &Settings,
+    intent: Intent,
+) -> Result<Observed> {
+    let teardown = intent.teardown;
+    let oidc = settings.auth == AuthMode::Oidc || teardown;
+    let keys = settings.auth == AuthMode::AccessKey || teardown;
     let repo = &settings.github;
     let provider = async {
         if oidc {
-            oidc_provider::observe(aws, settings.issuer.host_path()).await
+            let beside = teardown.then_some(settings.role_name.as_str());
+            oidc_provider::observe(aws, settings.issuer.host_path(), beside).await
         } else {
             Ok(None)
         }
     };
     let role = async {
         if oidc {
-            role::observe_named(aws, &settings.role_name).await
+            role::observe(aws, &settings.role_name).await
         } else {
             Ok(None)
         }
     };
     let user = async {
-        if oidc {
-            Ok(None)
-        } else {
+        if keys {
             user::observe(aws, &settings.user_name).await
+        } else {
+            Ok(None)
         }
     };
-    let places = spec::secret_places(settings);
+    let places = spec::secret_places(settings, intent);
     let secrets = try_join_all(
         places
             .iter()
@@ -65,7 +75,7 @@ pub async fn observe(aws: &Aws, github: &GitHub, settings: &Settings) -> Result<
         provider,
         role,
         push_policy::observe(aws, &settings.policy_name),
-        repository::observe(aws, &settings.ecr_repository),
+        repository::observe(aws, &settings.ecr_repository, teardown),
         user,
         access_key::observe(aws, github, repo, &settings.user_name),
         secrets,

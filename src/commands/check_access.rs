@@ -115,7 +115,7 @@ pub async fn check_access(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
-        role::observe_named(&aws, &settings.role_name),
+        role::observe(&aws, &settings.role_name),
     );
     let (identity, repo, template, live) = match joined {
         Ok(all) => all,

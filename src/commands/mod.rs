@@ -49,7 +49,7 @@ impl Context {
 
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
 pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
-    if settings.auth == AuthMode::Oidc {
+    if settings.auth == AuthMode::Oidc && !intent.teardown {
         config::require_scopes(settings)?;
     }
     let github = GitHub::new(github::discover_token()?)?;
@@ -60,7 +60,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         aws.identity(),
         github.repository(&settings.github),
         github.subject_template(&settings.github),
-        observe(&aws, &github, settings),
+        observe(&aws, &github, settings, intent),
     );
     let (identity, repo, template, observed) = match joined {
         Ok(all) => all,

@@ -28,7 +28,7 @@ pub async fn apply(
         settings,
         Intent {
             force_secrets,
-            rotate_keys: false,
+            ..Intent::default()
         },
     )
     .await?;

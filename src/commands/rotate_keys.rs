@@ -16,8 +16,8 @@ pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Res
     let mut ctx = observe_and_plan(
         settings,
         Intent {
-            force_secrets: false,
             rotate_keys: true,
+            ..Intent::default()
         },
     )
     .await?;
