@@ -135,11 +135,36 @@ fn render_invalid(items: &[InvalidInput]) -> String {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::Interrupted => ExitCode::from(130),
-            _ => ExitCode::from(1),
+            Error::Interrupted => ExitStatus::Interrupted,
+            _ => ExitStatus::Failure,
         }
+    }
+}
+
+/// How a run ended: the contract's exit codes, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done, in sync, or allowed.
+    Success,
+    /// 1: bad input (usage errors included, never clap's 2), or an AWS or GitHub failure.
+    Failure,
+    /// 2: audit found drift or a finding that matters, `plan --detailed-exitcode` has changes,
+    /// or check-access says denied.
+    Attention,
+    /// 130: interrupted.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Attention => 2,
+            ExitStatus::Interrupted => 130,
+        })
     }
 }
 

@@ -1,10 +1,12 @@
 //! Observe: read everything the plan compares, concurrently; "not found" is `None`.
 //! Everything is found by name, so observing needs no account ID and runs in the same round
 //! as the identity and repository reads.
+use std::future::Future;
+
 use futures::future::try_join_all;
 
-use crate::cloud::aws::Aws;
-use crate::cloud::github::GitHub;
+use crate::cloud::aws::{Aws, Identity};
+use crate::cloud::github::{GitHub, RepoInfo};
 use crate::config::{AuthMode, Settings};
 use crate::error::Result;
 use crate::resources::{
@@ -24,6 +26,41 @@ pub struct Observed {
     pub secrets: Vec<secret::Live>,
     /// In the order of `spec::VARIABLES` (as `Desired::variables`).
     pub variables: Vec<Option<variable::Live>>,
+}
+
+/// What every command reads first, in one round with its own reads.
+pub struct FirstRound<T> {
+    pub identity: Identity,
+    /// Read before anything is written anywhere: proves the token can see the repository.
+    pub repo: RepoInfo,
+    /// The repository's OIDC subject template; `None` is GitHub's default.
+    pub template: Option<Vec<String>>,
+    pub reads: T,
+}
+
+/// The identity, the repository and its subject template, at once with `reads`. A denial that
+/// arrives before the identity still names the caller.
+pub async fn first_round<T>(
+    aws: &Aws,
+    github: &GitHub,
+    settings: &Settings,
+    reads: impl Future<Output = Result<T>>,
+) -> Result<FirstRound<T>> {
+    let joined = tokio::try_join!(
+        aws.identity(),
+        github.repository(&settings.github),
+        github.subject_template(&settings.github),
+        reads,
+    );
+    match joined {
+        Ok((identity, repo, template, reads)) => Ok(FirstRound {
+            identity,
+            repo,
+            template,
+            reads,
+        }),
+        Err(e) => Err(aws.name_the_caller(e).await),
+    }
 }
 
 /// Reads what the settings name. A teardown reads both auth modes' resources, and what decides

@@ -1,10 +1,9 @@
 //! `destroy`: the desired state is nothing of the setup; preview, confirm, apply. A rerun is a no-op.
-use std::process::ExitCode;
 
 use super::{confirm, execute, observe_and_plan};
 use crate::cli::OutputArg;
 use crate::config::{Presentation, Settings};
-use crate::error::Result;
+use crate::error::{ExitStatus, Result};
 use crate::spec::Intent;
 use crate::ui::render;
 
@@ -12,7 +11,7 @@ pub async fn destroy(
     settings: &Settings,
     presentation: Presentation,
     force: bool,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let intent = Intent {
         teardown: true,
         delete_images: force,
@@ -27,7 +26,7 @@ pub async fn destroy(
         _ => print!("{}", render::teardown_text(&ctx.plan, &ctx.target())),
     }
     if ctx.plan.changes.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     ctx.plan.ensure_unblocked()?;
     confirm(presentation, "destroy")?;
@@ -36,5 +35,5 @@ pub async fn destroy(
         "Destroy complete: {} resource(s) removed.",
         ctx.plan.changes.len()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -1,7 +1,6 @@
 //! `init`: the wizard. Asks for every setting, shows where things go and the plan, confirms,
 //! applies with progress, saves `skyecr.json`. Nothing is written before the confirmation.
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde_json::json;
 
@@ -12,7 +11,7 @@ use crate::cloud::github::{self, GitHub, Place, RepoInfo};
 use crate::config::{
     self, AuthMode, EncryptionName, FileSettings, Presentation, RepoName, SecretScope,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::resources::access_key;
 use crate::resources::change::Desire;
 use crate::spec::{Desired, Intent};
@@ -35,7 +34,7 @@ pub async fn init(
     flags: &SettingsArgs,
     given: FileSettings,
     presentation: Presentation,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let json = presentation.output == OutputArg::Json;
     if !ui::interactive() {
         return Err(Error::Usage(wizard::refusal(&given, json)));
@@ -226,7 +225,7 @@ pub async fn init(
         return Err(e);
     }
     print_result(&ctx, &config_file, flags, json);
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Where the role ARN secret lives; only a question when environments were chosen.

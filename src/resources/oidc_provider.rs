@@ -73,27 +73,22 @@ pub async fn observe(
 
 /// Roles other than ours whose trust policy federates with the provider.
 async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut pages = aws.iam.list_roles().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws.error(failure("iam:ListRoles", e)))?;
-        for r in page.roles() {
-            let trusts = r.role_name() != ours
-                && r.assume_role_policy_document()
-                    .and_then(|raw| trust::parse_policy_str(raw).ok())
-                    .is_some_and(|doc| {
-                        doc.statements.iter().any(|s| {
-                            s.principal
-                                .as_ref()
-                                .is_some_and(|p| p.federated().iter().any(|f| f == provider_arn))
-                        })
-                    });
-            if trusts {
-                out.push(r.role_name().to_string());
-            }
-        }
-    }
-    Ok(out)
+    let roles = super::role::observe_all(aws).await?;
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.name != ours && federates_with(&r.trust, provider_arn))
+        .map(|r| r.name)
+        .collect())
+}
+
+fn federates_with(trust_policy: &str, provider_arn: &str) -> bool {
+    trust::parse_policy_str(trust_policy).is_ok_and(|doc| {
+        doc.statements.iter().any(|s| {
+            s.principal
+                .as_ref()
+                .is_some_and(|p| p.federated().iter().any(|f| f == provider_arn))
+        })
+    })
 }
 
 pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {

@@ -1,10 +1,13 @@
 //! The ECR repository: scan on push, and the encryption chosen at creation (ECR cannot change it later).
-use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningConfiguration};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ScanFrequency, ScanType,
+};
 
 use super::change::{Action, Desire, Kind};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
+use crate::trust::wildcard_match;
 
 pub type Change = super::change::Change<RepositoryOp>;
 
@@ -89,6 +92,28 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         })),
         Err(e) => aws.absent(failure("ecr:DescribeRepositories", e)),
     }
+}
+
+/// Whether a registry-level rule scans this repository on push even if its own flag is off.
+pub async fn observe_registry_scanning(aws: &Aws, repository: &str) -> Result<bool> {
+    let out = aws
+        .ecr
+        .get_registry_scanning_configuration()
+        .send()
+        .await
+        .map_err(|e| aws.error(failure("ecr:GetRegistryScanningConfiguration", e)))?;
+    Ok(out.scanning_configuration().is_some_and(|c| {
+        c.scan_type() == Some(&ScanType::Enhanced)
+            || c.rules().iter().any(|rule| {
+                matches!(
+                    rule.scan_frequency(),
+                    ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan
+                ) && rule
+                    .repository_filters()
+                    .iter()
+                    .any(|f| wildcard_match(f.filter(), repository))
+            })
+    }))
 }
 
 fn describe(encryption: &Encryption) -> String {

@@ -76,6 +76,35 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
     }))
 }
 
+/// A role of the account as `ListRoles` shows it, for the account-wide audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+    /// The trust policy as listed (plain JSON, not percent-encoded like `GetRole`'s).
+    pub trust: String,
+}
+
+/// Every role of the account, page by page.
+pub async fn observe_all(aws: &Aws) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    let mut pages = aws.iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error(failure("iam:ListRoles", e)))?;
+        out.extend(page.roles().iter().map(|r| {
+            Listed {
+                name: r.role_name().to_string(),
+                arn: r.arn().to_string(),
+                trust: r
+                    .assume_role_policy_document()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        }));
+    }
+    Ok(out)
+}
+
 pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     let spec = desire.spec();
     let change = |action, details, op| Change::new(Kind::Role, &spec.name, action, details, op);
