@@ -37,7 +37,7 @@ def aws_is_mutating(action):
     return not action.startswith(READ_ONLY_AWS_PREFIXES)
 
 
-def classify_aws(method, path, query, headers, body):
+def classify_aws(path, query, headers, body):
     auth = headers.get("Authorization") or ""
     m = CRED_RE.search(auth)
     service = m.group(4).lower() if m else None
@@ -96,9 +96,7 @@ def aws_error(info, status, code, message, extra_headers=None, raw_body=None):
                 '<Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>'
                 % (ns, typ, xml_escape(code), xml_escape(message), rid)).encode("utf-8")
         headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)]
-    if extra_headers:
-        lower = {k.lower() for k in extra_headers}
-        headers = [(k, v) for k, v in headers if k.lower() not in lower] + list(extra_headers.items())
+    headers = merge_headers(headers, extra_headers)
     if raw_body is not None:
         body = raw_body.encode("utf-8")
     return headers, body
@@ -139,7 +137,7 @@ class AwsProxyHandler(BaseHandler):
             return
         world.add_latency()
 
-        info = classify_aws(self.command, path, query, self.headers, body)
+        info = classify_aws(path, query, self.headers, body)
         if not world.freeze.gate(info["mutating"]):
             return self.drop()
         rec = {"protocol": "aws", "service": info["service"], "action": info["action"],

@@ -72,7 +72,7 @@ class FaultBook:
 
 
 def merge_headers(headers, extra):
-    """Override/add the headers of a fault rule on top of a real response."""
+    """Override/add the headers of a fault rule on top of a response's own."""
     if not extra:
         return headers
     lower = {k.lower() for k in extra}

@@ -865,8 +865,6 @@ class GitHubHandler(BaseHandler):
             headers += rl
             payload = {"message": rule.get("message", GITHUB_REASONS.get(status, "Error")),
                        "documentation_url": DOCS, "status": str(status)}
-        extra = rule.get("headers") or {}
-        lower = {k.lower() for k in extra}
-        headers = [(k, v) for k, v in headers if k.lower() not in lower] + [(k, str(v)) for k, v in extra.items()]
+        headers = merge_headers(headers, rule.get("headers"))
         rbody = rule["body"].encode("utf-8") if "body" in rule else jdump(payload)
         return status, headers, rbody
