@@ -6,7 +6,7 @@ mod support;
 
 mod access_keys;
 mod audit;
-mod aws_core;
+mod aws_provisioning;
 mod cli_help;
 mod github_delivery;
 mod reliability;
