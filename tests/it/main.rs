@@ -8,7 +8,7 @@ mod access_keys;
 mod audit;
 mod aws_provisioning;
 mod cli_help;
-mod github_delivery;
+mod github_secrets;
 mod reliability;
 mod wizard;
 mod workflow;
