@@ -25,7 +25,7 @@ pub struct Observed {
     /// In the order of `spec::secret_places` (as `Desired::secrets`).
     pub secrets: Vec<secret::Live>,
     /// In the order of `spec::VARIABLES` (as `Desired::variables`).
-    pub variables: Vec<Option<variable::Live>>,
+    pub variables: Vec<variable::Live>,
 }
 
 /// What every command reads first, in one round with its own reads.

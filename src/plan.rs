@@ -53,7 +53,7 @@ impl Op {
         match self {
             Op::Provider(oidc_provider::ProviderOp::Delete) => 6,
             Op::Policy(PolicyOp::Delete { .. }) | Op::Repository(RepositoryOp::Delete { .. }) => 5,
-            Op::Role(role::RoleOp::Delete) | Op::User(user::UserOp::Delete) => 4,
+            Op::Role(role::RoleOp::Delete { .. }) | Op::User(user::UserOp::Delete { .. }) => 4,
             Op::Secret(_, secret::SecretOp::Delete)
             | Op::Variable(_, variable::VariableOp::Delete) => FINAL_STAGE,
             Op::AccessKey(op) => op.stage(),
@@ -114,7 +114,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         Op::Policy,
     ));
     all.extend(wrapped(
-        repository::diff(&desired.repository, observed.repository.as_ref()),
+        repository::diff(
+            &desired.repository,
+            observed.repository.as_ref(),
+            policy_vouches_for_repository(desired, observed),
+        ),
         Op::Repository,
     ));
     if let Some(d) = &desired.role {
@@ -124,7 +128,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         all.extend(wrapped(user::diff(d, observed.user.as_ref()), Op::User));
     }
     all.extend(wrapped(
-        access_key::diff(&desired.access_key, &observed.access_key),
+        access_key::diff(
+            &desired.access_key,
+            &observed.access_key,
+            user_goes(desired, observed),
+        ),
         Op::AccessKey,
     ));
     for (i, (d, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
@@ -136,9 +144,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         .zip(&observed.variables)
         .enumerate()
     {
-        all.extend(wrapped(variable::diff(d, live.as_ref()), |op| {
-            Op::Variable(i, op)
-        }));
+        all.extend(wrapped(variable::diff(d, live), |op| Op::Variable(i, op)));
     }
     // A teardown lists its removals in the order they run.
     if matches!(desired.policy, Desire::Absent(_)) {
@@ -146,4 +152,22 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
     let (kept, changes) = all.into_iter().partition(|c| c.action == Action::Keep);
     Plan { changes, kept }
+}
+
+/// An untagged repository is the tool's from before tags when the tool's own push policy grants
+/// push on exactly it.
+fn policy_vouches_for_repository(desired: &Desired, observed: &Observed) -> bool {
+    let policy = desired.policy.spec();
+    observed.policy.as_ref().is_some_and(|live| {
+        live.owner(&policy.repository).is_ours()
+            && crate::policy::equivalent(&live.document, &policy.document)
+    })
+}
+
+/// A teardown deletes the tool's user, and with it every key of the user.
+fn user_goes(desired: &Desired, observed: &Observed) -> bool {
+    match (&desired.user, &observed.user) {
+        (Some(Desire::Absent(spec)), Some(live)) => live.owner(spec).is_ours(),
+        _ => false,
+    }
 }

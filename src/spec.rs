@@ -7,6 +7,7 @@ use crate::config::{AuthMode, RepoName, SecretScope, Settings, TrustScopes};
 use crate::error::{Error, Result};
 use crate::policy;
 use crate::resources::change::Desire;
+use crate::resources::ownership;
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
@@ -33,6 +34,8 @@ pub struct Intent {
     pub teardown: bool,
     /// `destroy --force`: a repository goes with its images.
     pub delete_images: bool,
+    /// `--adopt`: take over what exists under the chosen names but is not the tool's.
+    pub adopt: bool,
 }
 
 /// `None` leaves a resource as it is: switching to access keys keeps the provider and the role.
@@ -134,6 +137,10 @@ pub fn desired(
         policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects)
     };
     let role_arn = arns.iam("role", &settings.role_name);
+    let repository = format!("{}/{}", repo.owner, repo.name);
+    let tags = ownership::tags(&repository);
+    let free = FreeNames::for_repo(&repo.name, settings);
+    let boundary: Option<String> = None;
     let role = managed(oidc).map(|present| {
         wanted(
             present,
@@ -142,6 +149,11 @@ pub fn desired(
                 arn: role_arn.clone(),
                 trust,
                 policy_arn: policy_arn.clone(),
+                boundary: boundary.clone(),
+                tags: tags.clone(),
+                repository: repository.clone(),
+                adopt: intent.adopt,
+                free_name: free.role,
             },
         )
     });
@@ -196,6 +208,11 @@ pub fn desired(
                 user::Spec {
                     name: settings.user_name.clone(),
                     policy_arn: policy_arn.clone(),
+                    boundary,
+                    tags: tags.clone(),
+                    repository: repository.clone(),
+                    adopt: intent.adopt,
+                    free_name: free.user,
                 },
             )
         }),
@@ -205,7 +222,6 @@ pub fn desired(
                 repo: github.clone(),
                 user_name: settings.user_name.clone(),
                 rotate: intent.rotate_keys,
-                with_user: intent.teardown,
             },
         ),
         policy: wanted(
@@ -214,20 +230,59 @@ pub fn desired(
                 name: settings.policy_name.clone(),
                 arn: policy_arn,
                 document: policy::push_policy(&repository_arn),
+                tags: tags.clone(),
+                repository: repository.clone(),
+                adopt: intent.adopt,
+                free_name: free.policy,
             },
         ),
         repository: wanted(
             !intent.teardown,
             repository::Spec {
                 name: settings.ecr_repository.clone(),
+                arn: repository_arn.clone(),
                 scan_on_push: true,
                 encryption: settings.encryption.clone(),
                 delete_images: intent.delete_images,
+                tags,
+                repository,
+                adopt: intent.adopt,
+                free_name: free.repository,
             },
         ),
         secrets,
         variables,
     })
+}
+
+/// Names the plan suggests when a chosen name belongs to someone else: the many-repository
+/// defaults, made distinct from the name that is taken.
+struct FreeNames {
+    role: String,
+    policy: String,
+    repository: String,
+    user: String,
+}
+
+impl FreeNames {
+    fn for_repo(repo: &str, settings: &Settings) -> FreeNames {
+        let free = |template: String, taken: &str| {
+            if template == taken {
+                format!("{taken}-2")
+            } else {
+                template
+            }
+        };
+        FreeNames {
+            role: free(format!("GitHubActions-{repo}-ECR"), &settings.role_name),
+            policy: free(format!("{repo}-ECR-Push"), &settings.policy_name),
+            repository: free(repo.to_lowercase(), &settings.ecr_repository),
+            user: free(
+                format!("github-actions-{}-ecr", repo.to_lowercase()),
+                &settings.user_name,
+            ),
+        }
+    }
 }
 
 /// One trust scope, as the parts of a token's claims it fixes.

@@ -32,9 +32,6 @@ pub struct Spec {
     pub user_name: String,
     /// `rotate-keys`: deliver a new key even when the current one is fine.
     pub rotate: bool,
-    /// Absent because the user is deleted too (a teardown): none of its keys may stay.
-    /// Otherwise (mode switched to OIDC) only a key the tool delivered is retired.
-    pub with_user: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +63,9 @@ pub enum KeyOp {
     /// Delete keys that are not in GitHub (from an interrupted run, or superseded).
     Delete { key_ids: Vec<String> },
     /// Mode switched to OIDC: delete the keys, both secrets and the records.
-    Retire { key_ids: Vec<String> },
+    /// With `secrets` also both secrets and the records: only when the tool's records show it
+    /// delivered them.
+    Retire { key_ids: Vec<String>, secrets: bool },
 }
 
 impl KeyOp {
@@ -228,47 +227,57 @@ fn describe_keys(live: &Live) -> String {
         .join("; ")
 }
 
-pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
+/// `user_goes`: the user is deleted too (a teardown of the tool's user), so none of its keys
+/// may stay. Otherwise only what the tool's records show it delivered is retired.
+pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> {
     let spec = desire.spec();
     let a = assess(live);
     let change =
         |action, name: &str, details, op| Change::new(Kind::AccessKey, name, action, details, op);
     let mut changes = Vec::new();
     if desire.present().is_none() {
-        // Only keys this tool delivered are retired; a user it never managed is left alone,
-        // unless the user itself goes.
-        let key_ids: Vec<String> = if spec.with_user || live.delivered.is_some() {
+        let recorded = live.delivered.is_some() || live.pending.is_some();
+        let key_ids: Vec<String> = if user_goes || recorded {
             live.keys.iter().map(|k| k.id.clone()).collect()
         } else {
             Vec::new()
         };
-        let in_github = live.delivered.is_some()
-            || live.pending.is_some()
-            || live.id_secret.is_some()
-            || live.key_secret.is_some();
-        if key_ids.is_empty() && !in_github {
+        if !recorded && (live.id_secret.is_some() || live.key_secret.is_some()) {
+            changes.push(Change::not_run(
+                Kind::Secret,
+                &format!("{KEY_ID_SECRET}, {SECRET_KEY_SECRET}"),
+                Action::Keep,
+                vec![format!(
+                    "left in place: {KEY_ID_SECRET}/{SECRET_KEY_SECRET} were not delivered by skyecr-bootstrap (no {DELIVERED_VARIABLE} record)"
+                )],
+            ));
+        }
+        if key_ids.is_empty() && !recorded {
             return changes;
         }
-        let (why, when) = if spec.with_user {
-            ("", "")
-        } else {
-            (
-                "access-key mode is off: ",
-                " (after the OIDC role is in place)",
-            )
-        };
+        let mut details = vec![format!(
+            "delete keys [{}] of user {}",
+            key_ids.join(", "),
+            spec.user_name
+        )];
+        if recorded {
+            let when = if user_goes {
+                ""
+            } else {
+                " (after the OIDC role is in place)"
+            };
+            details.push(format!(
+                "delete secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET}{when}"
+            ));
+        }
         changes.push(change(
             Action::Delete,
             &spec.user_name,
-            vec![
-                format!(
-                    "{why}delete keys [{}] of user {}",
-                    key_ids.join(", "),
-                    spec.user_name
-                ),
-                format!("delete secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET}{when}"),
-            ],
-            KeyOp::Retire { key_ids },
+            details,
+            KeyOp::Retire {
+                key_ids,
+                secrets: recorded,
+            },
         ));
         return changes;
     }
@@ -590,7 +599,10 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                 .await?;
             delete_keys(aws, &spec.user_name, retire).await
         }
-        KeyOp::Retire { key_ids } => {
+        KeyOp::Retire { key_ids, secrets } => {
+            if !secrets {
+                return delete_keys(aws, &spec.user_name, key_ids).await;
+            }
             github.delete_secret(repo, &place, KEY_ID_SECRET).await?;
             github
                 .delete_secret(repo, &place, SECRET_KEY_SECRET)
@@ -673,7 +685,6 @@ mod tests {
             },
             user_name: "u".into(),
             rotate: false,
-            with_user: false,
         }
     }
 
@@ -711,7 +722,7 @@ mod tests {
     }
 
     fn ops(live: &Live, spec: &Spec) -> Vec<KeyOp> {
-        diff(&Desire::Present(spec.clone()), live)
+        diff(&Desire::Present(spec.clone()), live, false)
             .into_iter()
             .filter_map(|c| c.op)
             .collect()
@@ -821,7 +832,7 @@ mod tests {
             ],
             ..Live::default()
         };
-        let changes = diff(&Desire::Present(spec()), &live);
+        let changes = diff(&Desire::Present(spec()), &live, false);
         assert_eq!(changes[0].action, Action::Blocked);
         assert!(changes[0].details.join(" ").contains("A (active"));
     }
@@ -842,7 +853,7 @@ mod tests {
     #[test]
     fn switching_to_oidc_retires_only_what_the_tool_delivered() {
         let off = |live: &Live| -> Vec<KeyOp> {
-            diff(&Desire::Absent(spec()), live)
+            diff(&Desire::Absent(spec()), live, false)
                 .into_iter()
                 .filter_map(|c| c.op)
                 .collect()
@@ -850,7 +861,8 @@ mod tests {
         assert_eq!(
             off(&delivered()),
             vec![KeyOp::Retire {
-                key_ids: vec!["K1".into()]
+                key_ids: vec!["K1".into()],
+                secrets: true
             }]
         );
         let foreign = Live {
@@ -858,16 +870,24 @@ mod tests {
             ..Live::default()
         };
         assert!(off(&foreign).is_empty());
-        let teardown = Spec {
-            with_user: true,
-            ..spec()
-        };
         assert_eq!(
-            diff(&Desire::Absent(teardown), &foreign)[0].op,
+            diff(&Desire::Absent(spec()), &foreign, true)[0].op,
             Some(KeyOp::Retire {
-                key_ids: vec!["A".into()]
+                key_ids: vec!["A".into()],
+                secrets: false
             }),
             "a user that is deleted takes all its keys"
         );
+        // Key secrets someone else put there stay, and the plan says so.
+        let theirs = Live {
+            id_secret: meta("2026-01-01T00:00:01Z"),
+            key_secret: meta("2026-01-01T00:00:01Z"),
+            ..Live::default()
+        };
+        let kept: Vec<_> = diff(&Desire::Absent(spec()), &theirs, false)
+            .into_iter()
+            .map(|c| (c.action, c.op))
+            .collect();
+        assert_eq!(kept, [(Action::Keep, None)]);
     }
 }

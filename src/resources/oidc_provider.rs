@@ -1,5 +1,7 @@
 //! The IAM OIDC identity provider for the GitHub Actions issuer: created, or reused.
 use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Tags};
+use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure};
 use crate::error::Result;
 use crate::trust;
@@ -18,6 +20,16 @@ pub struct Live {
     pub client_ids: Vec<String>,
     /// Other roles whose trust names this provider (read for a teardown only): it stays for them.
     pub trusted_by: Vec<String>,
+    pub tags: Tags,
+}
+
+impl Live {
+    /// Only a provider the tool created is ever deleted; one found is reused and left in place.
+    fn is_ours(&self) -> bool {
+        self.tags
+            .iter()
+            .any(|(k, v)| k == ownership::MANAGED_BY_KEY && v == ownership::MANAGED_BY_VALUE)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +78,11 @@ pub async fn observe(
         Ok(out) => Ok(Some(Live {
             client_ids: out.client_id_list().to_vec(),
             trusted_by: trusted_by?,
+            tags: out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
         })),
         Err(e) => aws.absent(failure("iam:GetOpenIDConnectProvider", e)),
     }
@@ -99,6 +116,15 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     if desire.present().is_none() {
         return match live {
             None => Vec::new(),
+            Some(l) if !l.is_ours() => vec![Change::not_run(
+                Kind::OidcProvider,
+                &spec.url,
+                Action::Keep,
+                vec![format!(
+                    "keeping OIDC provider {}: not created by skyecr-bootstrap",
+                    spec.url
+                )],
+            )],
             Some(l) if l.trusted_by.is_empty() => {
                 vec![change(Action::Delete, vec![], ProviderOp::Delete)]
             }
@@ -148,6 +174,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &ProviderOp) -> Result<()> {
                 .create_open_id_connect_provider()
                 .url(&spec.url)
                 .client_id_list(&spec.client_id)
+                .set_tags(Some(aws_tags(&ownership::provider_tags())))
                 .send()
                 .await;
             match result {
@@ -210,6 +237,7 @@ mod tests {
         let other = Live {
             client_ids: vec!["sigstore".into()],
             trusted_by: vec![],
+            tags: ownership::provider_tags(),
         };
         let changes = diff(&Desire::Present(spec()), Some(&other));
         assert_eq!(changes[0].action, Action::Update);
@@ -217,6 +245,7 @@ mod tests {
         let ours = Live {
             client_ids: vec!["sigstore".into(), "sts.amazonaws.com".into()],
             trusted_by: vec![],
+            tags: ownership::provider_tags(),
         };
         assert!(diff(&Desire::Present(spec()), Some(&ours)).is_empty());
     }
@@ -226,6 +255,7 @@ mod tests {
         let shared = Live {
             client_ids: vec!["sts.amazonaws.com".into()],
             trusted_by: vec!["other-team".into()],
+            tags: ownership::provider_tags(),
         };
         let kept = diff(&Desire::Absent(spec()), Some(&shared));
         assert_eq!((kept[0].action, kept[0].op.clone()), (Action::Keep, None));
@@ -236,5 +266,15 @@ mod tests {
         };
         let deleted = diff(&Desire::Absent(spec()), Some(&alone));
         assert_eq!(deleted[0].op, Some(ProviderOp::Delete));
+        let found = Live {
+            tags: vec![],
+            ..alone
+        };
+        let kept = diff(&Desire::Absent(spec()), Some(&found));
+        assert_eq!(
+            kept[0].action,
+            Action::Keep,
+            "a provider it found is not its to delete"
+        );
     }
 }

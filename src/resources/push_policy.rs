@@ -3,6 +3,8 @@ use aws_sdk_iam::types::EntityType;
 use serde_json::Value;
 
 use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Owner, Tags};
+use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure};
 use crate::error::{Error, Result};
 use crate::policy;
@@ -12,11 +14,21 @@ pub type Change = super::change::Change<PolicyOp>;
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
+/// Also how a policy of an earlier, untagged version is recognised as the tool's.
+const DESCRIPTION: &str = "Push images to one ECR repository (managed by skyecr-bootstrap)";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
     pub arn: String,
     pub document: Value,
+    pub tags: Tags,
+    /// `OWNER/REPO`, canonical: whose setup this policy is.
+    pub repository: String,
+    /// `--adopt`: take over a policy the tool did not make, or another repository's.
+    pub adopt: bool,
+    /// A name the plan suggests when this one is taken.
+    pub free_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +36,18 @@ pub struct Live {
     pub default_version: String,
     pub document: Value,
     pub versions: Vec<Version>,
+    pub description: Option<String>,
+    pub tags: Tags,
+}
+
+impl Live {
+    pub fn owner(&self, repository: &str) -> Owner {
+        ownership::owner(
+            &self.tags,
+            repository,
+            self.description.as_deref() == Some(DESCRIPTION),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +69,8 @@ pub enum PolicyOp {
     Delete {
         versions: Vec<String>,
     },
+    /// Mark it as the tool's (an earlier version's policy, or one adopted).
+    Tag(Tags),
 }
 
 /// Reads every version with its document in one paginated call that needs no account ID,
@@ -65,6 +91,10 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
             .find(|p| p.arn().is_some_and(|arn| arn.ends_with(&suffix)))
         else {
             continue;
+        };
+        let tags = match found.arn() {
+            Some(arn) => tags_of(aws, arn).await?,
+            None => Vec::new(),
         };
         let default_version = found.default_version_id().unwrap_or("v1").to_string();
         let versions = found.policy_version_list();
@@ -89,18 +119,44 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
                     created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
                 })
                 .collect(),
+            description: found.description().map(str::to_string),
+            tags,
         }));
     }
     Ok(None)
 }
 
+/// The policy's tags: `GetAccountAuthorizationDetails` does not carry them.
+async fn tags_of(aws: &Aws, arn: &str) -> Result<Tags> {
+    match aws.iam.list_policy_tags().policy_arn(arn).send().await {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) => aws
+            .absent(failure("iam:ListPolicyTags", e))
+            .map(Option::unwrap_or_default),
+    }
+}
+
 pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     let spec = desire.spec();
     let change = |action, details, op| Change::new(Kind::Policy, &spec.name, action, details, op);
+    let owner = live.map(|l| l.owner(&spec.repository));
     if desire.present().is_none() {
-        let Some(live) = live else {
+        let (Some(live), Some(owner)) = (live, owner) else {
             return Vec::new();
         };
+        if !owner.is_ours() {
+            let kept = vec![ownership::kept_reason(&owner)];
+            return vec![Change::not_run(
+                Kind::Policy,
+                &spec.name,
+                Action::Keep,
+                kept,
+            )];
+        }
         let versions: Vec<String> = live
             .versions
             .iter()
@@ -118,7 +174,7 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             PolicyOp::Delete { versions },
         )];
     }
-    let Some(live) = live else {
+    let (Some(live), Some(owner)) = (live, owner) else {
         return vec![change(
             Action::Create,
             vec![format!(
@@ -128,8 +184,25 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             PolicyOp::Create,
         )];
     };
+    if !owner.is_ours() && !spec.adopt {
+        return vec![Change::not_run(
+            Kind::Policy,
+            &spec.name,
+            Action::Blocked,
+            ownership::blocked_reason(&owner, "--policy-name", &spec.free_name),
+        )];
+    }
+    let mut changes = Vec::new();
+    let missing = ownership::missing_tags(&live.tags, &spec.tags);
+    if !missing.is_empty() {
+        changes.push(change(
+            Action::Update,
+            vec![ownership::tagging_detail(&owner, &missing)],
+            PolicyOp::Tag(missing),
+        ));
+    }
     if policy::equivalent(&spec.document, &live.document) {
-        return Vec::new();
+        return changes;
     }
     let prune = (live.versions.len() >= MAX_VERSIONS)
         .then(|| {
@@ -154,13 +227,14 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             "delete oldest version {old} first (IAM keeps at most {MAX_VERSIONS})"
         ));
     }
-    vec![
+    changes.push(
         change(Action::Update, details, PolicyOp::NewVersion { prune }).differing(
             "document",
             spec.document.clone(),
             live.document.clone(),
         ),
-    ]
+    );
+    changes
 }
 
 fn repository_of(document: &Value) -> String {
@@ -180,8 +254,9 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
             .iam
             .create_policy()
             .policy_name(&spec.name)
-            .description("Push images to one ECR repository (managed by skyecr-bootstrap)")
+            .description(DESCRIPTION)
             .policy_document(spec.document.to_string())
+            .set_tags(Some(aws_tags(&spec.tags)))
             .send()
             .await
             .map(|_| ())
@@ -193,6 +268,15 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
                     Err(aws.error(f))
                 }
             }),
+        PolicyOp::Tag(tags) => aws
+            .iam
+            .tag_policy()
+            .policy_arn(&spec.arn)
+            .set_tags(Some(aws_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws.error(failure("iam:TagPolicy", e))),
         PolicyOp::Delete { versions } => {
             for v in versions {
                 if let Err(e) = aws
@@ -246,6 +330,10 @@ mod tests {
             name: "p".into(),
             arn: "arn:aws:iam::123456789012:policy/p".into(),
             document: policy::push_policy("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
+            tags: ownership::tags("acme/app"),
+            repository: "acme/app".into(),
+            adopt: false,
+            free_name: "app-ECR-Push".into(),
         })
     }
 
@@ -260,6 +348,8 @@ mod tests {
                     created: 100 + i as i64,
                 })
                 .collect(),
+            description: None,
+            tags: ownership::tags("acme/app"),
         }
     }
 
@@ -305,5 +395,46 @@ mod tests {
             })
         );
         assert!(diff(&absent, None).is_empty());
+    }
+
+    #[test]
+    fn a_policy_of_another_repository_is_blocked_unless_adopted() {
+        let theirs = Live {
+            tags: ownership::tags("acme/web"),
+            ..live(1)
+        };
+        let blocked = diff(&spec(), Some(&theirs));
+        assert_eq!(
+            (blocked[0].action, blocked[0].op.clone()),
+            (Action::Blocked, None)
+        );
+        assert!(blocked[0].details.join(" ").contains("acme/web"));
+        let adopt = Desire::Present(Spec {
+            adopt: true,
+            ..spec().spec().clone()
+        });
+        let adopted = diff(&adopt, Some(&theirs));
+        assert_eq!(
+            adopted[0].op,
+            Some(PolicyOp::Tag(vec![(
+                ownership::REPOSITORY_KEY.to_string(),
+                "acme/app".to_string()
+            )]))
+        );
+        let kept = diff(&Desire::Absent(spec().spec().clone()), Some(&theirs));
+        assert_eq!(kept[0].action, Action::Keep);
+    }
+
+    #[test]
+    fn an_untagged_policy_of_an_earlier_version_is_tagged_not_blocked() {
+        let earlier = Live {
+            tags: vec![],
+            description: Some(DESCRIPTION.into()),
+            document: spec().spec().document.clone(),
+            ..live(1)
+        };
+        let changes = diff(&spec(), Some(&earlier));
+        assert_eq!(changes.len(), 1);
+        assert!(matches!(changes[0].op, Some(PolicyOp::Tag(_))));
     }
 }

@@ -4,6 +4,7 @@ use aws_sdk_ecr::types::{
 };
 
 use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
@@ -14,10 +15,18 @@ pub type Change = super::change::Change<RepositoryOp>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub name: String,
+    pub arn: String,
     pub scan_on_push: bool,
     pub encryption: Encryption,
     /// `destroy --force`: a teardown deletes the repository with its images.
     pub delete_images: bool,
+    pub tags: Tags,
+    /// `OWNER/REPO`, canonical: whose setup this repository is.
+    pub repository: String,
+    /// `--adopt`: take over a repository the tool did not make, or another setup's.
+    pub adopt: bool,
+    /// A name the plan suggests when this one is taken.
+    pub free_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +39,16 @@ pub struct Live {
     pub tag_mutability: String,
     /// Whether it holds any image (read for a teardown only).
     pub holds_images: bool,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+impl Live {
+    /// ECR repositories have no description: an untagged repository of an earlier version is
+    /// recognised by the tool's own push policy naming it (`vouched`).
+    pub fn owner(&self, repository: &str, vouched: bool) -> Owner {
+        ownership::owner(&self.tags, repository, vouched)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +59,8 @@ pub enum RepositoryOp {
     Delete {
         force: bool,
     },
+    /// Mark it as the tool's (an earlier version's repository, or one adopted).
+    Tag(Tags),
 }
 
 /// Reads the repository; with `count_images`, also whether it holds images (one more call in
@@ -71,27 +92,49 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         images
     );
     let holds_images = holds_images?;
-    match described {
-        Ok(out) => Ok(out.repositories().first().map(|r| Live {
-            scan_on_push: r
-                .image_scanning_configuration()
-                .is_some_and(|c| c.scan_on_push()),
-            encryption_type: r
-                .encryption_configuration()
-                .map(|e| e.encryption_type().as_str().to_string())
-                .unwrap_or_else(|| "AES256".into()),
-            kms_key: r
-                .encryption_configuration()
-                .and_then(|e| e.kms_key())
-                .map(str::to_string),
-            tag_mutability: r
-                .image_tag_mutability()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-            holds_images,
-        })),
-        Err(e) => aws.absent(failure("ecr:DescribeRepositories", e)),
-    }
+    let described = match described {
+        Ok(out) => out,
+        Err(e) => return aws.absent(failure("ecr:DescribeRepositories", e)),
+    };
+    let Some(r) = described.repositories().first() else {
+        return Ok(None);
+    };
+    let arn = r.repository_arn().unwrap_or_default().to_string();
+    // The tags need the ARN, which the description gives: a second, dependent read.
+    let tags = match aws
+        .ecr
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) => return aws.absent(failure("ecr:ListTagsForResource", e)),
+    };
+    Ok(Some(Live {
+        scan_on_push: r
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        encryption_type: r
+            .encryption_configuration()
+            .map(|e| e.encryption_type().as_str().to_string())
+            .unwrap_or_else(|| "AES256".into()),
+        kms_key: r
+            .encryption_configuration()
+            .and_then(|e| e.kms_key())
+            .map(str::to_string),
+        tag_mutability: r
+            .image_tag_mutability()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        holds_images,
+        arn,
+        tags,
+    }))
 }
 
 /// Whether a registry-level rule scans this repository on push even if its own flag is off.
@@ -137,14 +180,23 @@ fn encryption_matches(wanted: &Encryption, live: &Live) -> bool {
     }
 }
 
-pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+/// `vouched`: the tool's own push policy names this repository, which makes an untagged one
+/// the tool's from before tags.
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>, vouched: bool) -> Vec<Change> {
     let spec = desire.spec();
     let change =
         |action, details, op| Change::new(Kind::Repository, &spec.name, action, details, op);
+    let owner = live.map(|l| l.owner(&spec.repository, vouched));
     if desire.present().is_none() {
-        return match live {
-            None => Vec::new(),
-            Some(l) if l.holds_images && !spec.delete_images => vec![Change::not_run(
+        return match (live, owner) {
+            (Some(_), Some(owner)) if !owner.is_ours() => vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Keep,
+                vec![ownership::kept_reason(&owner)],
+            )],
+            (None, _) | (_, None) => Vec::new(),
+            (Some(l), _) if l.holds_images && !spec.delete_images => vec![Change::not_run(
                 Kind::Repository,
                 &spec.name,
                 Action::Blocked,
@@ -153,7 +205,7 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
                     "Rerun with --force to delete the repository with its images, or move them first.".into(),
                 ],
             )],
-            Some(l) => {
+            (Some(l), _) => {
                 let details = if l.holds_images {
                     vec!["and every image in it (--force)".into()]
                 } else {
@@ -169,7 +221,7 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             }
         };
     }
-    let Some(live) = live else {
+    let (Some(live), Some(owner)) = (live, owner) else {
         return vec![change(
             Action::Create,
             vec![
@@ -179,7 +231,23 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             RepositoryOp::Create,
         )];
     };
+    if !owner.is_ours() && !spec.adopt {
+        return vec![Change::not_run(
+            Kind::Repository,
+            &spec.name,
+            Action::Blocked,
+            ownership::blocked_reason(&owner, "--ecr-repository", &spec.free_name),
+        )];
+    }
     let mut changes = Vec::new();
+    let missing = ownership::missing_tags(&live.tags, &spec.tags);
+    if !missing.is_empty() {
+        changes.push(change(
+            Action::Update,
+            vec![ownership::tagging_detail(&owner, &missing)],
+            RepositoryOp::Tag(missing),
+        ));
+    }
     if !encryption_matches(&spec.encryption, live) {
         let have = match &live.kms_key {
             Some(k) => format!("{} ({k})", live.encryption_type),
@@ -210,6 +278,19 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     changes
 }
 
+/// ECR's tag type for the tool's tags (key and value always set, so building cannot fail).
+fn ecr_tags(tags: &[(String, String)]) -> Vec<aws_sdk_ecr::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_ecr::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
 pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
     let scanning = ImageScanningConfiguration::builder()
         .scan_on_push(spec.scan_on_push)
@@ -231,6 +312,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
                 .repository_name(&spec.name)
                 .image_scanning_configuration(scanning)
                 .encryption_configuration(encryption)
+                .set_tags(Some(ecr_tags(&spec.tags)))
                 .send()
                 .await
                 .map(|_| ())
@@ -252,6 +334,15 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             .await
             .map(|_| ())
             .map_err(|e| aws.error(failure("ecr:PutImageScanningConfiguration", e))),
+        RepositoryOp::Tag(tags) => aws
+            .ecr
+            .tag_resource()
+            .resource_arn(&spec.arn)
+            .set_tags(Some(ecr_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws.error(failure("ecr:TagResource", e))),
         RepositoryOp::Delete { force } => match aws
             .ecr
             .delete_repository()
@@ -282,9 +373,14 @@ mod tests {
     fn spec(encryption: Encryption) -> Desire<Spec> {
         Desire::Present(Spec {
             name: "skypilot".into(),
+            arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             scan_on_push: true,
             encryption,
             delete_images: false,
+            tags: ownership::tags("acme/app"),
+            repository: "acme/app".into(),
+            adopt: false,
+            free_name: "app".into(),
         })
     }
 
@@ -295,6 +391,8 @@ mod tests {
             kms_key: key.map(str::to_string),
             tag_mutability: "MUTABLE".into(),
             holds_images: false,
+            arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
+            tags: ownership::tags("acme/app"),
         }
     }
 
@@ -303,6 +401,7 @@ mod tests {
         let changes = diff(
             &spec(Encryption::Aes256),
             Some(&live(false, "AES256", None)),
+            false,
         );
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].op, Some(RepositoryOp::EnableScanOnPush));
@@ -313,6 +412,7 @@ mod tests {
         let changes = diff(
             &spec(Encryption::Kms(None)),
             Some(&live(true, "AES256", None)),
+            false,
         );
         assert_eq!(changes[0].action, Action::Blocked);
         assert!(
@@ -329,12 +429,14 @@ mod tests {
                 "KMS",
                 Some("arn:aws:kms:us-east-1:123456789012:key/k2"),
             )),
+            false,
         );
         assert_eq!(other[0].action, Action::Blocked);
         assert!(
             diff(
                 &spec(Encryption::Kms(Some(key.into()))),
-                Some(&live(true, "KMS", Some(key)))
+                Some(&live(true, "KMS", Some(key))),
+                false,
             )
             .is_empty()
         );
@@ -352,13 +454,31 @@ mod tests {
                 ..spec(Encryption::Aes256).spec().clone()
             })
         };
-        let refused = diff(&absent(false), Some(&full));
+        let refused = diff(&absent(false), Some(&full), false);
         assert_eq!(
             (refused[0].action, refused[0].op.clone()),
             (Action::Blocked, None)
         );
-        let forced = diff(&absent(true), Some(&full));
+        let forced = diff(&absent(true), Some(&full), false);
         assert_eq!(forced[0].op, Some(RepositoryOp::Delete { force: true }));
-        assert!(diff(&absent(false), None).is_empty());
+        assert!(diff(&absent(false), None, false).is_empty());
+    }
+
+    #[test]
+    fn an_untagged_repository_is_the_tools_only_when_its_push_policy_vouches() {
+        let untagged = Live {
+            tags: vec![],
+            ..live(true, "AES256", None)
+        };
+        let blocked = diff(&spec(Encryption::Aes256), Some(&untagged), false);
+        assert_eq!(blocked[0].action, Action::Blocked);
+        assert!(blocked[0].details[0].contains("not created by skyecr-bootstrap"));
+        let earlier = diff(&spec(Encryption::Aes256), Some(&untagged), true);
+        assert!(matches!(earlier[0].op, Some(RepositoryOp::Tag(_))));
+        let teardown = Desire::Absent(spec(Encryption::Aes256).spec().clone());
+        assert_eq!(
+            diff(&teardown, Some(&untagged), false)[0].action,
+            Action::Keep
+        );
     }
 }

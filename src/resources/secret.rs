@@ -137,16 +137,25 @@ pub fn staleness(spec: &Spec, live: &Live) -> Option<Staleness> {
 pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
     let Desire::Present(spec) = desire else {
         let spec = desire.spec();
-        return if live.secret.is_some() || live.fingerprint.is_some() {
-            vec![Change::new(
+        // Only a secret whose fingerprint the tool recorded is the tool's to delete.
+        return match (&live.secret, &live.fingerprint) {
+            (_, Some(_)) => vec![Change::new(
                 Kind::Secret,
                 &spec.label(),
                 Action::Delete,
                 vec![],
                 SecretOp::Delete,
-            )]
-        } else {
-            Vec::new()
+            )],
+            (Some(_), None) => vec![Change::not_run(
+                Kind::Secret,
+                &spec.label(),
+                Action::Keep,
+                vec![format!(
+                    "left in place: {} was not written by skyecr-bootstrap (no fingerprint)",
+                    spec.label()
+                )],
+            )],
+            (None, None) => Vec::new(),
         };
     };
     let Some(reason) = staleness(spec, live) else {
@@ -276,6 +285,8 @@ mod tests {
             ..only_fingerprint
         };
         assert!(diff(&gone, &nothing).is_empty());
+        let foreign = live(None, "a", "a");
+        assert_eq!(diff(&gone, &foreign)[0].action, Action::Keep);
     }
 
     #[test]
