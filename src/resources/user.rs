@@ -31,7 +31,7 @@ impl Live {
     /// IAM users have no description: an untagged user of an earlier version is recognised by
     /// the tool's own push policy attached to it.
     pub fn owner(&self, spec: &Spec) -> Owner {
-        let vouched = self.holdings.attached.iter().any(|a| *a == spec.policy_arn);
+        let vouched = self.holdings.attached.contains(&spec.policy_arn);
         ownership::owner(&self.holdings.tags, &spec.repository, vouched)
     }
 }
