@@ -4,6 +4,7 @@ use serde::Serialize;
 use crate::config::Encryption;
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
+use crate::policy;
 use crate::resources::{access_key, push_policy, repository, role, secret};
 use crate::spec::Desired;
 use crate::trust::{self, Finding, Severity, TrustContext};
@@ -347,7 +348,7 @@ fn unreadable(kind: Kind, name: &str, what: &str, error: String) -> AuditFinding
 }
 
 fn role_findings(name: &str, live: &role::Live, ctx: &TrustContext) -> Vec<AuditFinding> {
-    match trust::parse_policy(&live.trust) {
+    match policy::parse_policy(&live.trust) {
         Ok(doc) => attach(Kind::Role, name, trust::trust_findings(&doc, ctx)),
         Err(e) => vec![unreadable(Kind::Role, name, "trust policy", e.to_string())],
     }
@@ -358,7 +359,7 @@ fn policy_findings(
     live: &push_policy::Live,
     repository_arn: &str,
 ) -> Vec<AuditFinding> {
-    match trust::parse_policy(&live.document) {
+    match policy::parse_policy(&live.document) {
         Ok(doc) => attach(
             Kind::Policy,
             name,

@@ -10,8 +10,9 @@ use crate::cloud::aws::{Aws, failure};
 use crate::config::{Presentation, Settings};
 use crate::error::Result;
 use crate::plan::Kind;
+use crate::policy::{self, wildcard_match};
 use crate::spec::Intent;
-use crate::trust::{self, TrustContext, wildcard_match};
+use crate::trust::{self, TrustContext};
 use crate::ui::report;
 
 pub async fn audit(
@@ -105,7 +106,7 @@ async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<A
             let Some(raw) = r.assume_role_policy_document() else {
                 continue;
             };
-            let Ok(doc) = trust::parse_policy_str(raw) else {
+            let Ok(doc) = policy::parse_policy_str(raw) else {
                 continue;
             };
             let Some(issuer) = github_issuer(&doc) else {
@@ -131,7 +132,7 @@ async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<A
 
 /// The GitHub Actions issuer a trust policy federates with, in any of its forms
 /// (github.com, Enterprise Cloud `…/ENTERPRISE`, Enterprise Server `HOST/_services/token`).
-fn github_issuer(doc: &trust::PolicyDocument) -> Option<String> {
+fn github_issuer(doc: &policy::PolicyDocument) -> Option<String> {
     doc.statements.iter().find_map(|s| {
         let principal = s.principal.as_ref()?;
         principal.federated().iter().find_map(|arn| {

@@ -10,6 +10,7 @@ use crate::cloud::aws::Aws;
 use crate::cloud::github::{self, GitHub};
 use crate::config::{Presentation, Settings, TrustScopes};
 use crate::error::{Error, Result};
+use crate::policy;
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
 use crate::trust::{self, Token};
@@ -127,7 +128,7 @@ pub async fn check_access(
             settings.role_name
         )));
     };
-    let doc = trust::parse_policy(&live.trust).map_err(|e| {
+    let doc = policy::parse_policy(&live.trust).map_err(|e| {
         Error::Usage(format!(
             "the trust policy of role {} cannot be read: {e}",
             settings.role_name

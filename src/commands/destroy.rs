@@ -11,9 +11,9 @@ use crate::cloud::github::{self, GitHub, Place};
 use crate::config::{Presentation, Settings};
 use crate::destroy::{self, PolicyRemains, ProviderRemains, Remains, RepositoryRemains};
 use crate::error::Result;
+use crate::policy;
 use crate::resources::{access_key, oidc_provider, push_policy, repository, role, secret, user};
 use crate::spec::{self, Arns};
-use crate::trust;
 use crate::ui::{progress::Progress, render};
 
 pub async fn destroy(
@@ -221,7 +221,7 @@ async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec
             }
             let trusts = r
                 .assume_role_policy_document()
-                .and_then(|raw| trust::parse_policy_str(raw).ok())
+                .and_then(|raw| policy::parse_policy_str(raw).ok())
                 .is_some_and(|doc| {
                     doc.statements.iter().any(|s| {
                         s.principal

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::document::{
+use crate::policy::{
     BaseOperator, Condition, Effect, PolicyDocument, SetQualifier, Statement, Targets,
     wildcard_match,
 };
@@ -951,8 +951,8 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
-    use super::super::document::parse_policy;
     use super::*;
+    use crate::policy::parse_policy;
     use serde_json::{Value, json};
 
     const ISSUER: &str = "token.actions.githubusercontent.com";
@@ -1039,7 +1039,7 @@ mod tests {
     #[test]
     fn overlap_of_values() {
         let condition = |operator: &str| Condition {
-            operator: super::super::document::Operator::parse(operator),
+            operator: crate::policy::Operator::parse(operator),
             key: "k".into(),
             values: vec![],
         };

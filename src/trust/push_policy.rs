@@ -4,8 +4,8 @@
 //! resource-level permissions) and the seven push actions on the one repository ARN. Anything
 //! wider is reported; anything missing is drift, which the plan reports, not a security finding.
 
-use super::document::{Effect, PolicyDocument, Statement, Targets};
 use super::findings::{Finding, Severity};
+use crate::policy::{Effect, PolicyDocument, Statement, Targets};
 
 const AUTH_ACTION: &str = "ecr:GetAuthorizationToken";
 const PUSH_ACTIONS: [&str; 7] = [
@@ -151,8 +151,8 @@ fn resource_findings(
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
-    use super::super::document::parse_policy;
     use super::*;
+    use crate::policy::parse_policy;
     use serde_json::{Value, json};
 
     const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/skypilot";

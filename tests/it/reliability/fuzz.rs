@@ -8,11 +8,12 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use skyecr_bootstrap::config::{TrustScopes, is_github_repo};
-use skyecr_bootstrap::policy::{decode_document, differences, equivalent, normalize};
+use skyecr_bootstrap::policy::{
+    decode_document, differences, equivalent, normalize, parse_policy, parse_policy_str,
+};
 use skyecr_bootstrap::spec::{RepoIdentity, subjects};
 use skyecr_bootstrap::trust::{
-    Token, TrustContext, closest_allowed_subject, evaluate, parse_policy, parse_policy_str,
-    push_policy_findings, trust_findings,
+    Token, TrustContext, closest_allowed_subject, evaluate, push_policy_findings, trust_findings,
 };
 
 const PROVIDER: &str =
