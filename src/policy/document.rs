@@ -18,10 +18,19 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Effect {
     Allow,
     Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
