@@ -7,12 +7,12 @@ pub mod commands;
 pub mod config;
 pub mod destroy;
 pub mod error;
+pub mod finding;
 pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod resources;
 pub mod spec;
-pub mod trust;
 pub mod ui;
 pub mod workflow;
 

@@ -4,15 +4,15 @@ use std::process::ExitCode;
 use aws_sdk_ecr::types::{ScanFrequency, ScanType};
 
 use super::observe_and_plan;
-use crate::audit::{self, AuditFinding, RegistryScanning, Report};
+use crate::audit::{self, RegistryScanning, Report, TrustContext};
 use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, failure};
 use crate::config::{Presentation, Settings};
 use crate::error::Result;
+use crate::finding::{Finding, Findings};
 use crate::plan::Kind;
 use crate::policy::{self, wildcard_match};
 use crate::spec::Intent;
-use crate::trust::{self, TrustContext};
 use crate::ui::report;
 
 pub async fn audit(
@@ -94,7 +94,7 @@ async fn registry_scanning(aws: &Aws, repository: &str) -> Result<RegistryScanni
 }
 
 /// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<AuditFinding>> {
+async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let mut pages = aws.iam.list_roles().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -120,11 +120,9 @@ async fn unmanaged_role_findings(aws: &Aws, settings: &Settings) -> Result<Vec<A
                 immutable_ids: None,
                 allow_any_ref: false,
             };
-            findings.extend(audit::attach(
-                Kind::Role,
-                r.role_name(),
-                trust::trust_findings(&doc, &context),
-            ));
+            let mut found = Findings::on(Kind::Role.as_str(), r.role_name());
+            audit::trust_findings(&doc, &context, &mut found);
+            findings.extend(found.into_vec());
         }
     }
     Ok(findings)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::{self, Token};
 use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
 use crate::cloud::github::{self, GitHub};
@@ -13,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::policy;
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
-use crate::trust::{self, Token};
 
 /// The job being asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,11 +158,11 @@ pub async fn check_access(
                     (format!("{issuer}:aud"), AUDIENCE.to_string()),
                 ]),
             };
-            let decision = trust::evaluate(&doc, &token);
+            let decision = audit::evaluate(&doc, &token);
             let closest_allowed = if decision.allowed {
                 None
             } else {
-                trust::closest_allowed_subject(&doc, &token, &sub_key)
+                audit::closest_allowed_subject(&doc, &token, &sub_key)
             };
             SubjectResult {
                 sub: sub.clone(),

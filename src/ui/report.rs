@@ -2,7 +2,7 @@
 use console::{Style, style};
 
 use crate::audit::{Report, Status};
-use crate::trust::Severity;
+use crate::finding::Severity;
 
 fn status_style(status: Status) -> Style {
     match status {
@@ -77,7 +77,7 @@ pub fn text(report: &Report, target: &str) -> String {
                 "  {:<6} {} ({} {})\n         {}\n         fix: {}\n",
                 severity_style(f.severity).apply_to(f.severity.as_str().to_uppercase()),
                 style(f.id).bold(),
-                f.resource.as_str(),
+                f.resource,
                 f.name,
                 f.message,
                 f.fix
@@ -130,7 +130,7 @@ pub fn markdown(report: &Report, target: &str) -> String {
                 "| {} | `{}` | {} `{}` | {} | {} |\n",
                 f.severity.as_str(),
                 f.id,
-                f.resource.as_str(),
+                f.resource,
                 cell(&f.name),
                 cell(&f.message),
                 cell(&f.fix)

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::findings::WEB_IDENTITY_ACTION;
+use super::trust::WEB_IDENTITY_ACTION;
 use crate::policy::{
     BaseOperator, Condition, Effect, PolicyDocument, Principal, SetQualifier, Statement,
 };
