@@ -156,7 +156,7 @@ pub fn desired(
         policy: push_policy::Spec {
             name: settings.policy_name.clone(),
             arn: policy_arn,
-            document: policy::push_policy(&repository_arn),
+            document: policy::push_document(&repository_arn),
         },
         repository: repository::Spec {
             name: settings.ecr_repository.clone(),

@@ -10,4 +10,4 @@ pub use document::{
     SetQualifier, Statement, Targets, decode_document, parse_policy, parse_policy_str,
     wildcard_match,
 };
-pub use template::{push_policy, trust_policy};
+pub use template::{push_document, trust_policy};

@@ -30,7 +30,7 @@ pub fn trust_policy(provider_arn: &str, issuer_host_path: &str, subjects: &[Stri
 }
 
 /// The least-privilege push policy of the setup guide, on exactly one repository.
-pub fn push_policy(repository_arn: &str) -> Value {
+pub fn push_document(repository_arn: &str) -> Value {
     fill(
         PUSH_TEMPLATE,
         &[("REPOSITORY_ARN", Var::Text(repository_arn))],
@@ -124,8 +124,8 @@ mod tests {
     }
 
     #[test]
-    fn push_policy_is_the_guides() {
-        let doc = push_policy("arn:aws:ecr:us-east-1:123456789012:repository/skypilot");
+    fn push_document_is_the_guides() {
+        let doc = push_document("arn:aws:ecr:us-east-1:123456789012:repository/skypilot");
         assert_eq!(
             doc["Statement"][0]["Action"],
             json!(["ecr:GetAuthorizationToken"])
