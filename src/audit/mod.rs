@@ -5,6 +5,7 @@ mod push_scope;
 mod trust;
 
 use serde::Serialize;
+use serde_json::Value;
 
 pub use access::{Decision, Token, closest_allowed_subject, evaluate};
 pub use push_scope::push_scope_findings;
@@ -14,8 +15,8 @@ use crate::config::Encryption;
 use crate::finding::{Finding, Findings, Severity};
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
-use crate::policy;
-use crate::resources::{access_key, push_policy, repository, role, secret};
+use crate::policy::{self, PolicyDocument};
+use crate::resources::{access_key, repository, secret};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -223,13 +224,22 @@ pub fn findings(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
-        out.extend(role_findings(&spec.name, live, ctx));
+        out.extend(document_findings(
+            Kind::Role,
+            &spec.name,
+            "trust policy",
+            &live.trust,
+            |doc, found| trust_findings(doc, ctx, found),
+        ));
     }
     if let Some(live) = &observed.policy {
-        out.extend(policy_findings(
+        let repository_arn = expected_repository_arn(desired);
+        out.extend(document_findings(
+            Kind::Policy,
             &desired.policy.name,
-            live,
-            &expected_repository_arn(desired),
+            "push policy",
+            &live.document,
+            |doc, found| push_scope_findings(doc, &repository_arn, found),
         ));
     }
     if let Some(live) = &observed.repository {
@@ -310,29 +320,23 @@ fn expected_repository_arn(desired: &Desired) -> String {
         .to_string()
 }
 
-fn unreadable(out: &mut Findings, what: &str, error: policy::PolicyError) {
-    out.add(
-        "policy-unreadable",
-        Severity::High,
-        format!("the {what} cannot be analysed: {error}"),
-        "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.",
-    );
-}
-
-fn role_findings(name: &str, live: &role::Live, ctx: &TrustContext) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::Role.as_str(), name);
-    match policy::parse_policy(&live.trust) {
-        Ok(doc) => trust_findings(&doc, ctx, &mut out),
-        Err(e) => unreadable(&mut out, "trust policy", e),
-    }
-    out.into_vec()
-}
-
-fn policy_findings(name: &str, live: &push_policy::Live, repository_arn: &str) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::Policy.as_str(), name);
-    match policy::parse_policy(&live.document) {
-        Ok(doc) => push_scope_findings(&doc, repository_arn, &mut out),
-        Err(e) => unreadable(&mut out, "push policy", e),
+/// The checks of one policy document, or one finding saying that it cannot be read.
+fn document_findings(
+    kind: Kind,
+    name: &str,
+    what: &str,
+    document: &Value,
+    checks: impl FnOnce(&PolicyDocument, &mut Findings),
+) -> Vec<Finding> {
+    let mut out = Findings::on(kind.as_str(), name);
+    match policy::parse_policy(document) {
+        Ok(doc) => checks(&doc, &mut out),
+        Err(e) => out.add(
+            "policy-unreadable",
+            Severity::High,
+            format!("the {what} cannot be analysed: {e}"),
+            "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.",
+        ),
     }
     out.into_vec()
 }

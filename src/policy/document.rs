@@ -1,4 +1,4 @@
-//! IAM policy documents as typed data: what the checks and the evaluator read, never raw JSON.
+//! IAM policy documents as typed data, decoded from what IAM returns: what comparison, the audit checks and the evaluator read.
 //!
 //! IAM accepts several spellings of the same thing (a string or a one-element list, `Statement`
 //! as an object or a list, condition values as strings, numbers or booleans); parsing folds them
