@@ -16,6 +16,7 @@ use crate::finding::{Finding, Findings, Severity};
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
 use crate::policy::{self, PolicyDocument};
+use crate::resources::change::Desire;
 use crate::resources::{access_key, repository, secret};
 use crate::spec::Desired;
 
@@ -75,22 +76,22 @@ impl Report {
 /// Each managed resource's status, read off the plan (one diff logic for plan and audit).
 pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<ResourceStatus> {
     let mut managed = Vec::new();
-    if let Some(p) = &desired.provider {
+    if let Some(p) = desired.provider.as_ref().and_then(Desire::present) {
         managed.push((Kind::OidcProvider, p.url.clone()));
     }
-    if let Some(r) = &desired.role {
+    if let Some(r) = desired.role.as_ref().and_then(Desire::present) {
         managed.push((Kind::Role, r.name.clone()));
     }
-    managed.push((Kind::Policy, desired.policy.name.clone()));
-    managed.push((Kind::Repository, desired.repository.name.clone()));
-    if let Some(u) = &desired.user {
+    managed.push((Kind::Policy, desired.policy.spec().name.clone()));
+    managed.push((Kind::Repository, desired.repository.spec().name.clone()));
+    if let Some(u) = desired.user.as_ref().and_then(Desire::present) {
         managed.push((Kind::User, u.name.clone()));
     }
     managed.extend(
         desired
             .variables
             .iter()
-            .map(|v| (Kind::Variable, v.name.clone())),
+            .map(|v| (Kind::Variable, v.spec().name.clone())),
     );
 
     let mut out: Vec<ResourceStatus> = managed
@@ -117,17 +118,14 @@ pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<Reso
             }
         })
         .collect();
-    if desired.access_key.wanted {
-        out.extend(access_key_statuses(
-            &desired.access_key,
-            &observed.access_key,
-        ));
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_statuses(keys, &observed.access_key));
     }
     for (spec, live) in desired
         .secrets
         .iter()
         .zip(&observed.secrets)
-        .filter(|(s, _)| s.present)
+        .filter_map(|(s, live)| Some((s.present()?, live)))
     {
         let (status, note) = match secret::staleness(spec, live) {
             None | Some(secret::Staleness::Forced) => (Status::InSync, None),
@@ -223,7 +221,10 @@ pub fn findings(
     now: &str,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
+    if let (Some(spec), Some(live)) = (
+        desired.role.as_ref().and_then(Desire::present),
+        &observed.role,
+    ) {
         out.extend(document_findings(
             Kind::Role,
             &spec.name,
@@ -236,21 +237,21 @@ pub fn findings(
         let repository_arn = expected_repository_arn(desired);
         out.extend(document_findings(
             Kind::Policy,
-            &desired.policy.name,
+            &desired.policy.spec().name,
             "push policy",
             &live.document,
             |doc, found| push_scope_findings(doc, &repository_arn, found),
         ));
     }
     if let Some(live) = &observed.repository {
-        out.extend(repository_findings(&desired.repository, live, registry));
-    }
-    if desired.access_key.wanted {
-        out.extend(access_key_findings(
-            &desired.access_key,
-            &observed.access_key,
-            now,
+        out.extend(repository_findings(
+            desired.repository.spec(),
+            live,
+            registry,
         ));
+    }
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_findings(keys, &observed.access_key, now));
     }
     out
 }
@@ -310,7 +311,7 @@ fn access_key_findings(
 }
 
 fn expected_repository_arn(desired: &Desired) -> String {
-    desired.policy.document["Statement"]
+    desired.policy.spec().document["Statement"]
         .as_array()
         .and_then(|s| {
             s.iter()

@@ -2,10 +2,12 @@
 use aws_sdk_iam::types::EntityType;
 use serde_json::Value;
 
+use super::change::{Action, Desire, Kind};
 use crate::cloud::aws::{Aws, failure};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
 use crate::policy;
+
+pub type Change = super::change::Change<PolicyOp>;
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
@@ -39,6 +41,10 @@ pub enum PolicyOp {
     NewVersion {
         prune: Option<String>,
     },
+    /// Delete every non-default version (IAM requires it), then the policy.
+    Delete {
+        versions: Vec<String>,
+    },
 }
 
 /// Reads every version with its document in one paginated call that needs no account ID,
@@ -67,10 +73,10 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
             .find(|v| v.is_default_version() || v.version_id() == Some(default_version.as_str()))
             .and_then(|v| v.document())
             .unwrap_or_default();
-        let document = policy::decode_document(raw).map_err(|e| Error::Aws {
+        let document = policy::decode_document(raw).map_err(|e| Error::Unreadable {
             action: "iam:GetAccountAuthorizationDetails",
-            code: None,
-            message: format!("policy {name} version {default_version}: {e}"),
+            what: format!("policy {name} version {default_version}"),
+            reason: e.to_string(),
         })?;
         return Ok(Some(Live {
             default_version,
@@ -88,10 +94,30 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
     Ok(None)
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
-    let change = |action, details, op| {
-        Change::new(Kind::Policy, &spec.name, action, details, Op::Policy(op))
-    };
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+    let spec = desire.spec();
+    let change = |action, details, op| Change::new(Kind::Policy, &spec.name, action, details, op);
+    if desire.present().is_none() {
+        let Some(live) = live else {
+            return Vec::new();
+        };
+        let versions: Vec<String> = live
+            .versions
+            .iter()
+            .filter(|v| !v.is_default)
+            .map(|v| v.id.clone())
+            .collect();
+        let details = if versions.is_empty() {
+            vec![]
+        } else {
+            vec![format!("with versions {}", versions.join(", "))]
+        };
+        return vec![change(
+            Action::Delete,
+            details,
+            PolicyOp::Delete { versions },
+        )];
+    }
     let Some(live) = live else {
         return vec![change(
             Action::Create,
@@ -161,12 +187,33 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
             .map(|_| ())
             .or_else(|e| {
                 let f = failure("iam:CreatePolicy", e);
-                if f.is("EntityAlreadyExists") {
+                if f.is_already_exists() {
                     Ok(())
                 } else {
                     Err(aws.error(f))
                 }
             }),
+        PolicyOp::Delete { versions } => {
+            for v in versions {
+                if let Err(e) = aws
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(&spec.arn)
+                    .version_id(v)
+                    .send()
+                    .await
+                {
+                    aws.gone(failure("iam:DeletePolicyVersion", e))?;
+                }
+            }
+            match aws.iam.delete_policy().policy_arn(&spec.arn).send().await {
+                Ok(_) => Ok(()),
+                Err(e) => aws.gone_unless_attached(
+                    failure("iam:DeletePolicy", e),
+                    &format!("policy {}", spec.arn),
+                ),
+            }
+        }
         PolicyOp::NewVersion { prune } => {
             if let Some(old) = prune {
                 aws.iam
@@ -194,14 +241,14 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn spec() -> Spec {
-        Spec {
+    fn spec() -> Desire<Spec> {
+        Desire::Present(Spec {
             name: "p".into(),
             arn: "arn:aws:iam::123456789012:policy/p".into(),
             document: policy::push_document(
                 "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
             ),
-        }
+        })
     }
 
     fn live(versions: usize) -> Live {
@@ -221,10 +268,7 @@ mod tests {
     #[test]
     fn changed_document_becomes_a_new_version() {
         let changes = diff(&spec(), Some(&live(2)));
-        assert_eq!(
-            changes[0].op,
-            Op::Policy(PolicyOp::NewVersion { prune: None })
-        );
+        assert_eq!(changes[0].op, Some(PolicyOp::NewVersion { prune: None }));
     }
 
     #[test]
@@ -236,7 +280,7 @@ mod tests {
         let changes = diff(&spec(), Some(&l));
         assert_eq!(
             changes[0].op,
-            Op::Policy(PolicyOp::NewVersion {
+            Some(PolicyOp::NewVersion {
                 prune: Some("v2".into())
             })
         );
@@ -246,9 +290,22 @@ mod tests {
     fn equal_document_is_no_change() {
         let s = spec();
         let l = Live {
-            document: s.document.clone(),
+            document: s.spec().document.clone(),
             ..live(1)
         };
         assert!(diff(&s, Some(&l)).is_empty());
+    }
+
+    #[test]
+    fn a_teardown_deletes_the_old_versions_first() {
+        let absent = Desire::Absent(spec().spec().clone());
+        let changes = diff(&absent, Some(&live(3)));
+        assert_eq!(
+            changes[0].op,
+            Some(PolicyOp::Delete {
+                versions: vec!["v1".into(), "v2".into()]
+            })
+        );
+        assert!(diff(&absent, None).is_empty());
     }
 }

@@ -1,16 +1,23 @@
 //! The ECR repository: scan on push, and the encryption chosen at creation (ECR cannot change it later).
-use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningConfiguration};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ScanFrequency, ScanType,
+};
 
+use super::change::{Action, Desire, Kind};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
+use crate::policy::wildcard_match;
+
+pub type Change = super::change::Change<RepositoryOp>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub name: String,
     pub scan_on_push: bool,
     pub encryption: Encryption,
+    /// `destroy --force`: a teardown deletes the repository with its images.
+    pub delete_images: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,22 +28,50 @@ pub struct Live {
     pub kms_key: Option<String>,
     /// `MUTABLE` or `IMMUTABLE`; only audited (a low finding), never changed.
     pub tag_mutability: String,
+    /// Whether it holds any image (read for a teardown only).
+    pub holds_images: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepositoryOp {
     Create,
     EnableScanOnPush,
+    /// Delete the repository (`force`: with its images).
+    Delete {
+        force: bool,
+    },
 }
 
-pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
-    match aws
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-    {
+/// Reads the repository; with `count_images`, also whether it holds images (one more call in
+/// the same round).
+pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option<Live>> {
+    let images = async {
+        if !count_images {
+            return Ok(false);
+        }
+        match aws
+            .ecr
+            .list_images()
+            .repository_name(name)
+            .max_results(1)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(!out.image_ids().is_empty()),
+            Err(e) => aws
+                .absent::<()>(failure("ecr:ListImages", e))
+                .map(|_| false),
+        }
+    };
+    let (described, holds_images) = tokio::join!(
+        aws.ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send(),
+        images
+    );
+    let holds_images = holds_images?;
+    match described {
         Ok(out) => Ok(out.repositories().first().map(|r| Live {
             scan_on_push: r
                 .image_scanning_configuration()
@@ -53,16 +88,32 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
                 .image_tag_mutability()
                 .map(|m| m.as_str().to_string())
                 .unwrap_or_default(),
+            holds_images,
         })),
-        Err(e) => {
-            let f = failure("ecr:DescribeRepositories", e);
-            if f.is("RepositoryNotFoundException") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            }
-        }
+        Err(e) => aws.absent(failure("ecr:DescribeRepositories", e)),
     }
+}
+
+/// Whether a registry-level rule scans this repository on push even if its own flag is off.
+pub async fn observe_registry_scanning(aws: &Aws, repository: &str) -> Result<bool> {
+    let out = aws
+        .ecr
+        .get_registry_scanning_configuration()
+        .send()
+        .await
+        .map_err(|e| aws.error(failure("ecr:GetRegistryScanningConfiguration", e)))?;
+    Ok(out.scanning_configuration().is_some_and(|c| {
+        c.scan_type() == Some(&ScanType::Enhanced)
+            || c.rules().iter().any(|rule| {
+                matches!(
+                    rule.scan_frequency(),
+                    ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan
+                ) && rule
+                    .repository_filters()
+                    .iter()
+                    .any(|f| wildcard_match(f.filter(), repository))
+            })
+    }))
 }
 
 fn describe(encryption: &Encryption) -> String {
@@ -86,9 +137,38 @@ fn encryption_matches(wanted: &Encryption, live: &Live) -> bool {
     }
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+    let spec = desire.spec();
     let change =
         |action, details, op| Change::new(Kind::Repository, &spec.name, action, details, op);
+    if desire.present().is_none() {
+        return match live {
+            None => Vec::new(),
+            Some(l) if l.holds_images && !spec.delete_images => vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Blocked,
+                vec![
+                    format!("{} holds images; deleting it deletes them.", spec.name),
+                    "Rerun with --force to delete the repository with its images, or move them first.".into(),
+                ],
+            )],
+            Some(l) => {
+                let details = if l.holds_images {
+                    vec!["and every image in it (--force)".into()]
+                } else {
+                    vec![]
+                };
+                vec![change(
+                    Action::Delete,
+                    details,
+                    RepositoryOp::Delete {
+                        force: spec.delete_images,
+                    },
+                )]
+            }
+        };
+    }
     let Some(live) = live else {
         return vec![change(
             Action::Create,
@@ -96,7 +176,7 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
                 "scan on push".into(),
                 format!("encryption {}", describe(&spec.encryption)),
             ],
-            Op::Repository(RepositoryOp::Create),
+            RepositoryOp::Create,
         )];
     };
     let mut changes = Vec::new();
@@ -105,14 +185,15 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             Some(k) => format!("{} ({k})", live.encryption_type),
             None => live.encryption_type.clone(),
         };
-        changes.push(change(
+        changes.push(Change::not_run(
+            Kind::Repository,
+            &spec.name,
             Action::Blocked,
             vec![
                 format!("encryption is {have}, settings ask for {}", describe(&spec.encryption)),
                 "ECR cannot change a repository's encryption after creation, and this tool never deletes a repository to recreate it.".into(),
                 format!("Either keep the current encryption in the settings, or push to a new repository (--ecr-repository NEW-NAME) and delete {} yourself once its images are moved.", spec.name),
             ],
-            Op::Blocked,
         )
         .differing("encryption", describe(&spec.encryption).into(), have.clone().into()));
     }
@@ -121,7 +202,7 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             change(
                 Action::Update,
                 vec!["scan on push: off → on".into()],
-                Op::Repository(RepositoryOp::EnableScanOnPush),
+                RepositoryOp::EnableScanOnPush,
             )
             .differing("scan_on_push", true.into(), false.into()),
         );
@@ -144,11 +225,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
                     .set_kms_key(key.clone()),
             }
             .build()
-            .map_err(|e| Error::Aws {
-                action: "ecr:CreateRepository",
-                code: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::Usage(format!("the repository's encryption settings: {e}")))?;
             aws.ecr
                 .create_repository()
                 .repository_name(&spec.name)
@@ -159,7 +236,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
                 .map(|_| ())
                 .or_else(|e| {
                     let f = failure("ecr:CreateRepository", e);
-                    if f.is("RepositoryAlreadyExistsException") {
+                    if f.is_already_exists() {
                         Ok(())
                     } else {
                         Err(aws.error(f))
@@ -175,6 +252,26 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             .await
             .map(|_| ())
             .map_err(|e| aws.error(failure("ecr:PutImageScanningConfiguration", e))),
+        RepositoryOp::Delete { force } => match aws
+            .ecr
+            .delete_repository()
+            .repository_name(&spec.name)
+            .force(*force)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let f = failure("ecr:DeleteRepository", e);
+                if f.is("RepositoryNotEmptyException") {
+                    return Err(Error::Blocked(format!(
+                        "repository {} holds images (pushed since the plan); rerun destroy with --force to delete them too",
+                        spec.name
+                    )));
+                }
+                aws.gone(f)
+            }
+        },
     }
 }
 
@@ -182,12 +279,13 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn spec(encryption: Encryption) -> Spec {
-        Spec {
+    fn spec(encryption: Encryption) -> Desire<Spec> {
+        Desire::Present(Spec {
             name: "skypilot".into(),
             scan_on_push: true,
             encryption,
-        }
+            delete_images: false,
+        })
     }
 
     fn live(scan: bool, kind: &str, key: Option<&str>) -> Live {
@@ -196,6 +294,7 @@ mod tests {
             encryption_type: kind.into(),
             kms_key: key.map(str::to_string),
             tag_mutability: "MUTABLE".into(),
+            holds_images: false,
         }
     }
 
@@ -206,10 +305,7 @@ mod tests {
             Some(&live(false, "AES256", None)),
         );
         assert_eq!(changes.len(), 1);
-        assert_eq!(
-            changes[0].op,
-            Op::Repository(RepositoryOp::EnableScanOnPush)
-        );
+        assert_eq!(changes[0].op, Some(RepositoryOp::EnableScanOnPush));
     }
 
     #[test]
@@ -242,5 +338,27 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_teardown_keeps_images_unless_forced() {
+        let full = Live {
+            holds_images: true,
+            ..live(true, "AES256", None)
+        };
+        let absent = |delete_images| {
+            Desire::Absent(Spec {
+                delete_images,
+                ..spec(Encryption::Aes256).spec().clone()
+            })
+        };
+        let refused = diff(&absent(false), Some(&full));
+        assert_eq!(
+            (refused[0].action, refused[0].op.clone()),
+            (Action::Blocked, None)
+        );
+        let forced = diff(&absent(true), Some(&full));
+        assert_eq!(forced[0].op, Some(RepositoryOp::Delete { force: true }));
+        assert!(diff(&absent(false), None).is_empty());
     }
 }

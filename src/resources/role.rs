@@ -1,12 +1,14 @@
 //! The IAM role GitHub Actions assumes through OIDC; its trust policy is the security boundary.
 use serde_json::Value;
 
+use super::change::{Action, Desire, Kind};
 use crate::cloud::aws::{
     Aws, failure, is_invalid_principal, is_propagation_lag, retry_propagation,
 };
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
 use crate::policy;
+
+pub type Change = super::change::Change<RoleOp>;
 
 const DESCRIPTION: &str =
     "GitHub Actions pushes images to Amazon ECR (managed by skyecr-bootstrap)";
@@ -32,14 +34,12 @@ pub enum RoleOp {
     Create,
     UpdateTrust,
     AttachPolicy,
+    /// Detach the push policy, then delete the role.
+    Delete,
 }
 
-pub async fn observe(aws: &Aws, spec: &Spec) -> Result<Option<Live>> {
-    observe_named(aws, &spec.name).await
-}
-
-/// Reads a role by name, e.g. for `check-access`, which needs no desired state.
-pub async fn observe_named(aws: &Aws, name: &str) -> Result<Option<Live>> {
+/// Reads a role by name (no account ID needed, so it runs in the first round).
+pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
     let (role, attached) = tokio::join!(
         aws.iam.get_role().role_name(name).send(),
         aws.iam
@@ -50,23 +50,16 @@ pub async fn observe_named(aws: &Aws, name: &str) -> Result<Option<Live>> {
     );
     let role = match role {
         Ok(out) => out,
-        Err(e) => {
-            let f = failure("iam:GetRole", e);
-            return if f.is("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            };
-        }
+        Err(e) => return aws.absent(failure("iam:GetRole", e)),
     };
     let raw = role
         .role()
         .map(|r| r.assume_role_policy_document().unwrap_or_default())
         .unwrap_or_default();
-    let trust = policy::decode_document(raw).map_err(|e| Error::Aws {
+    let trust = policy::decode_document(raw).map_err(|e| Error::Unreadable {
         action: "iam:GetRole",
-        code: None,
-        message: format!("the trust policy of role {} could not be read: {e}", name),
+        what: format!("the trust policy of role {name}"),
+        reason: e.to_string(),
     })?;
     let attached_policy_arns = match attached {
         Ok(out) => out
@@ -74,15 +67,8 @@ pub async fn observe_named(aws: &Aws, name: &str) -> Result<Option<Live>> {
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_string))
             .collect(),
-        Err(e) => {
-            let f = failure("iam:ListAttachedRolePolicies", e);
-            // Deleted between the two reads: report it as missing, the plan recreates it.
-            return if f.is("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            };
-        }
+        // Deleted between the two reads: report it as missing, the plan recreates it.
+        Err(e) => return aws.absent(failure("iam:ListAttachedRolePolicies", e)),
     };
     Ok(Some(Live {
         trust,
@@ -90,9 +76,48 @@ pub async fn observe_named(aws: &Aws, name: &str) -> Result<Option<Live>> {
     }))
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
-    let change =
-        |action, details, op| Change::new(Kind::Role, &spec.name, action, details, Op::Role(op));
+/// A role of the account as `ListRoles` shows it, for the account-wide audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+    /// The trust policy as listed (plain JSON, not percent-encoded like `GetRole`'s).
+    pub trust: String,
+}
+
+/// Every role of the account, page by page.
+pub async fn observe_all(aws: &Aws) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    let mut pages = aws.iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error(failure("iam:ListRoles", e)))?;
+        out.extend(page.roles().iter().map(|r| {
+            Listed {
+                name: r.role_name().to_string(),
+                arn: r.arn().to_string(),
+                trust: r
+                    .assume_role_policy_document()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
+        }));
+    }
+    Ok(out)
+}
+
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+    let spec = desire.spec();
+    let change = |action, details, op| Change::new(Kind::Role, &spec.name, action, details, op);
+    if desire.present().is_none() {
+        return match live {
+            Some(_) => vec![change(
+                Action::Delete,
+                vec![format!("detach {}", spec.policy_arn)],
+                RoleOp::Delete,
+            )],
+            None => Vec::new(),
+        };
+    }
     let Some(live) = live else {
         let mut details: Vec<String> = policy::condition_values(&spec.trust, "sub")
             .into_values()
@@ -149,7 +174,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RoleOp) -> Result<()> {
                     .map(|_| true)
                     .or_else(|e| {
                         let f = failure("iam:CreateRole", e);
-                        if f.is("EntityAlreadyExists") {
+                        if f.is_already_exists() {
                             Ok(false)
                         } else {
                             Err(f)
@@ -165,6 +190,25 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RoleOp) -> Result<()> {
         }
         RoleOp::UpdateTrust => update_trust(aws, spec).await,
         RoleOp::AttachPolicy => attach(aws, spec).await,
+        RoleOp::Delete => {
+            if let Err(e) = aws
+                .iam
+                .detach_role_policy()
+                .role_name(&spec.name)
+                .policy_arn(&spec.policy_arn)
+                .send()
+                .await
+            {
+                aws.gone(failure("iam:DetachRolePolicy", e))?;
+            }
+            match aws.iam.delete_role().role_name(&spec.name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) => aws.gone_unless_attached(
+                    failure("iam:DeleteRole", e),
+                    &format!("role {}", spec.name),
+                ),
+            }
+        }
     }
 }
 
@@ -223,7 +267,7 @@ mod tests {
             trust,
             attached_policy_arns: vec![s.policy_arn.clone()],
         };
-        assert!(diff(&s, Some(&live)).is_empty());
+        assert!(diff(&Desire::Present(s), Some(&live)).is_empty());
     }
 
     #[test]
@@ -233,9 +277,9 @@ mod tests {
             trust: policy::trust_policy("arn:p", "h", &["repo:a/b:*".into()]),
             attached_policy_arns: vec![],
         };
-        let changes = diff(&s, Some(&live));
+        let changes = diff(&Desire::Present(s), Some(&live));
         assert_eq!(changes.len(), 2);
-        assert_eq!(changes[0].op, Op::Role(RoleOp::UpdateTrust));
+        assert_eq!(changes[0].op, Some(RoleOp::UpdateTrust));
         assert!(
             changes[0]
                 .details
@@ -248,12 +292,12 @@ mod tests {
                 .iter()
                 .any(|d| d.contains("+ ") && d.contains("refs/heads/main"))
         );
-        assert_eq!(changes[1].op, Op::Role(RoleOp::AttachPolicy));
+        assert_eq!(changes[1].op, Some(RoleOp::AttachPolicy));
     }
 
     #[test]
     fn missing_role_is_created_with_its_subjects() {
-        let changes = diff(&spec(), None);
+        let changes = diff(&Desire::Present(spec()), None);
         assert_eq!(changes[0].action, Action::Create);
         assert!(
             changes[0]
@@ -261,5 +305,20 @@ mod tests {
                 .iter()
                 .any(|d| d == "trust repo:a/b:ref:refs/heads/main")
         );
+    }
+
+    #[test]
+    fn an_absent_role_is_deleted_when_it_exists() {
+        let live = Live {
+            trust: spec().trust,
+            attached_policy_arns: vec![spec().policy_arn],
+        };
+        let changes = diff(&Desire::Absent(spec()), Some(&live));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            (changes[0].action, changes[0].op.clone()),
+            (Action::Delete, Some(RoleOp::Delete))
+        );
+        assert!(diff(&Desire::Absent(spec()), None).is_empty());
     }
 }

@@ -410,7 +410,7 @@ pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, Change, Kind, Op};
+    use crate::plan::{Action, Change, Kind};
 
     #[test]
     fn origin_remotes_in_every_form_git_accepts() {
@@ -524,8 +524,7 @@ mod tests {
 
     #[test]
     fn the_failure_summary_tells_done_failed_and_not_started() {
-        let change =
-            |resource, name: &str| Change::new(resource, name, Action::Create, vec![], Op::Blocked);
+        let change = |resource, name: &str| Change::not_run(resource, name, Action::Create, vec![]);
         let plan = Plan {
             changes: vec![
                 change(Kind::Policy, "SkyPilot-ECR-Push"),
@@ -533,6 +532,7 @@ mod tests {
                 change(Kind::Role, "GitHubActions-SkyPilot-ECR"),
                 change(Kind::Secret, "AWS_ECR_ROLE_ARN"),
             ],
+            ..Plan::default()
         };
         let finished = [
             Finished {
