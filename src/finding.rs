@@ -1,6 +1,10 @@
 //! Security findings on what exists: one type for every check, whatever resource it looks at.
 use serde::Serialize;
 
+// `change` is the resources' shared vocabulary and imports nothing of the crate, so every
+// resource module can use findings.
+use crate::resources::change::Kind;
+
 /// Ordered so that `max()` gives the worst of several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,8 +29,7 @@ pub struct Finding {
     /// Stable kebab-case ID, documented in `docs/audit-rules.md`.
     pub id: &'static str,
     pub severity: Severity,
-    /// The kind of resource, as plans name it (`role`, `policy`, `repository`, ...).
-    pub resource: &'static str,
+    pub resource: Kind,
     pub name: String,
     /// What is wrong, naming the statement or setting and the offending values.
     pub message: String,
@@ -38,14 +41,13 @@ pub struct Finding {
 /// names the resource.
 #[derive(Debug)]
 pub struct Findings {
-    resource: &'static str,
+    resource: Kind,
     name: String,
     found: Vec<Finding>,
 }
 
 impl Findings {
-    /// `resource` is the kind as plans name it (`plan::Kind::as_str`).
-    pub fn on(resource: &'static str, name: &str) -> Findings {
+    pub fn on(resource: Kind, name: &str) -> Findings {
         Findings {
             resource,
             name: name.to_string(),
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn findings_serialize_with_their_resource_and_lowercase_severity() {
-        let mut findings = Findings::on("role", "r");
+        let mut findings = Findings::on(Kind::Role, "r");
         findings.add("x", Severity::High, "m".into(), "f");
         assert_eq!(
             serde_json::to_value(findings.into_vec()).ok(),

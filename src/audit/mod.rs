@@ -272,7 +272,7 @@ fn access_key_findings(
     live: &access_key::Live,
     now: &str,
 ) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::AccessKey.as_str(), &spec.user_name);
+    let mut out = Findings::on(Kind::AccessKey, &spec.user_name);
     let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted).";
     for k in &live.keys {
         let days = epoch(now)
@@ -329,7 +329,7 @@ fn document_findings(
     document: &Value,
     checks: impl FnOnce(&PolicyDocument, &mut Findings),
 ) -> Vec<Finding> {
-    let mut out = Findings::on(kind.as_str(), name);
+    let mut out = Findings::on(kind, name);
     match policy::parse_policy(document) {
         Ok(doc) => checks(&doc, &mut out),
         Err(e) => out.add(
@@ -347,7 +347,7 @@ fn repository_findings(
     live: &repository::Live,
     registry: RegistryScanning,
 ) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::Repository.as_str(), &spec.name);
+    let mut out = Findings::on(Kind::Repository, &spec.name);
     if !live.scan_on_push && !registry.covers_repository {
         out.add(
             "repository-no-scan-on-push",

@@ -156,12 +156,13 @@ mod tests {
     use super::*;
     use crate::finding::Finding;
     use crate::policy::parse_policy;
+    use crate::resources::change::Kind;
     use serde_json::{Value, json};
 
     const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/skypilot";
 
     fn check(doc: &PolicyDocument) -> Vec<Finding> {
-        let mut out = Findings::on("policy", "p");
+        let mut out = Findings::on(Kind::Policy, "p");
         push_scope_findings(doc, REPO, &mut out);
         out.into_vec()
     }

@@ -908,6 +908,7 @@ mod tests {
     use super::*;
     use crate::finding::Finding;
     use crate::policy::parse_policy;
+    use crate::resources::change::Kind;
     use serde_json::{Value, json};
 
     const ISSUER: &str = "token.actions.githubusercontent.com";
@@ -936,7 +937,7 @@ mod tests {
     }
 
     fn check(doc: &PolicyDocument, ctx: &TrustContext) -> Vec<Finding> {
-        let mut out = Findings::on("role", "r");
+        let mut out = Findings::on(Kind::Role, "r");
         trust_findings(doc, ctx, &mut out);
         out.into_vec()
     }
@@ -1280,7 +1281,7 @@ mod tests {
                         push_scope_findings(
                             &doc,
                             "arn:aws:ecr:us-east-1:123456789012:repository/app",
-                            &mut Findings::on("policy", "p"),
+                            &mut Findings::on(Kind::Policy, "p"),
                         );
                         evaluate(&doc, &token);
                         closest_allowed_subject(&doc, &token, &format!("{ISSUER}:sub"));

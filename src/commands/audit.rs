@@ -88,7 +88,7 @@ fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<Finding> {
             immutable_ids: None,
             allow_any_ref: false,
         };
-        let mut found = Findings::on(Kind::Role.as_str(), &r.name);
+        let mut found = Findings::on(Kind::Role, &r.name);
         audit::trust_findings(&doc, &context, &mut found);
         findings.extend(found.into_vec());
     }

@@ -77,7 +77,7 @@ pub fn text(report: &Report, target: &str) -> String {
                 "  {:<6} {} ({} {})\n         {}\n         fix: {}\n",
                 severity_style(f.severity).apply_to(f.severity.as_str().to_uppercase()),
                 style(f.id).bold(),
-                f.resource,
+                f.resource.as_str(),
                 f.name,
                 f.message,
                 f.fix
@@ -130,7 +130,7 @@ pub fn markdown(report: &Report, target: &str) -> String {
                 "| {} | `{}` | {} `{}` | {} | {} |\n",
                 f.severity.as_str(),
                 f.id,
-                f.resource,
+                f.resource.as_str(),
                 cell(&f.name),
                 cell(&f.message),
                 cell(&f.fix)

@@ -15,6 +15,7 @@ use skyecr_bootstrap::finding::Findings;
 use skyecr_bootstrap::policy::{
     decode_document, differences, equivalent, normalize, parse_policy, parse_policy_str,
 };
+use skyecr_bootstrap::resources::change::Kind;
 use skyecr_bootstrap::spec::{RepoIdentity, subjects};
 
 const PROVIDER: &str =
@@ -261,11 +262,11 @@ fn read_everything(doc: &Value, sub: &str) {
         let t = token(sub, "sts.amazonaws.com", PROVIDER);
         let _ = evaluate(&parsed, &t);
         let _ = closest_allowed_subject(&parsed, &t, SUB);
-        trust_findings(&parsed, &context(), &mut Findings::on("role", "r"));
+        trust_findings(&parsed, &context(), &mut Findings::on(Kind::Role, "r"));
         push_scope_findings(
             &parsed,
             "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
-            &mut Findings::on("policy", "p"),
+            &mut Findings::on(Kind::Policy, "p"),
         );
     }
 }
