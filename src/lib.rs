@@ -6,12 +6,12 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod finding;
 pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod resources;
 pub mod spec;
-pub mod trust;
 pub mod ui;
 pub mod workflow;
 

@@ -229,7 +229,7 @@ pub fn desired(
             push_policy::Spec {
                 name: settings.policy_name.clone(),
                 arn: policy_arn,
-                document: policy::push_policy(&repository_arn),
+                document: policy::push_document(&repository_arn),
                 tags: tags.clone(),
                 repository: repository.clone(),
                 adopt: intent.adopt,

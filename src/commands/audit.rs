@@ -1,15 +1,16 @@
 //! `audit`: read-only drift and security check of everything the tool manages.
 
 use super::observe_and_plan;
-use crate::audit::{self, AuditFinding, RegistryScanning, Report};
+use crate::audit::{self, RegistryScanning, Report, TrustContext};
 use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
 use crate::config::{Presentation, Settings};
 use crate::error::{ExitStatus, Result};
+use crate::finding::{Finding, Findings};
 use crate::plan::Kind;
+use crate::policy;
 use crate::resources::{repository, role};
 use crate::spec::Intent;
-use crate::trust::{self, TrustContext};
 use crate::ui::report;
 
 pub async fn audit(
@@ -70,10 +71,10 @@ pub async fn audit(
 }
 
 /// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<AuditFinding> {
+fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
     for r in roles.iter().filter(|r| r.name != ours) {
-        let Ok(doc) = trust::parse_policy_str(&r.trust) else {
+        let Ok(doc) = policy::parse_policy_str(&r.trust) else {
             continue;
         };
         let Some(issuer) = github_issuer(&doc) else {
@@ -87,18 +88,16 @@ fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<AuditFindi
             immutable_ids: None,
             allow_any_ref: false,
         };
-        findings.extend(audit::attach(
-            Kind::Role,
-            &r.name,
-            trust::trust_findings(&doc, &context),
-        ));
+        let mut found = Findings::on(Kind::Role, &r.name);
+        audit::trust_findings(&doc, &context, &mut found);
+        findings.extend(found.into_vec());
     }
     findings
 }
 
 /// The GitHub Actions issuer a trust policy federates with, in any of its forms
 /// (github.com, Enterprise Cloud `…/ENTERPRISE`, Enterprise Server `HOST/_services/token`).
-fn github_issuer(doc: &trust::PolicyDocument) -> Option<String> {
+fn github_issuer(doc: &policy::PolicyDocument) -> Option<String> {
     doc.statements.iter().find_map(|s| {
         let principal = s.principal.as_ref()?;
         principal.federated().iter().find_map(|arn| {

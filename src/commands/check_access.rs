@@ -1,15 +1,16 @@
 //! `check-access`: would a GitHub Actions job with these claims be allowed to assume the role, and why.
 use std::collections::BTreeMap;
 
+use crate::audit::{self, Token};
 use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
 use crate::cloud::github::{self, GitHub};
 use crate::config::{Presentation, Settings, TrustScopes};
 use crate::error::{Error, ExitStatus, Result};
 use crate::observe::{FirstRound, first_round};
+use crate::policy;
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
-use crate::trust::{self, Token};
 use crate::ui::access::{self, AccessReport, SubjectResult};
 
 /// The job being asked about.
@@ -117,7 +118,7 @@ pub async fn check_access(
             settings.role_name
         )));
     };
-    let doc = trust::parse_policy(&live.trust).map_err(|e| {
+    let doc = policy::parse_policy(&live.trust).map_err(|e| {
         Error::Usage(format!(
             "the trust policy of role {} cannot be read: {e}",
             settings.role_name
@@ -147,11 +148,11 @@ pub async fn check_access(
                     (format!("{issuer}:aud"), AUDIENCE.to_string()),
                 ]),
             };
-            let decision = trust::evaluate(&doc, &token);
+            let decision = audit::evaluate(&doc, &token);
             let closest_allowed = if decision.allowed {
                 None
             } else {
-                trust::closest_allowed_subject(&doc, &token, &sub_key)
+                audit::closest_allowed_subject(&doc, &token, &sub_key)
             };
             SubjectResult {
                 sub: sub.clone(),

@@ -4,7 +4,7 @@ use super::ownership::{self, Tags};
 use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure};
 use crate::error::Result;
-use crate::trust;
+use crate::policy;
 
 pub type Change = super::change::Change<ProviderOp>;
 
@@ -99,7 +99,7 @@ async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec
 }
 
 fn federates_with(trust_policy: &str, provider_arn: &str) -> bool {
-    trust::parse_policy_str(trust_policy).is_ok_and(|doc| {
+    policy::parse_policy_str(trust_policy).is_ok_and(|doc| {
         doc.statements.iter().any(|s| {
             s.principal
                 .as_ref()

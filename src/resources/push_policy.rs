@@ -329,7 +329,7 @@ mod tests {
         Desire::Present(Spec {
             name: "p".into(),
             arn: "arn:aws:iam::123456789012:policy/p".into(),
-            document: policy::push_policy("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
+            document: policy::push_document("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
             tags: ownership::tags("acme/app"),
             repository: "acme/app".into(),
             adopt: false,
@@ -340,7 +340,7 @@ mod tests {
     fn live(versions: usize) -> Live {
         Live {
             default_version: format!("v{versions}"),
-            document: policy::push_policy("*"),
+            document: policy::push_document("*"),
             versions: (1..=versions)
                 .map(|i| Version {
                     id: format!("v{i}"),

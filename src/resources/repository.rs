@@ -8,7 +8,7 @@ use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
-use crate::trust::wildcard_match;
+use crate::policy::wildcard_match;
 
 pub type Change = super::change::Change<RepositoryOp>;
 
