@@ -34,6 +34,10 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Plan taking over a role, user, policy or repository that exists under the chosen name
+        /// but was not created by skyecr-bootstrap for this repository.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Observe, plan, confirm and apply; a rerun with nothing to change writes nothing.
     #[command(
@@ -43,6 +47,10 @@ pub enum Command {
         /// Rewrite the GitHub secrets even when they look current.
         #[arg(long)]
         force_secrets: bool,
+        /// Take over a role, user, policy or repository that exists under the chosen name but was
+        /// not created by skyecr-bootstrap for this repository (the plan lists every change).
+        #[arg(long)]
+        adopt: bool,
     },
     /// Access-key mode: create a new key, write both secrets, then delete the old key.
     #[command(

@@ -6,6 +6,7 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod finding;
 pub mod observe;
 pub mod plan;
@@ -102,12 +103,14 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
     match cli.command {
         Command::Init => commands::init(&cli.settings, given()?, presentation).await,
         Command::Completions { shell } => commands::completions(shell, presentation.output),
-        Command::Plan { detailed_exitcode } => {
-            commands::plan(&settings()?, presentation, detailed_exitcode).await
-        }
-        Command::Apply { force_secrets } => {
-            commands::apply(&settings()?, presentation, force_secrets).await
-        }
+        Command::Plan {
+            detailed_exitcode,
+            adopt,
+        } => commands::plan(&settings()?, presentation, detailed_exitcode, adopt).await,
+        Command::Apply {
+            force_secrets,
+            adopt,
+        } => commands::apply(&settings()?, presentation, force_secrets, adopt).await,
         Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
         Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
         Command::Audit { all_roles } => {

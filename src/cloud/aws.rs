@@ -187,9 +187,10 @@ impl Aws {
 async fn check_profile(name: &str) -> Result<()> {
     use aws_runtime::env_config::file::EnvConfigFiles;
     use aws_types::os_shim_internal::{Env, Fs};
-    let found = aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
-        .await
-        .is_ok_and(|set| set.get_profile(name).is_some());
+    let found =
+        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+            .await
+            .is_ok_and(|set| set.get_profile(name).is_some());
     if found {
         return Ok(());
     }

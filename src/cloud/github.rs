@@ -107,10 +107,14 @@ fn check_api_url(raw: &str) -> Result<String> {
         )))
     };
     let Ok(url) = reqwest::Url::parse(raw) else {
-        return refuse("is not a URL: set it to the API of your GitHub, e.g. https://github.example.com/api/v3");
+        return refuse(
+            "is not a URL: set it to the API of your GitHub, e.g. https://github.example.com/api/v3",
+        );
     };
     if !url.username().is_empty() || url.password().is_some() {
-        return refuse("holds credentials: remove them from the URL and pass the token in GITHUB_TOKEN instead");
+        return refuse(
+            "holds credentials: remove them from the URL and pass the token in GITHUB_TOKEN instead",
+        );
     }
     let host = url.host_str().unwrap_or_default();
     let loopback = host.eq_ignore_ascii_case("localhost")
@@ -122,7 +126,9 @@ fn check_api_url(raw: &str) -> Result<String> {
         "https" if !host.is_empty() => {}
         "http" if loopback => {}
         "http" => {
-            return refuse("is plain http: the token would travel in clear; use https:// (http:// is accepted only for this machine)");
+            return refuse(
+                "is plain http: the token would travel in clear; use https:// (http:// is accepted only for this machine)",
+            );
         }
         _ => return refuse("must start with https://"),
     }

@@ -326,11 +326,7 @@ async fn ask_names(given: &FileSettings, auth: AuthMode) -> Result<Names> {
 fn save(path: &Path, answers: &FileSettings) -> Result<()> {
     let text = serde_json::to_string_pretty(answers)
         .map_err(|e| Error::Io(format!("cannot serialize the settings: {e}")))?;
-    // Write then rename: an interruption never leaves a half-written file behind.
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, format!("{text}\n"))
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
+    crate::files::write_atomically(path, &format!("{text}\n"))
 }
 
 /// The secrets GitHub Actions can read after this run, with where each lives.

@@ -9,8 +9,13 @@ pub async fn plan(
     settings: &Settings,
     presentation: Presentation,
     detailed_exitcode: bool,
+    adopt: bool,
 ) -> Result<ExitStatus> {
-    let ctx = observe_and_plan(settings, Intent::default()).await?;
+    let intent = Intent {
+        adopt,
+        ..Intent::default()
+    };
+    let ctx = observe_and_plan(settings, intent).await?;
     print_plan(&ctx, presentation);
     if detailed_exitcode && !ctx.plan.changes.is_empty() {
         return Ok(ExitStatus::Attention);
@@ -22,15 +27,14 @@ pub async fn apply(
     settings: &Settings,
     presentation: Presentation,
     force_secrets: bool,
+    adopt: bool,
 ) -> Result<ExitStatus> {
-    let ctx = observe_and_plan(
-        settings,
-        Intent {
-            force_secrets,
-            ..Intent::default()
-        },
-    )
-    .await?;
+    let intent = Intent {
+        force_secrets,
+        adopt,
+        ..Intent::default()
+    };
+    let ctx = observe_and_plan(settings, intent).await?;
     print_plan(&ctx, presentation);
     if ctx.plan.changes.is_empty() {
         return Ok(ExitStatus::Success);

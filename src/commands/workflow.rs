@@ -66,6 +66,7 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         return Ok(ExitStatus::Success);
     }
     let path = std::path::Path::new(&request.path);
+    crate::files::refuse_link(path)?;
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == text => {
             eprintln!("{} is already up to date.", request.path);
@@ -94,8 +95,7 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, &text)
-        .map_err(|e| Error::Io(format!("cannot write {}: {e}", request.path)))?;
+    crate::files::write_atomically(path, &text)?;
     eprintln!(
         "Wrote {}. Commit it, then push to {} or run it from the Actions tab.",
         request.path, options.trigger_branch

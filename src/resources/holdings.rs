@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::change::{Difference, Kind};
-use crate::finding::{Finding, Findings, Severity};
 use super::ownership::{self, Owner, Tags};
+use crate::finding::{Finding, Findings, Severity};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holdings {
@@ -77,7 +77,13 @@ pub fn fix(wanted: &Wanted<'_>, live: &Holdings) -> Fix {
 
 /// `role-extra-permissions` / `user-extra-permissions`: anything held beyond the push policy
 /// turns a push identity into something more, for every workflow that can assume it.
-pub fn findings(kind: Kind, name: &str, id: &'static str, fix: &Fix, repository: &str) -> Vec<Finding> {
+pub fn findings(
+    kind: Kind,
+    name: &str,
+    id: &'static str,
+    fix: &Fix,
+    repository: &str,
+) -> Vec<Finding> {
     let extra = fix.extra_permissions();
     let mut found = Findings::on(kind, name);
     if !extra.is_empty() {

@@ -329,7 +329,9 @@ mod tests {
         Desire::Present(Spec {
             name: "p".into(),
             arn: "arn:aws:iam::123456789012:policy/p".into(),
-            document: policy::push_document("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
+            document: policy::push_document(
+                "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
+            ),
             tags: ownership::tags("acme/app"),
             repository: "acme/app".into(),
             adopt: false,

@@ -223,7 +223,13 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
 /// Audit checks of the role itself (its trust policy is checked by `audit`'s trust rules).
 pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
     let fix = holdings::fix(&spec.wanted(), &live.holdings);
-    holdings::findings(Kind::Role, &spec.name, "role-extra-permissions", &fix, &spec.repository)
+    holdings::findings(
+        Kind::Role,
+        &spec.name,
+        "role-extra-permissions",
+        &fix,
+        &spec.repository,
+    )
 }
 
 impl Spec {

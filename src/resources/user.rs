@@ -167,7 +167,13 @@ pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
         tags: &spec.tags,
     };
     let fix = holdings::fix(&wanted, &live.holdings);
-    holdings::findings(Kind::User, &spec.name, "user-extra-permissions", &fix, &spec.repository)
+    holdings::findings(
+        Kind::User,
+        &spec.name,
+        "user-extra-permissions",
+        &fix,
+        &spec.repository,
+    )
 }
 
 pub async fn apply(aws: &Aws, spec: &Spec, op: &UserOp) -> Result<()> {

@@ -15,9 +15,16 @@ fn symbol(action: Action) -> (&'static str, Style) {
 }
 
 pub fn plan_text(plan: &Plan, target: &str) -> String {
-    if plan.changes.is_empty() {
-        return format!("No changes: {target} match the settings.\n");
-    }
+    let mut out = if plan.changes.is_empty() {
+        format!("No changes: {target} match the settings.\n")
+    } else {
+        changes_text(plan, target)
+    };
+    out.push_str(&kept_text(plan));
+    out
+}
+
+fn changes_text(plan: &Plan, target: &str) -> String {
     let mut out = format!("Changes for {target}:\n\n");
     for change in &plan.changes {
         let (sym, color) = symbol(change.action);
@@ -42,7 +49,7 @@ pub fn plan_text(plan: &Plan, target: &str) -> String {
 }
 
 pub fn plan_json(plan: &Plan, account_id: &str, region: &str) -> Value {
-    json!({
+    let mut doc = json!({
         "changes": plan.changes,
         "summary": {
             "create": plan.count(Action::Create),
@@ -52,27 +59,58 @@ pub fn plan_json(plan: &Plan, account_id: &str, region: &str) -> Value {
         },
         "account_id": account_id,
         "region": region,
-    })
+    });
+    if !plan.kept.is_empty() {
+        doc["kept"] = json!(kept_list(plan));
+    }
+    doc
+}
+
+/// What stays as it is, and why: one note each.
+fn kept_text(plan: &Plan) -> String {
+    plan.kept
+        .iter()
+        .map(|k| {
+            format!(
+                "Note: {} {}: {}\n",
+                k.resource.as_str(),
+                k.name,
+                k.details.join(" ")
+            )
+        })
+        .collect()
 }
 
 /// `destroy`'s preview: the removals, then what stays and why.
 pub fn teardown_text(plan: &Plan, target: &str) -> String {
-    let mut out = if plan.changes.is_empty() {
-        format!("Nothing to destroy: none of the managed resources exist in {target}.\n")
-    } else {
-        plan_text(plan, target)
-    };
-    for kept in &plan.kept {
-        out.push_str(&format!("Note: {}\n", kept.details.join(" ")));
+    if plan.changes.is_empty() {
+        let mut out =
+            format!("Nothing to destroy: none of the managed resources exist in {target}.\n");
+        out.push_str(&kept_text(plan));
+        return out;
     }
-    out
+    plan_text(plan, target)
+}
+
+/// Each kept resource as one line: what it is and why it stays.
+fn kept_list(plan: &Plan) -> Vec<String> {
+    plan.kept
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {}: {}",
+                k.resource.as_str(),
+                k.name,
+                k.details.join(" ")
+            )
+        })
+        .collect()
 }
 
 pub fn teardown_json(plan: &Plan, account_id: &str, region: &str) -> Value {
-    let kept: Vec<String> = plan.kept.iter().map(|k| k.details.join(" ")).collect();
     json!({
         "changes": plan.changes,
-        "kept": kept,
+        "kept": kept_list(plan),
         "account_id": account_id,
         "region": region,
     })

@@ -9,6 +9,7 @@ mod audit;
 mod aws_provisioning;
 mod cli_help;
 mod github_secrets;
+mod ownership;
 mod reliability;
 mod wizard;
 mod workflow;
