@@ -224,7 +224,10 @@ fn a_foreign_role_is_refused_then_adopted_with_everything_it_held_removed() {
         refused.stdout
     );
     assert_eq!(trust_of(&w, "Team-Deploy-Role"), ec2, "trust untouched");
-    assert_eq!(attached(&w, "Team-Deploy-Role"), [admin.clone()]);
+    assert_eq!(
+        attached(&w, "Team-Deploy-Role"),
+        std::slice::from_ref(&admin)
+    );
 
     let adopted = w.apply(&["--role-name", "Team-Deploy-Role", "--adopt"]);
     adopted.success();
