@@ -5,9 +5,8 @@ use aws_sdk_ecr::types::{ScanFrequency, ScanType};
 
 use super::observe_and_plan;
 use crate::audit::{self, AuditFinding, RegistryScanning, Report};
-use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, failure};
-use crate::config::{Presentation, Settings};
+use crate::config::{OutputFormat, Presentation, Settings};
 use crate::error::Result;
 use crate::plan::Kind;
 use crate::spec::Intent;
@@ -55,12 +54,12 @@ pub async fn audit(
         findings,
     );
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
-        OutputArg::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
-        OutputArg::Text => print!("{}", report::text(&report, &ctx.target())),
+        OutputFormat::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
+        OutputFormat::Text => print!("{}", report::text(&report, &ctx.target())),
     }
     Ok(if report.in_sync {
         ExitCode::SUCCESS

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
 use crate::cloud::github::{self, GitHub};
-use crate::config::{Presentation, Settings, TrustScopes};
+use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
 use crate::error::{Error, Result};
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
@@ -182,7 +181,7 @@ pub async fn check_access(
     };
     let allowed = !deciding.is_empty() && deciding.iter().all(|r| r.allowed);
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "allowed": allowed,

@@ -5,16 +5,17 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::{Cli, OutputArg};
+use crate::cli::Cli;
+use crate::config::OutputFormat;
 use crate::error::{Error, Result};
 
-pub fn completions(shell: Shell, output: OutputArg) -> Result<ExitCode> {
+pub fn completions(shell: Shell, output: OutputFormat) -> Result<ExitCode> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "skyecr-bootstrap", &mut script);
     let mut stdout = std::io::stdout().lock();
     let written = match output {
         // `--output json` keeps its promise of one JSON document on stdout, even here.
-        OutputArg::Json => writeln!(
+        OutputFormat::Json => writeln!(
             stdout,
             "{}",
             serde_json::json!({"shell": shell.to_string(), "script": String::from_utf8_lossy(&script)})

@@ -5,10 +5,9 @@ use futures::future::join_all;
 
 use super::confirm;
 use crate::apply::run_in_stages;
-use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, failure};
 use crate::cloud::github::{self, GitHub, Place};
-use crate::config::{Presentation, Settings};
+use crate::config::{OutputFormat, Presentation, Settings};
 use crate::destroy::{self, PolicyRemains, ProviderRemains, Remains, RepositoryRemains};
 use crate::error::Result;
 use crate::resources::{access_key, oidc_provider, push_policy, repository, role, secret, user};
@@ -50,7 +49,7 @@ pub async fn destroy(
         identity.account_id, aws.region, repo.owner, repo.name
     );
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             serde_json::json!({
                 "changes": plan.changes,
