@@ -241,7 +241,7 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         None => errors.push(InvalidInput {
             flag: GITHUB_REPO.flag,
             problem: "is required".into(),
-            expected: rules::GITHUB_REPO.expected,
+            expected: table::GITHUB_REPO_FORM,
         }),
         Some(github_repo) => {
             check(&mut errors, &GITHUB_REPO, github_repo);
@@ -356,9 +356,9 @@ fn check(errors: &mut Vec<InvalidInput>, setting: &Setting, value: &str) {
 
 /// Validates a branch given to a command-specific flag, with the same rules as `--branch`.
 pub fn check_branch_flag(flag: &'static str, value: &str) -> Result<()> {
-    rules::BRANCH
-        .apply(flag, value)
-        .map_err(|e| Error::InvalidSettings(vec![e]))
+    table::BRANCHES
+        .check(value)
+        .map_err(|e| Error::InvalidSettings(vec![InvalidInput { flag, ..e }]))
 }
 
 /// Validates one `--platforms` entry of the `workflow` command.
@@ -547,17 +547,24 @@ mod tests {
 
     #[test]
     fn one_value_is_checked_like_its_flag() {
-        use table::{BRANCHES, ECR_REPOSITORY, GITHUB_REPO, POLICY_NAME, ROLE_NAME, TAGS, YES};
+        use table::{
+            BRANCHES, ECR_REPOSITORY, GITHUB_REPO, POLICY_NAME, ROLE_NAME, TAGS, USER_NAME, YES,
+        };
         assert!(ECR_REPOSITORY.check("skypilot").is_ok());
         assert!(ROLE_NAME.check(&"x".repeat(64)).is_ok());
         assert!(TAGS.check("v*").is_ok());
         let err = ECR_REPOSITORY.check("Sky").unwrap_err();
         assert_eq!(err.flag, "--ecr-repository");
         assert_eq!(err.problem, "\"Sky\" is not a valid ECR repository name");
-        assert_eq!(err.expected, rules::ECR_REPOSITORY.expected);
+        assert!(
+            err.expected.starts_with("2-256 lowercase letters"),
+            "{}",
+            err.expected
+        );
         assert!(BRANCHES.check("*").is_err());
         assert!(ROLE_NAME.check(&"x".repeat(65)).is_err());
         assert!(POLICY_NAME.check(&"x".repeat(128)).is_ok());
+        assert!(USER_NAME.check(&"x".repeat(65)).is_err());
         assert!(GITHUB_REPO.check("acme").is_err());
         assert!(YES.check("x").is_err());
     }

@@ -84,8 +84,9 @@ impl Layer for bool {
 
 /// Builds the table from its rows. A row is the help line (`///`, as clap shows it), then
 /// `STATIC field = "flag-name"`, then the value:
-/// - `<"VALUE"> text(rule)`: one value (`Option<String>`) checked by the rule;
-/// - `<"VALUE"> list(rule)`: a repeatable flag (`Vec<String>`), each value checked;
+/// - `<"VALUE"> text(form, check)`: one value (`Option<String>`), refused by `check` with
+///   "expected `form`";
+/// - `<"VALUE"> list(form, check)`: a repeatable flag (`Vec<String>`), each value checked;
 /// - `choice(Enum)`: one of the enum's spellings (`Option<Enum>`);
 /// - `switch`: on or off (`bool`);
 ///
@@ -100,18 +101,18 @@ macro_rules! settings {
 
     // One row → `{STATIC field "flag-name" form presentation (field declaration)}`.
     (@rows [$($done:tt)*]
-        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt <$value:tt> text($rule:expr)
+        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt <$value:tt> text($expected:expr, $check:expr)
         $(, $p:ident)?; $($rest:tt)*
     ) => {
-        settings!(@rows [$($done)* {$name $field $long Form::Text($rule), settings!(@presentation $($p)?),
+        settings!(@rows [$($done)* {$name $field $long Form::Text(Rule::new($expected, $check)), settings!(@presentation $($p)?),
             ($(#[doc = $help])* #[arg(value_name = $value)] pub $field: Option<String>)
         }] $($rest)*);
     };
     (@rows [$($done:tt)*]
-        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt <$value:tt> list($rule:expr)
+        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt <$value:tt> list($expected:expr, $check:expr)
         $(, $p:ident)?; $($rest:tt)*
     ) => {
-        settings!(@rows [$($done)* {$name $field $long Form::List($rule), settings!(@presentation $($p)?),
+        settings!(@rows [$($done)* {$name $field $long Form::List(Rule::new($expected, $check)), settings!(@presentation $($p)?),
             ($(#[doc = $help])* #[arg(value_name = $value)] #[serde(default)] pub $field: Vec<String>)
         }] $($rest)*);
     };
@@ -168,41 +169,78 @@ macro_rules! settings {
     ($($rows:tt)*) => { settings!(@rows [] $($rows)*); };
 }
 
+/// Named because the error for a missing `--github-repo` states it too.
+pub(super) const GITHUB_REPO_FORM: &str = "OWNER/REPO, e.g. acme/app";
+
 settings! {
     /// The repository whose workflows push images.
-    GITHUB_REPO github_repo = "github-repo" <"OWNER/REPO"> text(rules::GITHUB_REPO);
+    GITHUB_REPO github_repo = "github-repo" <"OWNER/REPO">
+        text(GITHUB_REPO_FORM, rules::github_repo);
     /// ECR region [default: AWS config chain, else us-east-1].
-    REGION region = "region" <"REGION"> text(rules::REGION);
+    REGION region = "region" <"REGION">
+        text("an AWS region such as us-east-1", rules::region);
     /// AWS named profile [default: AWS config chain].
-    PROFILE profile = "profile" <"NAME"> text(rules::PROFILE);
+    PROFILE profile = "profile" <"NAME">
+        text("a profile name from ~/.aws/config", rules::profile);
     /// OIDC role (recommended) or the IAM-user fallback [default: oidc].
     AUTH auth = "auth" choice(AuthMode);
     /// ECR repository name [default: skypilot].
-    ECR_REPOSITORY ecr_repository = "ecr-repository" <"NAME"> text(rules::ECR_REPOSITORY);
+    ECR_REPOSITORY ecr_repository = "ecr-repository" <"NAME">
+        text(
+            "2-256 lowercase letters, digits and . _ - /, starting and ending with a letter or digit",
+            rules::ecr_repository
+        );
     /// Repository encryption [default: aes256].
     ENCRYPTION encryption = "encryption" choice(EncryptionName);
     /// KMS key ARN for --encryption kms (omit for the AWS-managed key).
-    KMS_KEY kms_key = "kms-key" <"ARN"> text(rules::KMS_KEY);
+    KMS_KEY kms_key = "kms-key" <"ARN">
+        text(
+            "arn:aws:kms:REGION:ACCOUNT:key/KEY-ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME",
+            rules::kms_key
+        );
     /// IAM role for OIDC mode [default: GitHubActions-SkyPilot-ECR].
-    ROLE_NAME role_name = "role-name" <"NAME"> text(rules::ROLE_NAME);
+    ROLE_NAME role_name = "role-name" <"NAME">
+        text("1-64 letters, digits and + = , . @ _ -", |v| rules::iam_name(v, 64));
     /// The managed push policy [default: SkyPilot-ECR-Push].
-    POLICY_NAME policy_name = "policy-name" <"NAME"> text(rules::POLICY_NAME);
+    POLICY_NAME policy_name = "policy-name" <"NAME">
+        text("1-128 letters, digits and + = , . @ _ -", |v| rules::iam_name(v, 128));
     /// IAM user for access-key mode [default: github-actions-skypilot-ecr].
-    USER_NAME user_name = "user-name" <"NAME"> text(rules::USER_NAME);
+    USER_NAME user_name = "user-name" <"NAME">
+        text("1-64 letters, digits and + = , . @ _ -", |v| rules::iam_name(v, 64));
     /// Trust: workflows on this branch may push (repeatable).
-    BRANCHES branches = "branch" <"NAME"> list(rules::BRANCH);
+    BRANCHES branches = "branch" <"NAME">
+        list(
+            "a git branch name such as main or release/1.x (no wildcards, spaces, ~ ^ : ? * [ \\ or ..)",
+            rules::branch
+        );
     /// Trust: tag refs matching this pattern may push; `*` allowed (repeatable).
-    TAGS tags = "tag" <"PATTERN"> list(rules::TAG);
+    TAGS tags = "tag" <"PATTERN">
+        list(
+            "a git tag name or pattern such as v1.2.3 or v* (* allowed; no spaces, ~ ^ : ? [ \\ or ..)",
+            rules::tag_pattern
+        );
     /// Trust: jobs in this GitHub environment may push (repeatable).
-    ENVIRONMENTS environments = "environment" <"NAME"> list(rules::ENVIRONMENT);
+    ENVIRONMENTS environments = "environment" <"NAME">
+        list(
+            "a GitHub environment name: 1-255 printable characters, no * ? or surrounding spaces",
+            rules::environment
+        );
     /// Trust any ref of the repository (the guide's repo:OWNER/REPO:*); audit warns about it.
     ANY_REF any_ref = "any-ref" switch;
     /// GitHub secret that receives the role ARN [default: AWS_ECR_ROLE_ARN].
-    SECRET_NAME secret_name = "secret-name" <"NAME"> text(rules::SECRET_NAME);
+    SECRET_NAME secret_name = "secret-name" <"NAME">
+        text(
+            "letters, digits and _, not starting with a digit or GITHUB_",
+            rules::secret_name
+        );
     /// Where the role ARN secret goes: the repository, or each --environment [default: repository].
     SECRET_SCOPE secret_scope = "secret-scope" choice(SecretScope);
     /// OIDC issuer [default: https://token.actions.githubusercontent.com].
-    OIDC_ISSUER oidc_issuer = "oidc-issuer" <"URL"> text(rules::ISSUER);
+    OIDC_ISSUER oidc_issuer = "oidc-issuer" <"URL">
+        text(
+            "https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token, without a trailing /",
+            rules::issuer
+        );
     /// Result format on stdout [default: text].
     OUTPUT output = "output" choice(OutputFormat), presentation;
     /// Do not ask for confirmation.
