@@ -8,7 +8,7 @@ use crate::cloud::aws::Aws;
 use crate::cloud::github::GitHub;
 use crate::error::{Error, Result};
 use crate::observe::Observed;
-use crate::plan::{Change, Op, Plan};
+use crate::plan::{Change, FINAL_STAGE, Op, Plan};
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
@@ -25,38 +25,46 @@ pub struct Target<'a> {
 
 async fn run_change(t: &Target<'_>, change: &Change) -> Result<()> {
     let (aws, github, desired) = (t.aws, t.github, t.desired);
-    match &change.op {
+    let Some(op) = change.op.as_ref() else {
+        return Err(Error::Blocked(change.details.join(" ")));
+    };
+    match op {
         Op::Provider(op) => match &desired.provider {
-            Some(spec) => oidc_provider::apply(aws, spec, op).await,
+            Some(d) => oidc_provider::apply(aws, d.spec(), op).await,
+            None => Ok(()),
+        },
+        Op::Role(op) => match &desired.role {
+            Some(d) => role::apply(aws, d.spec(), op).await,
             None => Ok(()),
         },
         Op::User(op) => match &desired.user {
-            Some(spec) => user::apply(aws, spec, op).await,
+            Some(d) => user::apply(aws, d.spec(), op).await,
             None => Ok(()),
         },
         Op::AccessKey(op) => {
-            access_key::apply(aws, github, &desired.access_key, &t.observed.access_key, op).await
+            let spec = desired.access_key.spec();
+            access_key::apply(aws, github, spec, &t.observed.access_key, op).await
         }
-        Op::Policy(op) => push_policy::apply(aws, &desired.policy, op).await,
-        Op::Repository(op) => repository::apply(aws, &desired.repository, op).await,
-        Op::Role(op) => match &desired.role {
-            Some(spec) => role::apply(aws, spec, op).await,
-            None => Ok(()),
-        },
-        Op::Secret(op) => match (
-            desired.secrets.get(op.index),
-            t.observed.secrets.get(op.index),
-        ) {
-            (Some(spec), Some(live)) => secret::apply(github, spec, live, op).await,
+        Op::Policy(op) => push_policy::apply(aws, desired.policy.spec(), op).await,
+        Op::Repository(op) => repository::apply(aws, desired.repository.spec(), op).await,
+        Op::Secret(i, op) => match (desired.secrets.get(*i), t.observed.secrets.get(*i)) {
+            (Some(d), Some(live)) => secret::apply(github, d.spec(), live, op).await,
             _ => Ok(()),
         },
-        Op::Variable(op) => match desired.variables.get(op.index) {
-            Some(spec) => variable::apply(github, spec, op).await,
+        Op::Variable(i, op) => match desired.variables.get(*i) {
+            Some(d) => variable::apply(github, d.spec(), op).await,
             None => Ok(()),
         },
-        Op::Destroy(op) => crate::destroy::run(aws, github, &desired.access_key.repo, op).await,
-        Op::Blocked => Err(Error::Blocked(change.details.join(" "))),
     }
+}
+
+/// Blocked and kept changes carry no operation; they sit in stage 0 (and are never run).
+fn stage_of(change: &Change) -> u8 {
+    change.op.as_ref().map_or(0, Op::stage)
+}
+
+fn lane_of(change: &Change) -> bool {
+    change.op.as_ref().is_some_and(Op::github_lane)
 }
 
 /// Applies every change; on a failure the current stage finishes and later stages do not start.
@@ -64,12 +72,9 @@ pub async fn apply(target: &Target<'_>, plan: &Plan, progress: &Progress) -> Res
     run_in_stages(plan, progress, |change| run_change(target, change)).await
 }
 
-/// The last stage: removals that wait until everything else is in place.
-const FINAL_STAGE: u8 = 3;
-
 /// Runs changes stage by stage (`Op::stage`), concurrently within a stage, one progress line
 /// each. GitHub writes run in their own lane beside the AWS stages; the final stage waits for both.
-pub async fn run_in_stages<'a, F, Fut>(plan: &'a Plan, progress: &Progress, run: F) -> Result<()>
+async fn run_in_stages<'a, F, Fut>(plan: &'a Plan, progress: &Progress, run: F) -> Result<()>
 where
     F: Fn(&'a Change) -> Fut,
     Fut: Future<Output = Result<()>>,
@@ -77,7 +82,7 @@ where
     let lane = |github: bool| {
         plan.changes
             .iter()
-            .filter(move |c| c.op.github_lane() == github && c.op.stage() < FINAL_STAGE)
+            .filter(move |c| lane_of(c) == github && stage_of(c) < FINAL_STAGE)
             .collect::<Vec<_>>()
     };
     let (github, aws) = futures::join!(
@@ -88,7 +93,7 @@ where
     let last = plan
         .changes
         .iter()
-        .filter(|c| c.op.stage() >= FINAL_STAGE)
+        .filter(|c| stage_of(c) >= FINAL_STAGE)
         .collect();
     run_sequence(last, progress, &run).await
 }
@@ -103,9 +108,9 @@ where
     F: Fn(&'a Change) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
-    let last_stage = changes.iter().map(|c| c.op.stage()).max().unwrap_or(0);
+    let last_stage = changes.iter().map(|c| stage_of(c)).max().unwrap_or(0);
     for stage in 0..=last_stage {
-        let batch = changes.iter().copied().filter(|c| c.op.stage() == stage);
+        let batch = changes.iter().copied().filter(|c| stage_of(c) == stage);
         let results = join_all(batch.map(|change| async move {
             let line = progress.start(change);
             let started = Instant::now();

@@ -35,6 +35,22 @@ impl AwsFailure {
         self.code.as_deref() == Some(code)
     }
 
+    /// The resource does not exist (or no longer does): a value, not an error.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("NoSuchEntity" | "RepositoryNotFoundException" | "NotFoundException")
+        )
+    }
+
+    /// Another run (or an earlier attempt whose answer was lost) created it already.
+    pub fn is_already_exists(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("EntityAlreadyExists" | "RepositoryAlreadyExistsException")
+        )
+    }
+
     pub fn is_access_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
@@ -83,6 +99,15 @@ pub enum Error {
     )]
     AwsSetup(String),
 
+    #[error(
+        "{what} returned by {action} could not be read: {reason}.\n  Nothing was changed; if the document was edited by hand, check it in the AWS console."
+    )]
+    Unreadable {
+        action: &'static str,
+        what: String,
+        reason: String,
+    },
+
     #[error("{0}")]
     GitHub(String),
 
@@ -110,11 +135,36 @@ fn render_invalid(items: &[InvalidInput]) -> String {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> ExitCode {
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::Interrupted => ExitCode::from(130),
-            _ => ExitCode::from(1),
+            Error::Interrupted => ExitStatus::Interrupted,
+            _ => ExitStatus::Failure,
         }
+    }
+}
+
+/// How a run ended: the contract's exit codes, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done, in sync, or allowed.
+    Success,
+    /// 1: bad input (usage errors included, never clap's 2), or an AWS or GitHub failure.
+    Failure,
+    /// 2: audit found drift or a finding that matters, `plan --detailed-exitcode` has changes,
+    /// or check-access says denied.
+    Attention,
+    /// 130: interrupted.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Attention => 2,
+            ExitStatus::Interrupted => 130,
+        })
     }
 }
 

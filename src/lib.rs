@@ -5,14 +5,13 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
-pub mod destroy;
 pub mod error;
+pub mod finding;
 pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod resources;
 pub mod spec;
-pub mod trust;
 pub mod ui;
 pub mod workflow;
 
@@ -23,7 +22,7 @@ use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command};
 use crate::config::OutputFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 
 /// Parses the command line, runs it, and maps every outcome to an exit code.
 pub fn main_entry() -> ExitCode {
@@ -33,9 +32,10 @@ pub fn main_entry() -> ExitCode {
             let _ = e.print();
             // Usage errors are 1, not clap's 2: a typo in CI must never read as drift.
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => ExitCode::from(1),
-            };
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitStatus::Success,
+                _ => ExitStatus::Failure,
+            }
+            .into();
         }
     };
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
@@ -70,7 +70,7 @@ pub fn main_entry() -> ExitCode {
         let _ = term.write_line("");
     }
     match outcome {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => report(&e, json),
     }
 }
@@ -83,10 +83,10 @@ fn report(e: &Error, json: bool) -> ExitCode {
             serde_json::json!({"error": {"message": e.to_string()}})
         );
     }
-    e.exit_code()
+    e.exit_status().into()
 }
 
-pub async fn run(cli: Cli) -> Result<ExitCode> {
+pub async fn run(cli: Cli) -> Result<ExitStatus> {
     let given = || -> Result<config::RawSettings> {
         let file = config::load_file(cli.settings.config.as_deref())?;
         Ok(config::merge(&cli.settings.values, file))

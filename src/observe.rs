@@ -1,16 +1,18 @@
 //! Observe: read everything the plan compares, concurrently; "not found" is `None`.
 //! Everything is found by name, so observing needs no account ID and runs in the same round
 //! as the identity and repository reads.
+use std::future::Future;
+
 use futures::future::try_join_all;
 
-use crate::cloud::aws::Aws;
-use crate::cloud::github::GitHub;
+use crate::cloud::aws::{Aws, Identity};
+use crate::cloud::github::{GitHub, RepoInfo};
 use crate::config::{AuthMode, Settings};
 use crate::error::Result;
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
-use crate::spec;
+use crate::spec::{self, Intent};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observed {
@@ -23,34 +25,79 @@ pub struct Observed {
     /// In the order of `spec::secret_places` (as `Desired::secrets`).
     pub secrets: Vec<secret::Live>,
     /// In the order of `spec::VARIABLES` (as `Desired::variables`).
-    pub variables: Vec<Option<variable::Live>>,
+    pub variables: Vec<variable::Live>,
 }
 
-pub async fn observe(aws: &Aws, github: &GitHub, settings: &Settings) -> Result<Observed> {
-    let oidc = settings.auth == AuthMode::Oidc;
+/// What every command reads first, in one round with its own reads.
+pub struct FirstRound<T> {
+    pub identity: Identity,
+    /// Read before anything is written anywhere: proves the token can see the repository.
+    pub repo: RepoInfo,
+    /// The repository's OIDC subject template; `None` is GitHub's default.
+    pub template: Option<Vec<String>>,
+    pub reads: T,
+}
+
+/// The identity, the repository and its subject template, at once with `reads`. A denial that
+/// arrives before the identity still names the caller.
+pub async fn first_round<T>(
+    aws: &Aws,
+    github: &GitHub,
+    settings: &Settings,
+    reads: impl Future<Output = Result<T>>,
+) -> Result<FirstRound<T>> {
+    let joined = tokio::try_join!(
+        aws.identity(),
+        github.repository(&settings.github),
+        github.subject_template(&settings.github),
+        reads,
+    );
+    match joined {
+        Ok((identity, repo, template, reads)) => Ok(FirstRound {
+            identity,
+            repo,
+            template,
+            reads,
+        }),
+        Err(e) => Err(aws.name_the_caller(e).await),
+    }
+}
+
+/// Reads what the settings name. A teardown reads both auth modes' resources, and what decides
+/// whether they may go: which other roles trust the provider, whether the repository holds images.
+pub async fn observe(
+    aws: &Aws,
+    github: &GitHub,
+    settings: &Settings,
+    intent: Intent,
+) -> Result<Observed> {
+    let teardown = intent.teardown;
+    let oidc = settings.auth == AuthMode::Oidc || teardown;
+    let keys = settings.auth == AuthMode::AccessKey || teardown;
     let repo = &settings.github;
     let provider = async {
         if oidc {
-            oidc_provider::observe(aws, settings.issuer.host_path()).await
+            let beside = teardown.then_some(settings.role_name.as_str());
+            oidc_provider::observe(aws, settings.issuer.host_path(), beside).await
         } else {
             Ok(None)
         }
     };
     let role = async {
         if oidc {
-            role::observe_named(aws, &settings.role_name).await
+            role::observe(aws, &settings.role_name).await
         } else {
             Ok(None)
         }
     };
     let user = async {
-        if oidc {
-            Ok(None)
-        } else {
+        if keys {
             user::observe(aws, &settings.user_name).await
+        } else {
+            Ok(None)
         }
     };
-    let places = spec::secret_places(settings);
+    let places = spec::secret_places(settings, intent);
     let secrets = try_join_all(
         places
             .iter()
@@ -65,7 +112,7 @@ pub async fn observe(aws: &Aws, github: &GitHub, settings: &Settings) -> Result<
         provider,
         role,
         push_policy::observe(aws, &settings.policy_name),
-        repository::observe(aws, &settings.ecr_repository),
+        repository::observe(aws, &settings.ecr_repository, teardown),
         user,
         access_key::observe(aws, github, repo, &settings.user_name),
         secrets,

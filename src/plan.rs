@@ -2,49 +2,15 @@
 use serde::Serialize;
 
 use crate::observe::Observed;
+use crate::resources::change::{self, Desire};
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
 use crate::spec::Desired;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    OidcProvider,
-    Role,
-    Policy,
-    Repository,
-    User,
-    AccessKey,
-    Secret,
-    Variable,
-}
+pub use crate::resources::change::{Action, Difference, Kind};
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::OidcProvider => "oidc_provider",
-            Kind::Role => "role",
-            Kind::Policy => "policy",
-            Kind::Repository => "repository",
-            Kind::User => "user",
-            Kind::AccessKey => "access_key",
-            Kind::Secret => "secret",
-            Kind::Variable => "variable",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-    Blocked,
-}
-
-/// What `apply` runs for a change; the variants belong to the resource modules.
+/// What `apply` runs for a change: the resource's own operation, tagged with its resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     Provider(oidc_provider::ProviderOp),
@@ -53,89 +19,60 @@ pub enum Op {
     Repository(repository::RepositoryOp),
     User(user::UserOp),
     AccessKey(access_key::KeyOp),
-    Secret(secret::SecretOp),
-    Variable(variable::VariableOp),
-    /// A teardown step of `destroy`.
-    Destroy(crate::destroy::DestroyOp),
-    /// Cannot be made in place; `details` say why and what to do.
-    Blocked,
+    /// Position in `Desired::secrets`, and what to do there.
+    Secret(usize, secret::SecretOp),
+    /// Position in `Desired::variables`.
+    Variable(usize, variable::VariableOp),
 }
+
+pub type Change = change::Change<Op>;
+
+/// The last stage: removals that wait until everything else is in place (a teardown's, and
+/// what the other auth mode used).
+pub const FINAL_STAGE: u8 = 3;
 
 impl Op {
     /// GitHub writes depend on no AWS write (their values are derived), so they run in their own
-    /// lane beside the AWS stages; only the final clean-up stage waits for both lanes.
+    /// lane beside the AWS stages; only the final stages wait for both lanes.
     pub fn github_lane(&self) -> bool {
-        matches!(self, Op::Variable(_)) || matches!(self, Op::Secret(op) if !op.delete)
+        matches!(
+            self,
+            Op::Variable(_, variable::VariableOp::Set { .. })
+                | Op::Secret(_, secret::SecretOp::Write { .. })
+        )
     }
 
     /// Dependency order. Stage 0: everything that depends on nothing written (ARNs and secret
-    /// values are derived, not read back). Stage 1: the role and user, which need the provider and
-    /// the policy. Stage 2: key delivery, which needs the user. Stage 3: removing what the other
-    /// auth mode used, once this mode is in place.
+    /// values are derived, not read back). Stage 1: the role and user, which need the provider
+    /// and the policy. Stage 2: key delivery, which needs the user. From stage 3 on, removals in
+    /// reverse dependency order: GitHub's secrets, variables and keys first, so nothing points at
+    /// a deleted resource; then the role and user; then what they used; the provider last.
     pub fn stage(&self) -> u8 {
+        use push_policy::PolicyOp;
+        use repository::RepositoryOp;
         match self {
-            Op::Provider(_) | Op::Policy(_) | Op::Repository(_) | Op::Variable(_) | Op::Blocked => {
-                0
-            }
-            Op::Secret(op) if op.delete => 3,
-            Op::Secret(_) => 0,
-            Op::Role(_) | Op::User(_) => 1,
+            Op::Provider(oidc_provider::ProviderOp::Delete) => 6,
+            Op::Policy(PolicyOp::Delete { .. }) | Op::Repository(RepositoryOp::Delete { .. }) => 5,
+            Op::Role(role::RoleOp::Delete { .. }) | Op::User(user::UserOp::Delete { .. }) => 4,
+            Op::Secret(_, secret::SecretOp::Delete)
+            | Op::Variable(_, variable::VariableOp::Delete) => FINAL_STAGE,
             Op::AccessKey(op) => op.stage(),
-            Op::Destroy(op) => op.stage(),
+            Op::Role(_) | Op::User(_) => 1,
+            Op::Provider(_)
+            | Op::Policy(_)
+            | Op::Repository(_)
+            | Op::Secret(..)
+            | Op::Variable(..) => 0,
         }
-    }
-}
-
-/// One differing field: what the settings ask for and what exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    pub field: &'static str,
-    pub expected: serde_json::Value,
-    pub actual: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub resource: Kind,
-    pub name: String,
-    pub action: Action,
-    pub details: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<Difference>,
-    #[serde(skip)]
-    pub op: Op,
-}
-
-impl Change {
-    pub fn new(resource: Kind, name: &str, action: Action, details: Vec<String>, op: Op) -> Change {
-        Change {
-            resource,
-            name: name.to_string(),
-            action,
-            details,
-            differences: Vec::new(),
-            op,
-        }
-    }
-
-    pub fn differing(
-        mut self,
-        field: &'static str,
-        expected: serde_json::Value,
-        actual: serde_json::Value,
-    ) -> Change {
-        self.differences.push(Difference {
-            field,
-            expected,
-            actual,
-        });
-        self
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub changes: Vec<Change>,
+    /// What is deliberately left in place, and why; never applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Change>,
 }
 
 impl Plan {
@@ -162,32 +99,75 @@ impl Plan {
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
-    let mut changes = match &desired.provider {
-        Some(spec) => oidc_provider::diff(spec, observed.provider.as_ref()),
-        None => Vec::new(),
-    };
-    changes.extend(push_policy::diff(&desired.policy, observed.policy.as_ref()));
-    changes.extend(repository::diff(
-        &desired.repository,
-        observed.repository.as_ref(),
+    let mut all: Vec<Change> = Vec::new();
+    fn wrapped<O>(changes: Vec<change::Change<O>>, wrap: impl Fn(O) -> Op) -> Vec<Change> {
+        changes.into_iter().map(|c| c.map_op(&wrap)).collect()
+    }
+    if let Some(d) = &desired.provider {
+        all.extend(wrapped(
+            oidc_provider::diff(d, observed.provider.as_ref()),
+            Op::Provider,
+        ));
+    }
+    all.extend(wrapped(
+        push_policy::diff(&desired.policy, observed.policy.as_ref()),
+        Op::Policy,
     ));
-    if let Some(spec) = &desired.role {
-        changes.extend(role::diff(spec, observed.role.as_ref()));
+    all.extend(wrapped(
+        repository::diff(
+            &desired.repository,
+            observed.repository.as_ref(),
+            policy_vouches_for_repository(desired, observed),
+        ),
+        Op::Repository,
+    ));
+    if let Some(d) = &desired.role {
+        all.extend(wrapped(role::diff(d, observed.role.as_ref()), Op::Role));
     }
-    if let Some(spec) = &desired.user {
-        changes.extend(user::diff(spec, observed.user.as_ref()));
+    if let Some(d) = &desired.user {
+        all.extend(wrapped(user::diff(d, observed.user.as_ref()), Op::User));
     }
-    changes.extend(access_key::diff(&desired.access_key, &observed.access_key));
-    for (i, (spec, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
-        changes.extend(secret::diff(i, spec, live));
+    all.extend(wrapped(
+        access_key::diff(
+            &desired.access_key,
+            &observed.access_key,
+            user_goes(desired, observed),
+        ),
+        Op::AccessKey,
+    ));
+    for (i, (d, live)) in desired.secrets.iter().zip(&observed.secrets).enumerate() {
+        all.extend(wrapped(secret::diff(d, live), |op| Op::Secret(i, op)));
     }
-    for (i, (spec, live)) in desired
+    for (i, (d, live)) in desired
         .variables
         .iter()
         .zip(&observed.variables)
         .enumerate()
     {
-        changes.extend(variable::diff(i, spec, live.as_ref()));
+        all.extend(wrapped(variable::diff(d, live), |op| Op::Variable(i, op)));
     }
-    Plan { changes }
+    // A teardown lists its removals in the order they run.
+    if matches!(desired.policy, Desire::Absent(_)) {
+        all.sort_by_key(|c| c.op.as_ref().map_or(0, Op::stage));
+    }
+    let (kept, changes) = all.into_iter().partition(|c| c.action == Action::Keep);
+    Plan { changes, kept }
+}
+
+/// An untagged repository is the tool's from before tags when the tool's own push policy grants
+/// push on exactly it.
+fn policy_vouches_for_repository(desired: &Desired, observed: &Observed) -> bool {
+    let policy = desired.policy.spec();
+    observed.policy.as_ref().is_some_and(|live| {
+        live.owner(&policy.repository).is_ours()
+            && crate::policy::equivalent(&live.document, &policy.document)
+    })
+}
+
+/// A teardown deletes the tool's user, and with it every key of the user.
+fn user_goes(desired: &Desired, observed: &Observed) -> bool {
+    match (&desired.user, &observed.user) {
+        (Some(Desire::Absent(spec)), Some(live)) => live.owner(spec).is_ours(),
+        _ => false,
+    }
 }

@@ -6,6 +6,8 @@ use crate::cloud::github::Place;
 use crate::config::{AuthMode, RepoName, SecretScope, Settings, TrustScopes};
 use crate::error::{Error, Result};
 use crate::policy;
+use crate::resources::change::Desire;
+use crate::resources::ownership;
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
@@ -28,28 +30,35 @@ pub struct Intent {
     pub force_secrets: bool,
     /// `rotate-keys`.
     pub rotate_keys: bool,
+    /// `destroy`: the desired state is nothing of the setup, in either auth mode.
+    pub teardown: bool,
+    /// `destroy --force`: a repository goes with its images.
+    pub delete_images: bool,
+    /// `--adopt`: take over what exists under the chosen names but is not the tool's.
+    pub adopt: bool,
 }
 
+/// `None` leaves a resource as it is: switching to access keys keeps the provider and the role.
 pub struct Desired {
-    /// OIDC mode only; switching to access keys leaves an existing provider and role in place.
-    pub provider: Option<oidc_provider::Spec>,
-    pub role: Option<role::Spec>,
-    /// Access-key mode only.
-    pub user: Option<user::Spec>,
-    /// Always present: in OIDC mode it retires keys this tool delivered before.
-    pub access_key: access_key::Spec,
-    pub policy: push_policy::Spec,
-    pub repository: repository::Spec,
-    pub secrets: Vec<secret::Spec>,
-    pub variables: Vec<variable::Spec>,
+    pub provider: Option<Desire<oidc_provider::Spec>>,
+    pub role: Option<Desire<role::Spec>>,
+    pub user: Option<Desire<user::Spec>>,
+    /// Always desired one way or the other: in OIDC mode it retires keys delivered before.
+    pub access_key: Desire<access_key::Spec>,
+    pub policy: Desire<push_policy::Spec>,
+    pub repository: Desire<repository::Spec>,
+    /// In the order of `secret_places`.
+    pub secrets: Vec<Desire<secret::Spec>>,
+    pub variables: Vec<Desire<variable::Spec>>,
 }
 
 /// The variables the generated workflow reads: the region and the repository name, in this order.
 pub const VARIABLES: [&str; 2] = ["AWS_REGION", "ECR_REPOSITORY"];
 
-/// Where the role ARN secret lives, in a stable order (observation and desired state align on it).
-pub fn secret_places(settings: &Settings) -> Vec<Place> {
-    match settings.secret_scope {
+/// Where the role ARN secret lives, in a stable order (observation and desired state align on
+/// it). A teardown also looks in the repository, where an earlier scope may have put it.
+pub fn secret_places(settings: &Settings, intent: Intent) -> Vec<Place> {
+    let mut places = match settings.secret_scope {
         SecretScope::Repository => vec![Place::Repository],
         SecretScope::Environment => settings
             .scopes
@@ -58,6 +67,19 @@ pub fn secret_places(settings: &Settings) -> Vec<Place> {
             .cloned()
             .map(Place::Environment)
             .collect(),
+    };
+    if intent.teardown && !places.contains(&Place::Repository) {
+        places.insert(0, Place::Repository);
+    }
+    places
+}
+
+/// `Present` when wanted, `Absent` otherwise.
+fn wanted<S>(present: bool, spec: S) -> Desire<S> {
+    if present {
+        Desire::Present(spec)
+    } else {
+        Desire::Absent(spec)
     }
 }
 
@@ -94,7 +116,11 @@ pub fn desired(
     template: SubjectTemplate<'_>,
     intent: Intent,
 ) -> Result<Desired> {
-    let oidc = settings.auth == AuthMode::Oidc;
+    let oidc = settings.auth == AuthMode::Oidc && !intent.teardown;
+    let keys = settings.auth == AuthMode::AccessKey && !intent.teardown;
+    // What a teardown removes, it removes in both modes; converging leaves the other mode's
+    // provider, role and user alone.
+    let managed = |mode: bool| (mode || intent.teardown).then_some(mode);
     let arns = Arns {
         partition: &identity.partition,
         account_id: &identity.account_id,
@@ -103,69 +129,160 @@ pub fn desired(
     let provider_arn = arns.iam("oidc-provider", settings.issuer.host_path());
     let policy_arn = arns.iam("policy", &settings.policy_name);
     let repository_arn = arns.ecr_repository(&settings.ecr_repository);
-    let subjects = subjects(repo, &settings.scopes, template).map_err(Error::Usage)?;
+    // A teardown needs no trust policy, so a template it could not scope never stops it.
+    let trust = if intent.teardown {
+        serde_json::Value::Null
+    } else {
+        let subjects = subjects(repo, &settings.scopes, template).map_err(Error::Usage)?;
+        policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects)
+    };
     let role_arn = arns.iam("role", &settings.role_name);
-    let role = oidc.then(|| role::Spec {
-        name: settings.role_name.clone(),
-        arn: role_arn.clone(),
-        trust: policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects),
-        policy_arn: policy_arn.clone(),
+    let repository = format!("{}/{}", repo.owner, repo.name);
+    let tags = ownership::tags(&repository);
+    let free = FreeNames::for_repo(&repo.name, settings);
+    let boundary: Option<String> = None;
+    let role = managed(oidc).map(|present| {
+        wanted(
+            present,
+            role::Spec {
+                name: settings.role_name.clone(),
+                arn: role_arn.clone(),
+                trust,
+                policy_arn: policy_arn.clone(),
+                boundary: boundary.clone(),
+                tags: tags.clone(),
+                repository: repository.clone(),
+                adopt: intent.adopt,
+                free_name: free.role,
+            },
+        )
     });
     let github = RepoName {
         owner: repo.owner.clone(),
         name: repo.name.clone(),
     };
-    let places = secret_places(settings);
-    let secrets = places
+    let secrets = secret_places(settings, intent)
         .into_iter()
-        .map(|place| secret::Spec {
-            repo: github.clone(),
-            place,
-            name: settings.secret_name.clone(),
-            value: SecretString::from(role_arn.clone()),
-            force: intent.force_secrets,
-            present: oidc,
+        .map(|place| {
+            wanted(
+                oidc,
+                secret::Spec {
+                    repo: github.clone(),
+                    place,
+                    name: settings.secret_name.clone(),
+                    value: SecretString::from(role_arn.clone()),
+                    force: intent.force_secrets,
+                },
+            )
         })
         .collect();
     let variables = VARIABLES
         .iter()
         .zip([region, settings.ecr_repository.as_str()])
-        .map(|(name, value)| variable::Spec {
-            repo: github.clone(),
-            name: name.to_string(),
-            value: value.to_string(),
+        .map(|(name, value)| {
+            wanted(
+                !intent.teardown,
+                variable::Spec {
+                    repo: github.clone(),
+                    name: name.to_string(),
+                    value: value.to_string(),
+                },
+            )
         })
         .collect();
     Ok(Desired {
-        provider: oidc.then(|| oidc_provider::Spec {
-            url: settings.issuer.url().to_string(),
-            arn: provider_arn,
-            client_id: AUDIENCE.to_string(),
+        provider: managed(oidc).map(|present| {
+            wanted(
+                present,
+                oidc_provider::Spec {
+                    url: settings.issuer.url().to_string(),
+                    arn: provider_arn,
+                    client_id: AUDIENCE.to_string(),
+                },
+            )
         }),
         role,
-        user: (!oidc).then(|| user::Spec {
-            name: settings.user_name.clone(),
-            policy_arn: policy_arn.clone(),
+        user: managed(keys).map(|present| {
+            wanted(
+                present,
+                user::Spec {
+                    name: settings.user_name.clone(),
+                    policy_arn: policy_arn.clone(),
+                    boundary,
+                    tags: tags.clone(),
+                    repository: repository.clone(),
+                    adopt: intent.adopt,
+                    free_name: free.user,
+                },
+            )
         }),
-        access_key: access_key::Spec {
-            repo: github.clone(),
-            user_name: settings.user_name.clone(),
-            wanted: !oidc,
-            rotate: intent.rotate_keys,
-        },
-        policy: push_policy::Spec {
-            name: settings.policy_name.clone(),
-            arn: policy_arn,
-            document: policy::push_policy(&repository_arn),
-        },
-        repository: repository::Spec {
-            name: settings.ecr_repository.clone(),
-            scan_on_push: true,
-            encryption: settings.encryption.clone(),
-        },
+        access_key: wanted(
+            keys,
+            access_key::Spec {
+                repo: github.clone(),
+                user_name: settings.user_name.clone(),
+                rotate: intent.rotate_keys,
+            },
+        ),
+        policy: wanted(
+            !intent.teardown,
+            push_policy::Spec {
+                name: settings.policy_name.clone(),
+                arn: policy_arn,
+                document: policy::push_document(&repository_arn),
+                tags: tags.clone(),
+                repository: repository.clone(),
+                adopt: intent.adopt,
+                free_name: free.policy,
+            },
+        ),
+        repository: wanted(
+            !intent.teardown,
+            repository::Spec {
+                name: settings.ecr_repository.clone(),
+                arn: repository_arn.clone(),
+                scan_on_push: true,
+                encryption: settings.encryption.clone(),
+                delete_images: intent.delete_images,
+                tags,
+                repository,
+                adopt: intent.adopt,
+                free_name: free.repository,
+            },
+        ),
         secrets,
         variables,
     })
+}
+
+/// Names the plan suggests when a chosen name belongs to someone else: the many-repository
+/// defaults, made distinct from the name that is taken.
+struct FreeNames {
+    role: String,
+    policy: String,
+    repository: String,
+    user: String,
+}
+
+impl FreeNames {
+    fn for_repo(repo: &str, settings: &Settings) -> FreeNames {
+        let free = |template: String, taken: &str| {
+            if template == taken {
+                format!("{taken}-2")
+            } else {
+                template
+            }
+        };
+        FreeNames {
+            role: free(format!("GitHubActions-{repo}-ECR"), &settings.role_name),
+            policy: free(format!("{repo}-ECR-Push"), &settings.policy_name),
+            repository: free(repo.to_lowercase(), &settings.ecr_repository),
+            user: free(
+                format!("github-actions-{}-ecr", repo.to_lowercase()),
+                &settings.user_name,
+            ),
+        }
+    }
 }
 
 /// One trust scope, as the parts of a token's claims it fixes.

@@ -4,6 +4,9 @@
 //! pedantic personas) report nothing; docs/workflow.md explains each choice. Rendering is pure
 //! and deterministic: the same options always give the same bytes, so the file can be
 //! snapshot-tested and rewritten without spurious diffs.
+//!
+//! The document and its step scripts are files under `templates/` (`workflow.yaml`, `*.sh`),
+//! embedded at build time, so shellcheck and editors read them as what they are.
 
 /// Default branch whose pushes trigger a build (the setup guide's branch).
 pub const DEFAULT_TRIGGER_BRANCH: &str = "feature/runpod-catalog-fetcher";
@@ -145,215 +148,43 @@ pub fn summary_script() -> &'static str {
     SUMMARY_SCRIPT
 }
 
-// Every value comes in through `env:`: a `${{ }}` here would be pasted into the script before
-// bash parses it, which is how a crafted version_tag becomes a command (template injection).
-const TAG_SCRIPT: &str = r#"# Inputs arrive only through env:, never as GitHub expressions in this script,
-# so a crafted version_tag stays data and cannot become shell code.
-set -euo pipefail
-export LC_ALL=C  # ASCII ranges in the regexes below, whatever the runner's locale
+/// How every `templates/*.sh` file begins: a shellcheck directive line (the dialect, plus any
+/// `disable=` with its reason). The files are step bodies that the runner hands to bash, not
+/// executables, so they carry this rather than a shebang; the line is lint configuration, not
+/// part of the step, and is dropped when rendering.
+const SHELL_DIRECTIVE: &str = "# shellcheck shell=bash";
 
-# Push events have no inputs: the primary tag is then "latest", as in the setup guide.
-version="${VERSION_TAG:-latest}"
+// Every value comes in through `env:`: a `${{ }}` in these scripts would be pasted into them
+// before bash parses them, which is how a crafted version_tag becomes a command (template
+// injection).
+const TAG_SCRIPT: &str = step_script(include_str!("../templates/tags.sh"));
+const SUMMARY_SCRIPT: &str = step_script(include_str!("../templates/summary.sh"));
 
-# Docker's tag grammar. Checked before anything is printed or written.
-tag_re='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
-if [[ ! "$version" =~ $tag_re ]]; then
-  echo "::error title=Invalid version_tag::version_tag must match ${tag_re} (Docker tag rules)"
-  exit 1
-fi
-
-sha_re='^([0-9a-f]{40}|[0-9a-f]{64})$'
-if [[ ! "$COMMIT_SHA" =~ $sha_re ]]; then
-  echo "::error title=Unknown commit::actions/checkout did not report the commit it checked out"
-  exit 1
-fi
-if [[ -z "$REGISTRY" ]]; then
-  echo "::error title=Unknown registry::amazon-ecr-login did not report the ECR registry"
-  exit 1
-fi
-
-# The SHA and date of the commit actually built (build_from_branch may differ from the ref
-# this run was started on).
-short_sha="${COMMIT_SHA:0:7}"
-build_date="$(date -u +%Y-%m-%d)"
-image="${REGISTRY}/${ECR_REPOSITORY}"
-
-tags=("$version" "${version}-${short_sha}" "${version}-${build_date}")
-if [[ "${PUSH_LATEST:-false}" == "true" && "$version" != "latest" ]]; then
-  tags+=("latest")
-fi
-# The suffixed tags must still fit Docker's 128-character limit: "-YYYY-MM-DD" is the longest
-# suffix, so version_tag may have at most 117 characters.
-for tag in "${tags[@]}"; do
-  if (( ${#tag} > 128 )); then
-    echo "::error title=version_tag too long::${tag} has ${#tag} characters, Docker allows 128 (version_tag: at most 117)"
-    exit 1
-  fi
-done
-
-# A random delimiter, so no value can end the multi-line output early.
-delimiter="EOF_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-{
-  echo "tags<<${delimiter}"
-  for tag in "${tags[@]}"; do
-    echo "${image}:${tag}"
-  done
-  echo "${delimiter}"
-  echo "primary=${image}:${version}"
-  echo "short_sha=${short_sha}"
-  echo "build_date=${build_date}"
-} >> "$GITHUB_OUTPUT"
-
-echo "Image tags:"
-for tag in "${tags[@]}"; do
-  echo "  ${image}:${tag}"
-done
-"#;
-
-const SUMMARY_SCRIPT: &str = r#"# Values arrive only through env:, never as GitHub expressions in this script:
-# the branch name is user input.
-set -euo pipefail
-branch="${BUILD_FROM_BRANCH:-$GITHUB_REF_NAME}"
-{
-  echo '## 🚀 Docker Image Build Summary'
-  echo ''
-  echo '**Status**: ✅ Success'
-  echo ''
-  echo '### Image Details'
-  printf -- '- **Primary Tag**: `%s`\n' "$PRIMARY_TAG"
-  printf -- '- **Digest**: `%s`\n' "$DIGEST"
-  printf -- '- **Commit**: `%s`\n' "$SHORT_SHA"
-  printf -- '- **Date**: `%s`\n' "$BUILD_DATE"
-  printf -- '- **Branch**: `%s`\n' "$branch"
-  echo ''
-  echo '### All Tags'
-  echo '```'
-  printf '%s\n' "$ALL_TAGS"
-  echo '```'
-  echo ''
-  echo '### Usage'
-  echo '```bash'
-  echo '# Pull this image'
-  printf 'docker pull %s\n' "$PRIMARY_TAG"
-  echo '```'
-} >> "$GITHUB_STEP_SUMMARY"
-"#;
+/// `file` without its first line, which must be the shellcheck directive.
+#[expect(
+    clippy::panic,
+    reason = "only evaluated in const items, where a panic is a compile error, never a runtime one"
+)]
+const fn step_script(file: &'static str) -> &'static str {
+    let has_directive = match file.split_at_checked(SHELL_DIRECTIVE.len()) {
+        Some((head, _)) => const_str_eq(head, SHELL_DIRECTIVE),
+        None => false,
+    };
+    let bytes = file.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && bytes[end] != b'\n' {
+        end += 1;
+    }
+    match file.split_at_checked(end + 1) {
+        Some((_, body)) if has_directive => body,
+        _ => panic!("a templates/*.sh file does not start with the shellcheck directive line"),
+    }
+}
 
 // `%%NAME%%` placeholders. A line holding only a placeholder is a block: the value's lines are
 // indented like the placeholder, and an empty value removes the line. Substitution is one pass
 // over the template, so a value that happens to contain `%%X%%` is never expanded again.
-const TEMPLATE: &str = r#"# Generated by `skyecr-bootstrap workflow`: builds the Docker image of this repository and
-# pushes it to Amazon ECR. Regenerate it rather than editing by hand; skyecr-bootstrap's
-# docs/workflow.md explains each choice below.
-name: Build and Push Custom SkyPilot to ECR
-
-on:
-  push:
-    branches:
-      - %%TRIGGER_BRANCH%%
-    paths:
-      - 'sky/**'
-      - 'Dockerfile'
-      - %%WORKFLOW_PATH%%
-  workflow_dispatch:
-    inputs:
-      version_tag:
-        description: 'Primary image tag, e.g. v0.9.1-runpod-catalog (letters, digits, _ . -; at most 117 characters)'
-        required: false
-        default: 'latest'
-        type: string
-      build_from_branch:
-        description: 'Branch to build (empty: the branch this run was started on)'
-        required: false
-        default: ''
-        type: string
-      push_latest:
-        description: 'Also tag the image as latest'
-        required: false
-        default: false
-        type: boolean
-
-# Nothing by default; the job asks for exactly what it uses.
-permissions: {}
-
-# One build per ref at a time. A newer run waits rather than cancelling a push half-way.
-concurrency:
-  group: ${{ github.workflow }}-${{ github.ref }}
-  cancel-in-progress: false
-
-# Matched to skyecr-bootstrap's settings when this file was generated.
-env:
-  AWS_REGION: %%REGION%%
-  ECR_REPOSITORY: %%ECR_REPOSITORY%%
-
-jobs:
-  build-and-push:
-    name: Build and push image to Amazon ECR
-    runs-on: ubuntu-latest
-    timeout-minutes: 60
-    permissions:
-      %%ID_TOKEN_PERMISSION%%
-      contents: read  # actions/checkout reads the repository; nothing here writes to GitHub
-    steps:
-      - name: Checkout
-        id: checkout
-        uses: %%USES_CHECKOUT%%
-        with:
-          # Empty on push events, which checks out the commit that triggered the run.
-          ref: ${{ inputs.build_from_branch }}
-          # The job never pushes to git, so the token is not left in .git/config.
-          persist-credentials: false
-
-      - name: Set up QEMU
-        uses: %%USES_SETUP_QEMU%%
-
-      - name: Set up Docker Buildx
-        uses: %%USES_SETUP_BUILDX%%
-
-      - name: Configure AWS credentials
-        uses: %%USES_CONFIGURE_AWS%%
-        with:
-          %%AWS_CREDENTIALS%%
-          aws-region: ${{ env.AWS_REGION }}
-
-      - name: Log in to Amazon ECR
-        id: ecr-login
-        uses: %%USES_ECR_LOGIN%%
-
-      - name: Generate image tags
-        id: tags
-        env:
-          VERSION_TAG: ${{ inputs.version_tag }}
-          PUSH_LATEST: ${{ inputs.push_latest }}
-          REGISTRY: ${{ steps.ecr-login.outputs.registry }}
-          COMMIT_SHA: ${{ steps.checkout.outputs.commit }}
-        run: |
-          %%TAG_SCRIPT%%
-
-      - name: Build and push image
-        id: build
-        uses: %%USES_BUILD_PUSH%%
-        with:
-          # The checked-out tree, not the Git context of github.sha: with build_from_branch
-          # the two differ.
-          context: .
-          platforms: %%PLATFORMS%%
-          push: true
-          tags: ${{ steps.tags.outputs.tags }}
-          cache-from: type=gha
-          cache-to: type=gha,mode=max
-
-      - name: Write job summary
-        env:
-          PRIMARY_TAG: ${{ steps.tags.outputs.primary }}
-          ALL_TAGS: ${{ steps.tags.outputs.tags }}
-          SHORT_SHA: ${{ steps.tags.outputs.short_sha }}
-          BUILD_DATE: ${{ steps.tags.outputs.build_date }}
-          DIGEST: ${{ steps.build.outputs.digest }}
-          BUILD_FROM_BRANCH: ${{ inputs.build_from_branch }}
-        run: |
-          %%SUMMARY_SCRIPT%%
-"#;
+const TEMPLATE: &str = include_str!("../templates/workflow.yaml");
 
 /// Renders the workflow file for `opts`. Pure and deterministic; never panics.
 ///
@@ -366,6 +197,8 @@ pub fn render(opts: &WorkflowOptions) -> String {
     } else {
         opts.platforms.join(",")
     };
+    // The only lines that depend on the auth mode, so they are built here rather than in the
+    // template.
     let (id_token, credentials) = match &opts.auth {
         WorkflowAuth::Oidc { secret_name } => (
             "id-token: write  # OIDC: configure-aws-credentials requests a GitHub token and trades it for the AWS role".to_owned(),

@@ -105,6 +105,31 @@ impl Aws {
         }
     }
 
+    /// "Not found" as a value: `None` for a missing resource, the classified error otherwise.
+    pub fn absent<T>(&self, f: AwsFailure) -> Result<Option<T>> {
+        if f.is_not_found() {
+            Ok(None)
+        } else {
+            Err(self.error(f))
+        }
+    }
+
+    /// A delete whose target is already gone has reached its goal.
+    pub fn gone(&self, f: AwsFailure) -> Result<()> {
+        self.absent::<()>(f).map(|_| ())
+    }
+
+    /// IAM refuses to delete what still has other attachments: say what to remove.
+    pub fn gone_unless_attached(&self, f: AwsFailure, what: &str) -> Result<()> {
+        if f.is("DeleteConflict") {
+            return Err(Error::Blocked(format!(
+                "AWS will not delete {what}: {}.\n  Something this tool did not create is attached to it; remove that first, then rerun destroy.",
+                f.message
+            )));
+        }
+        self.gone(f)
+    }
+
     /// Turns a classified failure into the error a person sees.
     pub fn error(&self, f: AwsFailure) -> Error {
         if f.is_access_denied() {

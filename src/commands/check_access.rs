@@ -1,17 +1,16 @@
 //! `check-access`: would a GitHub Actions job with these claims be allowed to assume the role, and why.
 use std::collections::BTreeMap;
-use std::process::ExitCode;
 
-use serde::Serialize;
-use serde_json::json;
-
+use crate::audit::{self, Token};
 use crate::cloud::aws::Aws;
 use crate::cloud::github::{self, GitHub};
 use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
+use crate::observe::{FirstRound, first_round};
+use crate::policy;
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
-use crate::trust::{self, Token};
+use crate::ui::access::{self, AccessReport, SubjectResult};
 
 /// The job being asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +71,6 @@ impl Job {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct SubjectResult {
-    sub: String,
-    allowed: bool,
-    statement: Option<usize>,
-    reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    closest_allowed: Option<String>,
-}
-
 /// The subjects GitHub may put in the job's token: both forms with the default template.
 fn job_subjects(
     repo: &RepoIdentity,
@@ -107,26 +96,28 @@ pub async fn check_access(
     settings: &Settings,
     presentation: Presentation,
     job: Job,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    let joined = tokio::try_join!(
-        aws.identity(),
-        github.repository(&settings.github),
-        github.subject_template(&settings.github),
-        role::observe_named(&aws, &settings.role_name),
-    );
-    let (identity, repo, template, live) = match joined {
-        Ok(all) => all,
-        Err(e) => return Err(aws.name_the_caller(e).await),
-    };
+    let FirstRound {
+        identity,
+        repo,
+        template,
+        reads: live,
+    } = first_round(
+        &aws,
+        &github,
+        settings,
+        role::observe(&aws, &settings.role_name),
+    )
+    .await?;
     let Some(live) = live else {
         return Err(Error::Usage(format!(
             "role {} does not exist in this account: nothing can assume it. Run `skyecr-bootstrap apply` first.",
             settings.role_name
         )));
     };
-    let doc = trust::parse_policy(&live.trust).map_err(|e| {
+    let doc = policy::parse_policy(&live.trust).map_err(|e| {
         Error::Usage(format!(
             "the trust policy of role {} cannot be read: {e}",
             settings.role_name
@@ -156,11 +147,11 @@ pub async fn check_access(
                     (format!("{issuer}:aud"), AUDIENCE.to_string()),
                 ]),
             };
-            let decision = trust::evaluate(&doc, &token);
+            let decision = audit::evaluate(&doc, &token);
             let closest_allowed = if decision.allowed {
                 None
             } else {
-                trust::closest_allowed_subject(&doc, &token, &sub_key)
+                audit::closest_allowed_subject(&doc, &token, &sub_key)
             };
             SubjectResult {
                 sub: sub.clone(),
@@ -180,38 +171,19 @@ pub async fn check_access(
         results.iter().filter(|r| !r.sub.contains('@')).collect()
     };
     let allowed = !deciding.is_empty() && deciding.iter().all(|r| r.allowed);
+    let report = AccessReport {
+        allowed,
+        role: settings.role_name.clone(),
+        repository: format!("{}/{}", repo.owner, repo.name),
+        subjects: results,
+    };
     match presentation.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "allowed": allowed,
-                "role": settings.role_name,
-                "subjects": results,
-            }))
-            .unwrap_or_default()
-        ),
-        _ => {
-            println!(
-                "Role {} for a job in {}/{}:",
-                settings.role_name, repo.owner, repo.name
-            );
-            for r in &results {
-                let verdict = if r.allowed {
-                    console::style("allowed").green()
-                } else {
-                    console::style("denied").red()
-                };
-                println!("  {verdict}  {}\n      {}", r.sub, r.reason);
-                if let Some(c) = &r.closest_allowed {
-                    println!("      closest allowed subject: {c}");
-                }
-            }
-            println!("Result: {}", if allowed { "allowed" } else { "denied" });
-        }
+        OutputFormat::Json => println!("{}", access::json(&report)),
+        _ => print!("{}", access::text(&report)),
     }
     Ok(if allowed {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     } else {
-        ExitCode::from(2)
+        ExitStatus::Attention
     })
 }

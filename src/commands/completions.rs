@@ -1,15 +1,14 @@
 //! `completions`: shell completion scripts generated from the clap definition, so they never drift.
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
 use crate::config::OutputFormat;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 
-pub fn completions(shell: Shell, output: OutputFormat) -> Result<ExitCode> {
+pub fn completions(shell: Shell, output: OutputFormat) -> Result<ExitStatus> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "skyecr-bootstrap", &mut script);
     let mut stdout = std::io::stdout().lock();
@@ -23,5 +22,5 @@ pub fn completions(shell: Shell, output: OutputFormat) -> Result<ExitCode> {
         _ => stdout.write_all(&script),
     };
     written.map_err(|e| Error::Io(format!("cannot write the completion script: {e}")))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

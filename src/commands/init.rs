@@ -1,7 +1,6 @@
 //! `init`: the wizard. Asks for every setting, shows where things go and the plan, confirms,
 //! applies with progress, saves `skyecr.json`. Nothing is written before the confirmation.
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde_json::json;
 
@@ -13,8 +12,9 @@ use crate::config::{
     self, AuthMode, EncryptionName, OutputFormat, Presentation, RawSettings, RepoName, SecretScope,
     TrustScopes, table,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::resources::access_key;
+use crate::resources::change::Desire;
 use crate::spec::{Desired, Intent};
 use crate::ui::progress::Progress;
 use crate::ui::wizard::{self, Prompter, note, warn};
@@ -35,7 +35,7 @@ pub async fn init(
     flags: &SettingsArgs,
     given: RawSettings,
     presentation: Presentation,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let json = presentation.output == OutputFormat::Json;
     if !ui::interactive() {
         return Err(Error::Usage(wizard::refusal(&given, json)));
@@ -231,7 +231,7 @@ pub async fn init(
         return Err(e);
     }
     print_result(&ctx, &config_file, flags, json);
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Where the role ARN secret lives; only a question when environments were chosen.
@@ -344,10 +344,10 @@ fn delivered_secrets(desired: &Desired) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = desired
         .secrets
         .iter()
-        .filter(|s| s.present)
+        .filter_map(Desire::present)
         .map(|s| (s.name.clone(), s.place.describe()))
         .collect();
-    if desired.access_key.wanted {
+    if desired.access_key.present().is_some() {
         for name in [access_key::KEY_ID_SECRET, access_key::SECRET_KEY_SECRET] {
             out.push((name.to_string(), Place::Repository.describe()));
         }
@@ -389,7 +389,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
                 "github_repo": format!("{}/{}", ctx.repo.owner, ctx.repo.name),
                 "changes": ctx.plan.changes,
                 "secrets": secrets.iter().map(|(name, place)| json!({"name": name, "place": place})).collect::<Vec<_>>(),
-                "variables": ctx.desired.variables.iter().map(|v| (v.name.clone(), json!(v.value))).collect::<serde_json::Map<_, _>>(),
+                "variables": ctx.desired.variables.iter().filter_map(Desire::present).map(|v| (v.name.clone(), json!(v.value))).collect::<serde_json::Map<_, _>>(),
                 "next_steps": next.iter().map(|(cmd, _)| cmd.clone()).collect::<Vec<_>>(),
             })
         );
@@ -408,7 +408,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
     for (name, place) in &secrets {
         out.push_str(&format!("  secret    {name:<16} ({place})\n"));
     }
-    for v in &ctx.desired.variables {
+    for v in ctx.desired.variables.iter().filter_map(Desire::present) {
         out.push_str(&format!("  variable  {:<16} {}\n", v.name, v.value));
     }
     out.push_str("\nNext steps:\n");

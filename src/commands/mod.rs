@@ -17,7 +17,7 @@ use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{self, GitHub, RepoInfo};
 use crate::config::{self, AuthMode, OutputFormat, Presentation, Settings};
 use crate::error::{Error, Result};
-use crate::observe::{Observed, observe};
+use crate::observe::{FirstRound, Observed, first_round, observe};
 use crate::plan::{Plan, plan as make_plan};
 use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
@@ -48,23 +48,23 @@ impl Context {
 
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
 pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
-    if settings.auth == AuthMode::Oidc {
+    if settings.auth == AuthMode::Oidc && !intent.teardown {
         config::require_scopes(settings)?;
     }
     let github = GitHub::new(github::discover_token()?)?;
     let aws = Aws::connect(settings).await?;
-    // Everything is read in one round; the repository read proves the token can see it
-    // before anything is written anywhere.
-    let joined = tokio::try_join!(
-        aws.identity(),
-        github.repository(&settings.github),
-        github.subject_template(&settings.github),
-        observe(&aws, &github, settings),
-    );
-    let (identity, repo, template, observed) = match joined {
-        Ok(all) => all,
-        Err(e) => return Err(aws.name_the_caller(e).await),
-    };
+    let FirstRound {
+        identity,
+        repo,
+        template,
+        reads: observed,
+    } = first_round(
+        &aws,
+        &github,
+        settings,
+        observe(&aws, &github, settings, intent),
+    )
+    .await?;
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
         name: repo.name.clone(),

@@ -1,40 +1,39 @@
 //! `plan` and `apply`.
-use std::process::ExitCode;
 
 use super::{confirm, execute, observe_and_plan, print_plan};
 use crate::config::{Presentation, Settings};
-use crate::error::Result;
+use crate::error::{ExitStatus, Result};
 use crate::spec::Intent;
 
 pub async fn plan(
     settings: &Settings,
     presentation: Presentation,
     detailed_exitcode: bool,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let ctx = observe_and_plan(settings, Intent::default()).await?;
     print_plan(&ctx, presentation);
     if detailed_exitcode && !ctx.plan.changes.is_empty() {
-        return Ok(ExitCode::from(2));
+        return Ok(ExitStatus::Attention);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 pub async fn apply(
     settings: &Settings,
     presentation: Presentation,
     force_secrets: bool,
-) -> Result<ExitCode> {
+) -> Result<ExitStatus> {
     let ctx = observe_and_plan(
         settings,
         Intent {
             force_secrets,
-            rotate_keys: false,
+            ..Intent::default()
         },
     )
     .await?;
     print_plan(&ctx, presentation);
     if ctx.plan.changes.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     ctx.plan.ensure_unblocked()?;
     confirm(presentation, "apply")?;
@@ -43,5 +42,5 @@ pub async fn apply(
     eprintln!(
         "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift."
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -1,13 +1,12 @@
 //! `rotate-keys`: new access key → both secrets → old key deleted.
-use std::process::ExitCode;
 
 use super::{confirm, execute, observe_and_plan, print_plan};
 use crate::config::{AuthMode, Presentation, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::plan::Kind;
 use crate::spec::Intent;
 
-pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Result<ExitCode> {
+pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Result<ExitStatus> {
     if settings.auth != AuthMode::AccessKey {
         return Err(Error::Usage(
             "rotate-keys is for access-key mode: pass --auth access-key (or set \"auth\": \"access-key\" in skyecr.json). OIDC mode has no long-lived keys to rotate.".into(),
@@ -16,8 +15,8 @@ pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Res
     let mut ctx = observe_and_plan(
         settings,
         Intent {
-            force_secrets: false,
             rotate_keys: true,
+            ..Intent::default()
         },
     )
     .await?;
@@ -34,5 +33,5 @@ pub async fn rotate_keys(settings: &Settings, presentation: Presentation) -> Res
     confirm(presentation, "rotate-keys")?;
     execute(&ctx).await?;
     eprintln!("Rotation complete: GitHub holds the new key; the old one is deleted.");
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

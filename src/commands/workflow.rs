@@ -1,9 +1,8 @@
 //! `workflow`: the guide's build-and-push pipeline, matched to the settings.
-use std::process::ExitCode;
 
 use crate::cloud::aws::Aws;
 use crate::config::{self, AuthMode, Settings};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::workflow::{self, WorkflowAuth, WorkflowOptions};
 
 pub struct WorkflowRequest {
@@ -17,7 +16,7 @@ pub struct WorkflowRequest {
 }
 
 /// Writes the workflow; a file that differs is only replaced with `--force` (the diff is shown).
-pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<ExitCode> {
+pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<ExitStatus> {
     let trigger_branch = request
         .trigger_branch
         .or_else(|| settings.scopes.branches.first().cloned())
@@ -64,14 +63,14 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         } else {
             print!("{text}");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     let path = std::path::Path::new(&request.path);
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == text => {
             eprintln!("{} is already up to date.", request.path);
             result("unchanged");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(ExitStatus::Success);
         }
         Ok(existing) if !request.force => {
             let diff = similar::TextDiff::from_lines(&existing, &text)
@@ -102,5 +101,5 @@ pub async fn workflow(settings: &Settings, request: WorkflowRequest) -> Result<E
         request.path, options.trigger_branch
     );
     result("written");
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -11,11 +11,13 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use secrecy::SecretString;
 
+use super::change::{Action, Desire, Kind};
 use crate::cloud::aws::{Aws, failure, is_throttling};
 use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
+
+pub type Change = super::change::Change<KeyOp>;
 
 pub const KEY_ID_SECRET: &str = "AWS_ACCESS_KEY_ID";
 pub const SECRET_KEY_SECRET: &str = "AWS_SECRET_ACCESS_KEY";
@@ -28,8 +30,6 @@ const MAX_KEYS: usize = 2;
 pub struct Spec {
     pub repo: RepoName,
     pub user_name: String,
-    /// Access-key mode is on; when off, a delivered key is retired (mode switched to OIDC).
-    pub wanted: bool,
     /// `rotate-keys`: deliver a new key even when the current one is fine.
     pub rotate: bool,
 }
@@ -63,7 +63,9 @@ pub enum KeyOp {
     /// Delete keys that are not in GitHub (from an interrupted run, or superseded).
     Delete { key_ids: Vec<String> },
     /// Mode switched to OIDC: delete the keys, both secrets and the records.
-    Retire { key_ids: Vec<String> },
+    /// With `secrets` also both secrets and the records: only when the tool's records show it
+    /// delivered them.
+    Retire { key_ids: Vec<String>, secrets: bool },
 }
 
 impl KeyOp {
@@ -103,10 +105,7 @@ pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &st
                             .map(|d| iso(Some(&d))),
                         Err(e) => {
                             // A key deleted since the listing; anything else (a denial) is an error.
-                            let f = failure("iam:GetAccessKeyLastUsed", e);
-                            if !f.is("NoSuchEntity") {
-                                return Err(aws.error(f));
-                            }
+                            aws.absent::<()>(failure("iam:GetAccessKeyLastUsed", e))?;
                             None
                         }
                     };
@@ -119,14 +118,9 @@ pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &st
                 }
                 Ok(keys)
             }
-            Err(e) => {
-                let f = failure("iam:ListAccessKeys", e);
-                if f.is("NoSuchEntity") {
-                    Ok(Vec::new())
-                } else {
-                    Err(aws.error(f))
-                }
-            }
+            Err(e) => aws
+                .absent(failure("iam:ListAccessKeys", e))
+                .map(Option::unwrap_or_default),
         }
     };
     let place = Place::Repository;
@@ -233,32 +227,58 @@ fn describe_keys(live: &Live) -> String {
         .join("; ")
 }
 
-pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
+/// `user_goes`: the user is deleted too (a teardown of the tool's user), so none of its keys
+/// may stay. Otherwise only what the tool's records show it delivered is retired.
+pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> {
+    let spec = desire.spec();
     let a = assess(live);
-    let change = |action, name: &str, details, op| {
-        Change::new(Kind::AccessKey, name, action, details, Op::AccessKey(op))
-    };
+    let change =
+        |action, name: &str, details, op| Change::new(Kind::AccessKey, name, action, details, op);
     let mut changes = Vec::new();
-    if !spec.wanted {
-        // Only keys this tool delivered are retired; a user it never managed is left alone.
-        let managed =
-            live.delivered.is_some() || live.id_secret.is_some() || live.key_secret.is_some();
-        if managed {
-            let key_ids: Vec<String> = if live.delivered.is_some() {
-                live.keys.iter().map(|k| k.id.clone()).collect()
-            } else {
-                Vec::new()
-            };
-            changes.push(change(
-                Action::Delete,
-                &spec.user_name,
-                vec![
-                    format!("access-key mode is off: delete keys [{}] of user {}", key_ids.join(", "), spec.user_name),
-                    format!("delete secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET} (after the OIDC role is in place)"),
-                ],
-                KeyOp::Retire { key_ids },
+    if desire.present().is_none() {
+        let recorded = live.delivered.is_some() || live.pending.is_some();
+        let key_ids: Vec<String> = if user_goes || recorded {
+            live.keys.iter().map(|k| k.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        if !recorded && (live.id_secret.is_some() || live.key_secret.is_some()) {
+            changes.push(Change::not_run(
+                Kind::Secret,
+                &format!("{KEY_ID_SECRET}, {SECRET_KEY_SECRET}"),
+                Action::Keep,
+                vec![format!(
+                    "left in place: {KEY_ID_SECRET}/{SECRET_KEY_SECRET} were not delivered by skyecr-bootstrap (no {DELIVERED_VARIABLE} record)"
+                )],
             ));
         }
+        if key_ids.is_empty() && !recorded {
+            return changes;
+        }
+        let mut details = vec![format!(
+            "delete keys [{}] of user {}",
+            key_ids.join(", "),
+            spec.user_name
+        )];
+        if recorded {
+            let when = if user_goes {
+                ""
+            } else {
+                " (after the OIDC role is in place)"
+            };
+            details.push(format!(
+                "delete secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET}{when}"
+            ));
+        }
+        changes.push(change(
+            Action::Delete,
+            &spec.user_name,
+            details,
+            KeyOp::Retire {
+                key_ids,
+                secrets: recorded,
+            },
+        ));
         return changes;
     }
     // A recorded key makes the user the tool's: its other keys are superseded, not foreign.
@@ -314,9 +334,9 @@ pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
                 PENDING_VARIABLE,
                 Action::Delete,
                 vec!["left by an interrupted run; the delivered key is current".into()],
-                Op::AccessKey(KeyOp::Delete {
+                KeyOp::Delete {
                     key_ids: Vec::new(),
-                }),
+                },
             ));
         }
         return changes;
@@ -324,7 +344,7 @@ pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
     // Keys that stay while the new one is created: the retired ones go only after delivery.
     let staying = live.keys.len() - a.undelivered.len();
     if staying >= MAX_KEYS {
-        changes.push(Change::new(
+        changes.push(Change::not_run(
             Kind::AccessKey,
             &spec.user_name,
             Action::Blocked,
@@ -340,7 +360,6 @@ pub fn diff(spec: &Spec, live: &Live) -> Vec<Change> {
                     spec.user_name
                 ),
             ],
-            Op::Blocked,
         ));
         return changes;
     }
@@ -382,14 +401,7 @@ async fn delete_key(aws: &Aws, user: &str, key_id: &str) -> Result<()> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) => {
-            let f = failure("iam:DeleteAccessKey", e);
-            if f.is("NoSuchEntity") {
-                Ok(())
-            } else {
-                Err(aws.error(f))
-            }
-        }
+        Err(e) => aws.gone(failure("iam:DeleteAccessKey", e)),
     }
 }
 
@@ -587,7 +599,10 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                 .await?;
             delete_keys(aws, &spec.user_name, retire).await
         }
-        KeyOp::Retire { key_ids } => {
+        KeyOp::Retire { key_ids, secrets } => {
+            if !secrets {
+                return delete_keys(aws, &spec.user_name, key_ids).await;
+            }
             github.delete_secret(repo, &place, KEY_ID_SECRET).await?;
             github
                 .delete_secret(repo, &place, SECRET_KEY_SECRET)
@@ -669,7 +684,6 @@ mod tests {
                 name: "app".into(),
             },
             user_name: "u".into(),
-            wanted: true,
             rotate: false,
         }
     }
@@ -707,8 +721,11 @@ mod tests {
         }
     }
 
-    fn ops(live: &Live, spec: &Spec) -> Vec<Op> {
-        diff(spec, live).into_iter().map(|c| c.op).collect()
+    fn ops(live: &Live, spec: &Spec) -> Vec<KeyOp> {
+        diff(&Desire::Present(spec.clone()), live, false)
+            .into_iter()
+            .filter_map(|c| c.op)
+            .collect()
     }
 
     #[test]
@@ -721,19 +738,16 @@ mod tests {
         };
         assert_eq!(
             ops(&delivered(), &rotate),
-            vec![Op::AccessKey(KeyOp::Deliver {
+            vec![KeyOp::Deliver {
                 retire: vec!["K1".into()]
-            })]
+            }]
         );
     }
 
     #[test]
     fn no_key_yet_is_delivered_fresh() {
         let live = Live::default();
-        assert_eq!(
-            ops(&live, &spec()),
-            vec![Op::AccessKey(KeyOp::Deliver { retire: vec![] })]
-        );
+        assert_eq!(ops(&live, &spec()), vec![KeyOp::Deliver { retire: vec![] }]);
     }
 
     #[test]
@@ -747,9 +761,9 @@ mod tests {
         assert!(a.current);
         assert_eq!(
             ops(&live, &spec()),
-            vec![Op::AccessKey(KeyOp::Delete {
+            vec![KeyOp::Delete {
                 key_ids: vec!["K2".into()]
-            })]
+            }]
         );
     }
 
@@ -762,10 +776,10 @@ mod tests {
         live.key_secret = meta("2026-02-01T00:00:02Z");
         assert_eq!(
             ops(&live, &spec()),
-            vec![Op::AccessKey(KeyOp::Adopt {
+            vec![KeyOp::Adopt {
                 key_id: "K2".into(),
                 retire: vec!["K1".into()]
-            })]
+            }]
         );
     }
 
@@ -806,10 +820,7 @@ mod tests {
     fn a_mark_left_after_recording_is_cleared() {
         let mut live = delivered();
         live.pending = var("key being created", "2026-01-01T00:00:00Z");
-        assert_eq!(
-            ops(&live, &spec()),
-            vec![Op::AccessKey(KeyOp::Delete { key_ids: vec![] })]
-        );
+        assert_eq!(ops(&live, &spec()), vec![KeyOp::Delete { key_ids: vec![] }]);
     }
 
     #[test]
@@ -821,7 +832,7 @@ mod tests {
             ],
             ..Live::default()
         };
-        let changes = diff(&spec(), &live);
+        let changes = diff(&Desire::Present(spec()), &live, false);
         assert_eq!(changes[0].action, Action::Blocked);
         assert!(changes[0].details.join(" ").contains("A (active"));
     }
@@ -833,28 +844,50 @@ mod tests {
         assert!(!assess(&live).current);
         assert_eq!(
             ops(&live, &spec()),
-            vec![Op::AccessKey(KeyOp::Deliver {
+            vec![KeyOp::Deliver {
                 retire: vec!["K1".into()]
-            })]
+            }]
         );
     }
 
     #[test]
     fn switching_to_oidc_retires_only_what_the_tool_delivered() {
-        let off = Spec {
-            wanted: false,
-            ..spec()
+        let off = |live: &Live| -> Vec<KeyOp> {
+            diff(&Desire::Absent(spec()), live, false)
+                .into_iter()
+                .filter_map(|c| c.op)
+                .collect()
         };
         assert_eq!(
-            ops(&delivered(), &off),
-            vec![Op::AccessKey(KeyOp::Retire {
-                key_ids: vec!["K1".into()]
-            })]
+            off(&delivered()),
+            vec![KeyOp::Retire {
+                key_ids: vec!["K1".into()],
+                secrets: true
+            }]
         );
         let foreign = Live {
             keys: vec![key("A", "2025-01-01T00:00:00Z")],
             ..Live::default()
         };
-        assert!(ops(&foreign, &off).is_empty());
+        assert!(off(&foreign).is_empty());
+        assert_eq!(
+            diff(&Desire::Absent(spec()), &foreign, true)[0].op,
+            Some(KeyOp::Retire {
+                key_ids: vec!["A".into()],
+                secrets: false
+            }),
+            "a user that is deleted takes all its keys"
+        );
+        // Key secrets someone else put there stay, and the plan says so.
+        let theirs = Live {
+            id_secret: meta("2026-01-01T00:00:01Z"),
+            key_secret: meta("2026-01-01T00:00:01Z"),
+            ..Live::default()
+        };
+        let kept: Vec<_> = diff(&Desire::Absent(spec()), &theirs, false)
+            .into_iter()
+            .map(|c| (c.action, c.op))
+            .collect();
+        assert_eq!(kept, [(Action::Keep, None)]);
     }
 }

@@ -1,7 +1,12 @@
 //! The IAM OIDC identity provider for the GitHub Actions issuer: created, or reused.
+use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Tags};
+use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure};
 use crate::error::Result;
-use crate::plan::{Action, Change, Kind, Op};
+use crate::policy;
+
+pub type Change = super::change::Change<ProviderOp>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -13,16 +18,34 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
     pub client_ids: Vec<String>,
+    /// Other roles whose trust names this provider (read for a teardown only): it stays for them.
+    pub trusted_by: Vec<String>,
+    pub tags: Tags,
+}
+
+impl Live {
+    /// Only a provider the tool created is ever deleted; one found is reused and left in place.
+    fn is_ours(&self) -> bool {
+        self.tags
+            .iter()
+            .any(|(k, v)| k == ownership::MANAGED_BY_KEY && v == ownership::MANAGED_BY_VALUE)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderOp {
     Create,
     AddClientId,
+    Delete,
 }
 
-/// Finds the provider by issuer (no account ID needed), then reads its client IDs.
-pub async fn observe(aws: &Aws, issuer_host_path: &str) -> Result<Option<Live>> {
+/// Finds the provider by issuer (no account ID needed), then reads its client IDs. With
+/// `trusted_beside` (our role's name), also which other roles trust it.
+pub async fn observe(
+    aws: &Aws,
+    issuer_host_path: &str,
+    trusted_beside: Option<&str>,
+) -> Result<Option<Live>> {
     let listed = aws
         .iam
         .list_open_id_connect_providers()
@@ -38,37 +61,85 @@ pub async fn observe(aws: &Aws, issuer_host_path: &str) -> Result<Option<Live>> 
     else {
         return Ok(None);
     };
-    match aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
-        .send()
-        .await
-    {
+    let trusted_by = async {
+        match trusted_beside {
+            Some(ours) => roles_trusting(aws, arn, ours).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (provider, trusted_by) = tokio::join!(
+        aws.iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send(),
+        trusted_by
+    );
+    match provider {
         Ok(out) => Ok(Some(Live {
             client_ids: out.client_id_list().to_vec(),
+            trusted_by: trusted_by?,
+            tags: out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
         })),
-        Err(e) => {
-            let f = failure("iam:GetOpenIDConnectProvider", e);
-            if f.is("NoSuchEntity") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            }
-        }
+        Err(e) => aws.absent(failure("iam:GetOpenIDConnectProvider", e)),
     }
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
+/// Roles other than ours whose trust policy federates with the provider.
+async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec<String>> {
+    let roles = super::role::observe_all(aws).await?;
+    Ok(roles
+        .into_iter()
+        .filter(|r| r.name != ours && federates_with(&r.trust, provider_arn))
+        .map(|r| r.name)
+        .collect())
+}
+
+fn federates_with(trust_policy: &str, provider_arn: &str) -> bool {
+    policy::parse_policy_str(trust_policy).is_ok_and(|doc| {
+        doc.statements.iter().any(|s| {
+            s.principal
+                .as_ref()
+                .is_some_and(|p| p.federated().iter().any(|f| f == provider_arn))
+        })
+    })
+}
+
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+    let spec = desire.spec();
     let change = |action, details: Vec<String>, op| {
-        Change::new(
-            Kind::OidcProvider,
-            &spec.url,
-            action,
-            details,
-            Op::Provider(op),
-        )
+        Change::new(Kind::OidcProvider, &spec.url, action, details, op)
     };
+    if desire.present().is_none() {
+        return match live {
+            None => Vec::new(),
+            Some(l) if !l.is_ours() => vec![Change::not_run(
+                Kind::OidcProvider,
+                &spec.url,
+                Action::Keep,
+                vec![format!(
+                    "keeping OIDC provider {}: not created by skyecr-bootstrap",
+                    spec.url
+                )],
+            )],
+            Some(l) if l.trusted_by.is_empty() => {
+                vec![change(Action::Delete, vec![], ProviderOp::Delete)]
+            }
+            Some(l) => vec![Change::not_run(
+                Kind::OidcProvider,
+                &spec.url,
+                Action::Keep,
+                vec![format!(
+                    "keeping OIDC provider {}: other roles trust it ({})",
+                    spec.url,
+                    l.trusted_by.join(", ")
+                )],
+            )],
+        };
+    }
     match live {
         None => vec![change(
             Action::Create,
@@ -103,6 +174,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &ProviderOp) -> Result<()> {
                 .create_open_id_connect_provider()
                 .url(&spec.url)
                 .client_id_list(&spec.client_id)
+                .set_tags(Some(aws_tags(&ownership::provider_tags())))
                 .send()
                 .await;
             match result {
@@ -110,7 +182,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &ProviderOp) -> Result<()> {
                 Err(e) => {
                     let f = failure("iam:CreateOpenIDConnectProvider", e);
                     // Another run created it meanwhile: the goal is reached.
-                    if f.is("EntityAlreadyExists") {
+                    if f.is_already_exists() {
                         Ok(())
                     } else {
                         Err(aws.error(f))
@@ -127,6 +199,16 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &ProviderOp) -> Result<()> {
             .await
             .map(|_| ())
             .map_err(|e| aws.error(failure("iam:AddClientIDToOpenIDConnectProvider", e))),
+        ProviderOp::Delete => match aws
+            .iam
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(&spec.arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => aws.gone(failure("iam:DeleteOpenIDConnectProvider", e)),
+        },
     }
 }
 
@@ -145,7 +227,7 @@ mod tests {
 
     #[test]
     fn missing_provider_is_created() {
-        let changes = diff(&spec(), None);
+        let changes = diff(&Desire::Present(spec()), None);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].action, Action::Create);
     }
@@ -154,13 +236,45 @@ mod tests {
     fn existing_provider_is_reused_and_gets_the_client_id() {
         let other = Live {
             client_ids: vec!["sigstore".into()],
+            trusted_by: vec![],
+            tags: ownership::provider_tags(),
         };
-        let changes = diff(&spec(), Some(&other));
+        let changes = diff(&Desire::Present(spec()), Some(&other));
         assert_eq!(changes[0].action, Action::Update);
-        assert_eq!(changes[0].op, Op::Provider(ProviderOp::AddClientId));
+        assert_eq!(changes[0].op, Some(ProviderOp::AddClientId));
         let ours = Live {
             client_ids: vec!["sigstore".into(), "sts.amazonaws.com".into()],
+            trusted_by: vec![],
+            tags: ownership::provider_tags(),
         };
-        assert!(diff(&spec(), Some(&ours)).is_empty());
+        assert!(diff(&Desire::Present(spec()), Some(&ours)).is_empty());
+    }
+
+    #[test]
+    fn a_teardown_keeps_a_provider_other_roles_trust() {
+        let shared = Live {
+            client_ids: vec!["sts.amazonaws.com".into()],
+            trusted_by: vec!["other-team".into()],
+            tags: ownership::provider_tags(),
+        };
+        let kept = diff(&Desire::Absent(spec()), Some(&shared));
+        assert_eq!((kept[0].action, kept[0].op.clone()), (Action::Keep, None));
+        assert!(kept[0].details[0].contains("other-team"));
+        let alone = Live {
+            trusted_by: vec![],
+            ..shared
+        };
+        let deleted = diff(&Desire::Absent(spec()), Some(&alone));
+        assert_eq!(deleted[0].op, Some(ProviderOp::Delete));
+        let found = Live {
+            tags: vec![],
+            ..alone
+        };
+        let kept = diff(&Desire::Absent(spec()), Some(&found));
+        assert_eq!(
+            kept[0].action,
+            Action::Keep,
+            "a provider it found is not its to delete"
+        );
     }
 }

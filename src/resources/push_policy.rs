@@ -2,19 +2,33 @@
 use aws_sdk_iam::types::EntityType;
 use serde_json::Value;
 
+use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Owner, Tags};
+use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
 use crate::policy;
+
+pub type Change = super::change::Change<PolicyOp>;
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
+
+/// Also how a policy of an earlier, untagged version is recognised as the tool's.
+const DESCRIPTION: &str = "Push images to one ECR repository (managed by skyecr-bootstrap)";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
     pub arn: String,
     pub document: Value,
+    pub tags: Tags,
+    /// `OWNER/REPO`, canonical: whose setup this policy is.
+    pub repository: String,
+    /// `--adopt`: take over a policy the tool did not make, or another repository's.
+    pub adopt: bool,
+    /// A name the plan suggests when this one is taken.
+    pub free_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +36,18 @@ pub struct Live {
     pub default_version: String,
     pub document: Value,
     pub versions: Vec<Version>,
+    pub description: Option<String>,
+    pub tags: Tags,
+}
+
+impl Live {
+    pub fn owner(&self, repository: &str) -> Owner {
+        ownership::owner(
+            &self.tags,
+            repository,
+            self.description.as_deref() == Some(DESCRIPTION),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +65,12 @@ pub enum PolicyOp {
     NewVersion {
         prune: Option<String>,
     },
+    /// Delete every non-default version (IAM requires it), then the policy.
+    Delete {
+        versions: Vec<String>,
+    },
+    /// Mark it as the tool's (an earlier version's policy, or one adopted).
+    Tag(Tags),
 }
 
 /// Reads every version with its document in one paginated call that needs no account ID,
@@ -60,6 +92,10 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
         else {
             continue;
         };
+        let tags = match found.arn() {
+            Some(arn) => tags_of(aws, arn).await?,
+            None => Vec::new(),
+        };
         let default_version = found.default_version_id().unwrap_or("v1").to_string();
         let versions = found.policy_version_list();
         let raw = versions
@@ -67,10 +103,10 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
             .find(|v| v.is_default_version() || v.version_id() == Some(default_version.as_str()))
             .and_then(|v| v.document())
             .unwrap_or_default();
-        let document = policy::decode_document(raw).map_err(|e| Error::Aws {
+        let document = policy::decode_document(raw).map_err(|e| Error::Unreadable {
             action: "iam:GetAccountAuthorizationDetails",
-            code: None,
-            message: format!("policy {name} version {default_version}: {e}"),
+            what: format!("policy {name} version {default_version}"),
+            reason: e.to_string(),
         })?;
         return Ok(Some(Live {
             default_version,
@@ -83,16 +119,62 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
                     created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
                 })
                 .collect(),
+            description: found.description().map(str::to_string),
+            tags,
         }));
     }
     Ok(None)
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
-    let change = |action, details, op| {
-        Change::new(Kind::Policy, &spec.name, action, details, Op::Policy(op))
-    };
-    let Some(live) = live else {
+/// The policy's tags: `GetAccountAuthorizationDetails` does not carry them.
+async fn tags_of(aws: &Aws, arn: &str) -> Result<Tags> {
+    match aws.iam.list_policy_tags().policy_arn(arn).send().await {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) => aws
+            .absent(failure("iam:ListPolicyTags", e))
+            .map(Option::unwrap_or_default),
+    }
+}
+
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
+    let spec = desire.spec();
+    let change = |action, details, op| Change::new(Kind::Policy, &spec.name, action, details, op);
+    let owner = live.map(|l| l.owner(&spec.repository));
+    if desire.present().is_none() {
+        let (Some(live), Some(owner)) = (live, owner) else {
+            return Vec::new();
+        };
+        if !owner.is_ours() {
+            let kept = vec![ownership::kept_reason(&owner)];
+            return vec![Change::not_run(
+                Kind::Policy,
+                &spec.name,
+                Action::Keep,
+                kept,
+            )];
+        }
+        let versions: Vec<String> = live
+            .versions
+            .iter()
+            .filter(|v| !v.is_default)
+            .map(|v| v.id.clone())
+            .collect();
+        let details = if versions.is_empty() {
+            vec![]
+        } else {
+            vec![format!("with versions {}", versions.join(", "))]
+        };
+        return vec![change(
+            Action::Delete,
+            details,
+            PolicyOp::Delete { versions },
+        )];
+    }
+    let (Some(live), Some(owner)) = (live, owner) else {
         return vec![change(
             Action::Create,
             vec![format!(
@@ -102,8 +184,25 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             PolicyOp::Create,
         )];
     };
+    if !owner.is_ours() && !spec.adopt {
+        return vec![Change::not_run(
+            Kind::Policy,
+            &spec.name,
+            Action::Blocked,
+            ownership::blocked_reason(&owner, "--policy-name", &spec.free_name),
+        )];
+    }
+    let mut changes = Vec::new();
+    let missing = ownership::missing_tags(&live.tags, &spec.tags);
+    if !missing.is_empty() {
+        changes.push(change(
+            Action::Update,
+            vec![ownership::tagging_detail(&owner, &missing)],
+            PolicyOp::Tag(missing),
+        ));
+    }
     if policy::equivalent(&spec.document, &live.document) {
-        return Vec::new();
+        return changes;
     }
     let prune = (live.versions.len() >= MAX_VERSIONS)
         .then(|| {
@@ -128,13 +227,14 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             "delete oldest version {old} first (IAM keeps at most {MAX_VERSIONS})"
         ));
     }
-    vec![
+    changes.push(
         change(Action::Update, details, PolicyOp::NewVersion { prune }).differing(
             "document",
             spec.document.clone(),
             live.document.clone(),
         ),
-    ]
+    );
+    changes
 }
 
 fn repository_of(document: &Value) -> String {
@@ -154,19 +254,50 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
             .iam
             .create_policy()
             .policy_name(&spec.name)
-            .description("Push images to one ECR repository (managed by skyecr-bootstrap)")
+            .description(DESCRIPTION)
             .policy_document(spec.document.to_string())
+            .set_tags(Some(aws_tags(&spec.tags)))
             .send()
             .await
             .map(|_| ())
             .or_else(|e| {
                 let f = failure("iam:CreatePolicy", e);
-                if f.is("EntityAlreadyExists") {
+                if f.is_already_exists() {
                     Ok(())
                 } else {
                     Err(aws.error(f))
                 }
             }),
+        PolicyOp::Tag(tags) => aws
+            .iam
+            .tag_policy()
+            .policy_arn(&spec.arn)
+            .set_tags(Some(aws_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws.error(failure("iam:TagPolicy", e))),
+        PolicyOp::Delete { versions } => {
+            for v in versions {
+                if let Err(e) = aws
+                    .iam
+                    .delete_policy_version()
+                    .policy_arn(&spec.arn)
+                    .version_id(v)
+                    .send()
+                    .await
+                {
+                    aws.gone(failure("iam:DeletePolicyVersion", e))?;
+                }
+            }
+            match aws.iam.delete_policy().policy_arn(&spec.arn).send().await {
+                Ok(_) => Ok(()),
+                Err(e) => aws.gone_unless_attached(
+                    failure("iam:DeletePolicy", e),
+                    &format!("policy {}", spec.arn),
+                ),
+            }
+        }
         PolicyOp::NewVersion { prune } => {
             if let Some(old) = prune {
                 aws.iam
@@ -194,18 +325,22 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn spec() -> Spec {
-        Spec {
+    fn spec() -> Desire<Spec> {
+        Desire::Present(Spec {
             name: "p".into(),
             arn: "arn:aws:iam::123456789012:policy/p".into(),
-            document: policy::push_policy("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
-        }
+            document: policy::push_document("arn:aws:ecr:us-east-1:123456789012:repository/skypilot"),
+            tags: ownership::tags("acme/app"),
+            repository: "acme/app".into(),
+            adopt: false,
+            free_name: "app-ECR-Push".into(),
+        })
     }
 
     fn live(versions: usize) -> Live {
         Live {
             default_version: format!("v{versions}"),
-            document: policy::push_policy("*"),
+            document: policy::push_document("*"),
             versions: (1..=versions)
                 .map(|i| Version {
                     id: format!("v{i}"),
@@ -213,16 +348,15 @@ mod tests {
                     created: 100 + i as i64,
                 })
                 .collect(),
+            description: None,
+            tags: ownership::tags("acme/app"),
         }
     }
 
     #[test]
     fn changed_document_becomes_a_new_version() {
         let changes = diff(&spec(), Some(&live(2)));
-        assert_eq!(
-            changes[0].op,
-            Op::Policy(PolicyOp::NewVersion { prune: None })
-        );
+        assert_eq!(changes[0].op, Some(PolicyOp::NewVersion { prune: None }));
     }
 
     #[test]
@@ -234,7 +368,7 @@ mod tests {
         let changes = diff(&spec(), Some(&l));
         assert_eq!(
             changes[0].op,
-            Op::Policy(PolicyOp::NewVersion {
+            Some(PolicyOp::NewVersion {
                 prune: Some("v2".into())
             })
         );
@@ -244,9 +378,63 @@ mod tests {
     fn equal_document_is_no_change() {
         let s = spec();
         let l = Live {
-            document: s.document.clone(),
+            document: s.spec().document.clone(),
             ..live(1)
         };
         assert!(diff(&s, Some(&l)).is_empty());
+    }
+
+    #[test]
+    fn a_teardown_deletes_the_old_versions_first() {
+        let absent = Desire::Absent(spec().spec().clone());
+        let changes = diff(&absent, Some(&live(3)));
+        assert_eq!(
+            changes[0].op,
+            Some(PolicyOp::Delete {
+                versions: vec!["v1".into(), "v2".into()]
+            })
+        );
+        assert!(diff(&absent, None).is_empty());
+    }
+
+    #[test]
+    fn a_policy_of_another_repository_is_blocked_unless_adopted() {
+        let theirs = Live {
+            tags: ownership::tags("acme/web"),
+            ..live(1)
+        };
+        let blocked = diff(&spec(), Some(&theirs));
+        assert_eq!(
+            (blocked[0].action, blocked[0].op.clone()),
+            (Action::Blocked, None)
+        );
+        assert!(blocked[0].details.join(" ").contains("acme/web"));
+        let adopt = Desire::Present(Spec {
+            adopt: true,
+            ..spec().spec().clone()
+        });
+        let adopted = diff(&adopt, Some(&theirs));
+        assert_eq!(
+            adopted[0].op,
+            Some(PolicyOp::Tag(vec![(
+                ownership::REPOSITORY_KEY.to_string(),
+                "acme/app".to_string()
+            )]))
+        );
+        let kept = diff(&Desire::Absent(spec().spec().clone()), Some(&theirs));
+        assert_eq!(kept[0].action, Action::Keep);
+    }
+
+    #[test]
+    fn an_untagged_policy_of_an_earlier_version_is_tagged_not_blocked() {
+        let earlier = Live {
+            tags: vec![],
+            description: Some(DESCRIPTION.into()),
+            document: spec().spec().document.clone(),
+            ..live(1)
+        };
+        let changes = diff(&spec(), Some(&earlier));
+        assert_eq!(changes.len(), 1);
+        assert!(matches!(changes[0].op, Some(PolicyOp::Tag(_))));
     }
 }

@@ -1,16 +1,32 @@
 //! The ECR repository: scan on push, and the encryption chosen at creation (ECR cannot change it later).
-use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageScanningConfiguration};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ScanFrequency, ScanType,
+};
 
+use super::change::{Action, Desire, Kind};
+use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Change, Kind, Op};
+use crate::policy::wildcard_match;
+
+pub type Change = super::change::Change<RepositoryOp>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub name: String,
+    pub arn: String,
     pub scan_on_push: bool,
     pub encryption: Encryption,
+    /// `destroy --force`: a teardown deletes the repository with its images.
+    pub delete_images: bool,
+    pub tags: Tags,
+    /// `OWNER/REPO`, canonical: whose setup this repository is.
+    pub repository: String,
+    /// `--adopt`: take over a repository the tool did not make, or another setup's.
+    pub adopt: bool,
+    /// A name the plan suggests when this one is taken.
+    pub free_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,48 +37,126 @@ pub struct Live {
     pub kms_key: Option<String>,
     /// `MUTABLE` or `IMMUTABLE`; only audited (a low finding), never changed.
     pub tag_mutability: String,
+    /// Whether it holds any image (read for a teardown only).
+    pub holds_images: bool,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+impl Live {
+    /// ECR repositories have no description: an untagged repository of an earlier version is
+    /// recognised by the tool's own push policy naming it (`vouched`).
+    pub fn owner(&self, repository: &str, vouched: bool) -> Owner {
+        ownership::owner(&self.tags, repository, vouched)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RepositoryOp {
     Create,
     EnableScanOnPush,
+    /// Delete the repository (`force`: with its images).
+    Delete {
+        force: bool,
+    },
+    /// Mark it as the tool's (an earlier version's repository, or one adopted).
+    Tag(Tags),
 }
 
-pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
-    match aws
+/// Reads the repository; with `count_images`, also whether it holds images (one more call in
+/// the same round).
+pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option<Live>> {
+    let images = async {
+        if !count_images {
+            return Ok(false);
+        }
+        match aws
+            .ecr
+            .list_images()
+            .repository_name(name)
+            .max_results(1)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(!out.image_ids().is_empty()),
+            Err(e) => aws
+                .absent::<()>(failure("ecr:ListImages", e))
+                .map(|_| false),
+        }
+    };
+    let (described, holds_images) = tokio::join!(
+        aws.ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send(),
+        images
+    );
+    let holds_images = holds_images?;
+    let described = match described {
+        Ok(out) => out,
+        Err(e) => return aws.absent(failure("ecr:DescribeRepositories", e)),
+    };
+    let Some(r) = described.repositories().first() else {
+        return Ok(None);
+    };
+    let arn = r.repository_arn().unwrap_or_default().to_string();
+    // The tags need the ARN, which the description gives: a second, dependent read.
+    let tags = match aws
         .ecr
-        .describe_repositories()
-        .repository_names(name)
+        .list_tags_for_resource()
+        .resource_arn(&arn)
         .send()
         .await
     {
-        Ok(out) => Ok(out.repositories().first().map(|r| Live {
-            scan_on_push: r
-                .image_scanning_configuration()
-                .is_some_and(|c| c.scan_on_push()),
-            encryption_type: r
-                .encryption_configuration()
-                .map(|e| e.encryption_type().as_str().to_string())
-                .unwrap_or_else(|| "AES256".into()),
-            kms_key: r
-                .encryption_configuration()
-                .and_then(|e| e.kms_key())
-                .map(str::to_string),
-            tag_mutability: r
-                .image_tag_mutability()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-        })),
-        Err(e) => {
-            let f = failure("ecr:DescribeRepositories", e);
-            if f.is("RepositoryNotFoundException") {
-                Ok(None)
-            } else {
-                Err(aws.error(f))
-            }
-        }
-    }
+        Ok(out) => out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) => return aws.absent(failure("ecr:ListTagsForResource", e)),
+    };
+    Ok(Some(Live {
+        scan_on_push: r
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        encryption_type: r
+            .encryption_configuration()
+            .map(|e| e.encryption_type().as_str().to_string())
+            .unwrap_or_else(|| "AES256".into()),
+        kms_key: r
+            .encryption_configuration()
+            .and_then(|e| e.kms_key())
+            .map(str::to_string),
+        tag_mutability: r
+            .image_tag_mutability()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+        holds_images,
+        arn,
+        tags,
+    }))
+}
+
+/// Whether a registry-level rule scans this repository on push even if its own flag is off.
+pub async fn observe_registry_scanning(aws: &Aws, repository: &str) -> Result<bool> {
+    let out = aws
+        .ecr
+        .get_registry_scanning_configuration()
+        .send()
+        .await
+        .map_err(|e| aws.error(failure("ecr:GetRegistryScanningConfiguration", e)))?;
+    Ok(out.scanning_configuration().is_some_and(|c| {
+        c.scan_type() == Some(&ScanType::Enhanced)
+            || c.rules().iter().any(|rule| {
+                matches!(
+                    rule.scan_frequency(),
+                    ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan
+                ) && rule
+                    .repository_filters()
+                    .iter()
+                    .any(|f| wildcard_match(f.filter(), repository))
+            })
+    }))
 }
 
 fn describe(encryption: &Encryption) -> String {
@@ -86,33 +180,88 @@ fn encryption_matches(wanted: &Encryption, live: &Live) -> bool {
     }
 }
 
-pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
+/// `vouched`: the tool's own push policy names this repository, which makes an untagged one
+/// the tool's from before tags.
+pub fn diff(desire: &Desire<Spec>, live: Option<&Live>, vouched: bool) -> Vec<Change> {
+    let spec = desire.spec();
     let change =
         |action, details, op| Change::new(Kind::Repository, &spec.name, action, details, op);
-    let Some(live) = live else {
+    let owner = live.map(|l| l.owner(&spec.repository, vouched));
+    if desire.present().is_none() {
+        return match (live, owner) {
+            (Some(_), Some(owner)) if !owner.is_ours() => vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Keep,
+                vec![ownership::kept_reason(&owner)],
+            )],
+            (None, _) | (_, None) => Vec::new(),
+            (Some(l), _) if l.holds_images && !spec.delete_images => vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Blocked,
+                vec![
+                    format!("{} holds images; deleting it deletes them.", spec.name),
+                    "Rerun with --force to delete the repository with its images, or move them first.".into(),
+                ],
+            )],
+            (Some(l), _) => {
+                let details = if l.holds_images {
+                    vec!["and every image in it (--force)".into()]
+                } else {
+                    vec![]
+                };
+                vec![change(
+                    Action::Delete,
+                    details,
+                    RepositoryOp::Delete {
+                        force: spec.delete_images,
+                    },
+                )]
+            }
+        };
+    }
+    let (Some(live), Some(owner)) = (live, owner) else {
         return vec![change(
             Action::Create,
             vec![
                 "scan on push".into(),
                 format!("encryption {}", describe(&spec.encryption)),
             ],
-            Op::Repository(RepositoryOp::Create),
+            RepositoryOp::Create,
         )];
     };
+    if !owner.is_ours() && !spec.adopt {
+        return vec![Change::not_run(
+            Kind::Repository,
+            &spec.name,
+            Action::Blocked,
+            ownership::blocked_reason(&owner, "--ecr-repository", &spec.free_name),
+        )];
+    }
     let mut changes = Vec::new();
+    let missing = ownership::missing_tags(&live.tags, &spec.tags);
+    if !missing.is_empty() {
+        changes.push(change(
+            Action::Update,
+            vec![ownership::tagging_detail(&owner, &missing)],
+            RepositoryOp::Tag(missing),
+        ));
+    }
     if !encryption_matches(&spec.encryption, live) {
         let have = match &live.kms_key {
             Some(k) => format!("{} ({k})", live.encryption_type),
             None => live.encryption_type.clone(),
         };
-        changes.push(change(
+        changes.push(Change::not_run(
+            Kind::Repository,
+            &spec.name,
             Action::Blocked,
             vec![
                 format!("encryption is {have}, settings ask for {}", describe(&spec.encryption)),
                 "ECR cannot change a repository's encryption after creation, and this tool never deletes a repository to recreate it.".into(),
                 format!("Either keep the current encryption in the settings, or push to a new repository (--ecr-repository NEW-NAME) and delete {} yourself once its images are moved.", spec.name),
             ],
-            Op::Blocked,
         )
         .differing("encryption", describe(&spec.encryption).into(), have.clone().into()));
     }
@@ -121,12 +270,25 @@ pub fn diff(spec: &Spec, live: Option<&Live>) -> Vec<Change> {
             change(
                 Action::Update,
                 vec!["scan on push: off → on".into()],
-                Op::Repository(RepositoryOp::EnableScanOnPush),
+                RepositoryOp::EnableScanOnPush,
             )
             .differing("scan_on_push", true.into(), false.into()),
         );
     }
     changes
+}
+
+/// ECR's tag type for the tool's tags (key and value always set, so building cannot fail).
+fn ecr_tags(tags: &[(String, String)]) -> Vec<aws_sdk_ecr::types::Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_ecr::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect()
 }
 
 pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
@@ -144,22 +306,19 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
                     .set_kms_key(key.clone()),
             }
             .build()
-            .map_err(|e| Error::Aws {
-                action: "ecr:CreateRepository",
-                code: None,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::Usage(format!("the repository's encryption settings: {e}")))?;
             aws.ecr
                 .create_repository()
                 .repository_name(&spec.name)
                 .image_scanning_configuration(scanning)
                 .encryption_configuration(encryption)
+                .set_tags(Some(ecr_tags(&spec.tags)))
                 .send()
                 .await
                 .map(|_| ())
                 .or_else(|e| {
                     let f = failure("ecr:CreateRepository", e);
-                    if f.is("RepositoryAlreadyExistsException") {
+                    if f.is_already_exists() {
                         Ok(())
                     } else {
                         Err(aws.error(f))
@@ -175,6 +334,35 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             .await
             .map(|_| ())
             .map_err(|e| aws.error(failure("ecr:PutImageScanningConfiguration", e))),
+        RepositoryOp::Tag(tags) => aws
+            .ecr
+            .tag_resource()
+            .resource_arn(&spec.arn)
+            .set_tags(Some(ecr_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws.error(failure("ecr:TagResource", e))),
+        RepositoryOp::Delete { force } => match aws
+            .ecr
+            .delete_repository()
+            .repository_name(&spec.name)
+            .force(*force)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let f = failure("ecr:DeleteRepository", e);
+                if f.is("RepositoryNotEmptyException") {
+                    return Err(Error::Blocked(format!(
+                        "repository {} holds images (pushed since the plan); rerun destroy with --force to delete them too",
+                        spec.name
+                    )));
+                }
+                aws.gone(f)
+            }
+        },
     }
 }
 
@@ -182,12 +370,18 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn spec(encryption: Encryption) -> Spec {
-        Spec {
+    fn spec(encryption: Encryption) -> Desire<Spec> {
+        Desire::Present(Spec {
             name: "skypilot".into(),
+            arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             scan_on_push: true,
             encryption,
-        }
+            delete_images: false,
+            tags: ownership::tags("acme/app"),
+            repository: "acme/app".into(),
+            adopt: false,
+            free_name: "app".into(),
+        })
     }
 
     fn live(scan: bool, kind: &str, key: Option<&str>) -> Live {
@@ -196,6 +390,9 @@ mod tests {
             encryption_type: kind.into(),
             kms_key: key.map(str::to_string),
             tag_mutability: "MUTABLE".into(),
+            holds_images: false,
+            arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
+            tags: ownership::tags("acme/app"),
         }
     }
 
@@ -204,12 +401,10 @@ mod tests {
         let changes = diff(
             &spec(Encryption::Aes256),
             Some(&live(false, "AES256", None)),
+            false,
         );
         assert_eq!(changes.len(), 1);
-        assert_eq!(
-            changes[0].op,
-            Op::Repository(RepositoryOp::EnableScanOnPush)
-        );
+        assert_eq!(changes[0].op, Some(RepositoryOp::EnableScanOnPush));
     }
 
     #[test]
@@ -217,6 +412,7 @@ mod tests {
         let changes = diff(
             &spec(Encryption::Kms(None)),
             Some(&live(true, "AES256", None)),
+            false,
         );
         assert_eq!(changes[0].action, Action::Blocked);
         assert!(
@@ -233,14 +429,56 @@ mod tests {
                 "KMS",
                 Some("arn:aws:kms:us-east-1:123456789012:key/k2"),
             )),
+            false,
         );
         assert_eq!(other[0].action, Action::Blocked);
         assert!(
             diff(
                 &spec(Encryption::Kms(Some(key.into()))),
-                Some(&live(true, "KMS", Some(key)))
+                Some(&live(true, "KMS", Some(key))),
+                false,
             )
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_teardown_keeps_images_unless_forced() {
+        let full = Live {
+            holds_images: true,
+            ..live(true, "AES256", None)
+        };
+        let absent = |delete_images| {
+            Desire::Absent(Spec {
+                delete_images,
+                ..spec(Encryption::Aes256).spec().clone()
+            })
+        };
+        let refused = diff(&absent(false), Some(&full), false);
+        assert_eq!(
+            (refused[0].action, refused[0].op.clone()),
+            (Action::Blocked, None)
+        );
+        let forced = diff(&absent(true), Some(&full), false);
+        assert_eq!(forced[0].op, Some(RepositoryOp::Delete { force: true }));
+        assert!(diff(&absent(false), None, false).is_empty());
+    }
+
+    #[test]
+    fn an_untagged_repository_is_the_tools_only_when_its_push_policy_vouches() {
+        let untagged = Live {
+            tags: vec![],
+            ..live(true, "AES256", None)
+        };
+        let blocked = diff(&spec(Encryption::Aes256), Some(&untagged), false);
+        assert_eq!(blocked[0].action, Action::Blocked);
+        assert!(blocked[0].details[0].contains("not created by skyecr-bootstrap"));
+        let earlier = diff(&spec(Encryption::Aes256), Some(&untagged), true);
+        assert!(matches!(earlier[0].op, Some(RepositoryOp::Tag(_))));
+        let teardown = Desire::Absent(spec(Encryption::Aes256).spec().clone());
+        assert_eq!(
+            diff(&teardown, Some(&untagged), false)[0].action,
+            Action::Keep
         );
     }
 }

@@ -3,10 +3,12 @@
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::change::{Action, Desire, Kind};
 use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
 use crate::error::Result;
-use crate::plan::{Action, Change, Kind, Op};
+
+pub type Change = super::change::Change<SecretOp>;
 
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -16,8 +18,6 @@ pub struct Spec {
     pub value: SecretString,
     /// `--force-secrets`: rewrite even when the fingerprint matches.
     pub force: bool,
-    /// `false`: the secret belongs to the other auth mode and is removed when found.
-    pub present: bool,
 }
 
 impl Spec {
@@ -61,13 +61,14 @@ pub struct Live {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretOp {
-    /// Position in `Desired::secrets`.
-    pub index: usize,
-    pub create_environment: bool,
-    pub fingerprint_exists: bool,
-    /// Remove the secret and its fingerprint (the mode no longer uses it).
-    pub delete: bool,
+pub enum SecretOp {
+    /// Seal and write the value, then record its fingerprint.
+    Write {
+        create_environment: bool,
+        fingerprint_exists: bool,
+    },
+    /// Remove the secret and its fingerprint.
+    Delete,
 }
 
 /// Reads the secret's metadata, its fingerprint and the public key a write would need, at once.
@@ -133,27 +134,30 @@ pub fn staleness(spec: &Spec, live: &Live) -> Option<Staleness> {
     }
 }
 
-pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
-    if !spec.present {
-        return match live.secret {
-            Some(_) => vec![Change::new(
+pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
+    let Desire::Present(spec) = desire else {
+        let spec = desire.spec();
+        // Only a secret whose fingerprint the tool recorded is the tool's to delete.
+        return match (&live.secret, &live.fingerprint) {
+            (_, Some(_)) => vec![Change::new(
                 Kind::Secret,
                 &spec.label(),
                 Action::Delete,
-                vec![
-                    "not used in access-key mode (removed after the access key is delivered)"
-                        .into(),
-                ],
-                Op::Secret(SecretOp {
-                    index,
-                    create_environment: false,
-                    fingerprint_exists: live.fingerprint.is_some(),
-                    delete: true,
-                }),
+                vec![],
+                SecretOp::Delete,
             )],
-            None => Vec::new(),
+            (Some(_), None) => vec![Change::not_run(
+                Kind::Secret,
+                &spec.label(),
+                Action::Keep,
+                vec![format!(
+                    "left in place: {} was not written by skyecr-bootstrap (no fingerprint)",
+                    spec.label()
+                )],
+            )],
+            (None, None) => Vec::new(),
         };
-    }
+    };
     let Some(reason) = staleness(spec, live) else {
         return Vec::new();
     };
@@ -174,31 +178,33 @@ pub fn diff(index: usize, spec: &Spec, live: &Live) -> Vec<Change> {
         &spec.label(),
         action,
         details,
-        Op::Secret(SecretOp {
-            index,
+        SecretOp::Write {
             create_environment: !live.environment_exists,
             fingerprint_exists: live.fingerprint.is_some(),
-            delete: false,
-        }),
+        },
     )]
 }
 
 pub async fn apply(github: &GitHub, spec: &Spec, live: &Live, op: &SecretOp) -> Result<()> {
-    if op.delete {
-        github
-            .delete_secret(&spec.repo, &spec.place, &spec.name)
-            .await?;
-        return github
-            .delete_variable(&spec.repo, &spec.place, &spec.fingerprint_variable())
-            .await;
-    }
-    if op.create_environment
-        && let Place::Environment(e) = &spec.place
-    {
+    let (create_environment, fingerprint_exists) = match op {
+        SecretOp::Delete => {
+            github
+                .delete_secret(&spec.repo, &spec.place, &spec.name)
+                .await?;
+            return github
+                .delete_variable(&spec.repo, &spec.place, &spec.fingerprint_variable())
+                .await;
+        }
+        SecretOp::Write {
+            create_environment,
+            fingerprint_exists,
+        } => (*create_environment, *fingerprint_exists),
+    };
+    if create_environment && let Place::Environment(e) = &spec.place {
         github.create_environment(&spec.repo, e).await?;
     }
     // A new environment has a new key: only a key read for this place may be reused.
-    let key = live.key.as_ref().filter(|_| !op.create_environment);
+    let key = live.key.as_ref().filter(|_| !create_environment);
     github
         .put_secret(&spec.repo, &spec.place, &spec.name, &spec.value, key)
         .await?;
@@ -209,7 +215,7 @@ pub async fn apply(github: &GitHub, spec: &Spec, live: &Live, op: &SecretOp) -> 
             &spec.place,
             &spec.fingerprint_variable(),
             &spec.fingerprint(),
-            op.fingerprint_exists,
+            fingerprint_exists,
         )
         .await
 }
@@ -228,7 +234,6 @@ mod tests {
             name: "AWS_ECR_ROLE_ARN".into(),
             value: SecretString::from("arn:aws:iam::123456789012:role/r"),
             force,
-            present: true,
         }
     }
 
@@ -252,21 +257,36 @@ mod tests {
         let fp = s.fingerprint();
         assert!(
             diff(
-                0,
-                &s,
+                &Desire::Present(s.clone()),
                 &live(Some(&fp), "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z")
             )
             .is_empty()
         );
         assert_eq!(
             diff(
-                0,
-                &spec(true),
+                &Desire::Present(spec(true)),
                 &live(Some(&fp), "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z")
             )
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn an_absent_secret_goes_with_its_fingerprint() {
+        let gone = Desire::Absent(spec(false));
+        let only_fingerprint = Live {
+            secret: None,
+            ..live(Some("sha256:00"), "a", "a")
+        };
+        assert_eq!(diff(&gone, &only_fingerprint)[0].op, Some(SecretOp::Delete));
+        let nothing = Live {
+            fingerprint: None,
+            ..only_fingerprint
+        };
+        assert!(diff(&gone, &nothing).is_empty());
+        let foreign = live(None, "a", "a");
+        assert_eq!(diff(&gone, &foreign)[0].action, Action::Keep);
     }
 
     #[test]

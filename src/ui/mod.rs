@@ -1,4 +1,5 @@
 //! Everything a person sees: rendering of plans and reports, progress, prompts.
+pub mod access;
 pub mod progress;
 pub mod render;
 pub mod report;

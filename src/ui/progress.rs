@@ -34,6 +34,7 @@ fn verb(action: Action, done: bool) -> &'static str {
         (Action::Delete, false) => "deleting",
         (Action::Delete, true) => "deleted",
         (Action::Blocked, _) => "blocked",
+        (Action::Keep, _) => "kept",
     }
 }
 

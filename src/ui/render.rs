@@ -10,6 +10,7 @@ fn symbol(action: Action) -> (&'static str, Style) {
         Action::Update => ("~", Style::new().yellow()),
         Action::Delete => ("-", Style::new().red()),
         Action::Blocked => ("!", Style::new().red().bold()),
+        Action::Keep => ("=", Style::new().dim()),
     }
 }
 
@@ -49,6 +50,29 @@ pub fn plan_json(plan: &Plan, account_id: &str, region: &str) -> Value {
             "delete": plan.count(Action::Delete),
             "blocked": plan.count(Action::Blocked),
         },
+        "account_id": account_id,
+        "region": region,
+    })
+}
+
+/// `destroy`'s preview: the removals, then what stays and why.
+pub fn teardown_text(plan: &Plan, target: &str) -> String {
+    let mut out = if plan.changes.is_empty() {
+        format!("Nothing to destroy: none of the managed resources exist in {target}.\n")
+    } else {
+        plan_text(plan, target)
+    };
+    for kept in &plan.kept {
+        out.push_str(&format!("Note: {}\n", kept.details.join(" ")));
+    }
+    out
+}
+
+pub fn teardown_json(plan: &Plan, account_id: &str, region: &str) -> Value {
+    let kept: Vec<String> = plan.kept.iter().map(|k| k.details.join(" ")).collect();
+    json!({
+        "changes": plan.changes,
+        "kept": kept,
         "account_id": account_id,
         "region": region,
     })

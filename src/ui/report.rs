@@ -2,7 +2,7 @@
 use console::{Style, style};
 
 use crate::audit::{Report, Status};
-use crate::trust::Severity;
+use crate::finding::Severity;
 
 fn status_style(status: Status) -> Style {
     match status {

@@ -357,7 +357,7 @@ pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) ->
 mod tests {
     use super::*;
     use crate::config::{AuthMode, EncryptionName, SecretScope};
-    use crate::plan::{Action, Change, Kind, Op};
+    use crate::plan::{Action, Change, Kind};
 
     #[test]
     fn origin_remotes_in_every_form_git_accepts() {
@@ -508,8 +508,7 @@ mod tests {
 
     #[test]
     fn the_failure_summary_tells_done_failed_and_not_started() {
-        let change =
-            |resource, name: &str| Change::new(resource, name, Action::Create, vec![], Op::Blocked);
+        let change = |resource, name: &str| Change::not_run(resource, name, Action::Create, vec![]);
         let plan = Plan {
             changes: vec![
                 change(Kind::Policy, "SkyPilot-ECR-Push"),
@@ -517,6 +516,7 @@ mod tests {
                 change(Kind::Role, "GitHubActions-SkyPilot-ECR"),
                 change(Kind::Secret, "AWS_ECR_ROLE_ARN"),
             ],
+            ..Plan::default()
         };
         let finished = [
             Finished {

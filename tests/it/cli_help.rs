@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 
 use insta::assert_snapshot;
 use serde_json::Value;
-use skyecr_bootstrap::plan::{Action, Change, Kind, Op, Plan};
+use skyecr_bootstrap::plan::{Action, Change, Kind, Plan};
 use skyecr_bootstrap::ui::render;
 
 /// The binary with no terminal, no colors and no settings file around it.
@@ -139,16 +139,15 @@ fn completions_for_bash_zsh_and_fish() {
     assert_eq!(run(&["completions", "tcsh"]).0, 1);
 }
 
-/// One change of each kind the renderers distinguish. `op` is what apply would run; rendering
-/// never looks at it, so a placeholder stands in.
+/// One change of each kind the renderers distinguish. Rendering never looks at what apply
+/// would run, so the changes carry no operation.
 fn sample_plan() -> Plan {
     let change = |resource, name: &str, action, details: &[&str]| {
-        Change::new(
+        Change::not_run(
             resource,
             name,
             action,
             details.iter().map(|d| d.to_string()).collect(),
-            Op::Blocked,
         )
     };
     Plan {
@@ -181,6 +180,7 @@ fn sample_plan() -> Plan {
                 &["environment prod"],
             ),
         ],
+        ..Plan::default()
     }
 }
 

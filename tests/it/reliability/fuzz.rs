@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use skyecr_bootstrap::config::{TrustScopes, is_github_repo};
-use skyecr_bootstrap::policy::{decode_document, differences, equivalent, normalize};
-use skyecr_bootstrap::spec::{RepoIdentity, subjects};
-use skyecr_bootstrap::trust::{
-    Token, TrustContext, closest_allowed_subject, evaluate, parse_policy, parse_policy_str,
-    push_policy_findings, trust_findings,
+use skyecr_bootstrap::audit::{
+    Token, TrustContext, closest_allowed_subject, evaluate, push_scope_findings, trust_findings,
 };
+use skyecr_bootstrap::config::{TrustScopes, is_github_repo};
+use skyecr_bootstrap::finding::Findings;
+use skyecr_bootstrap::policy::{
+    decode_document, differences, equivalent, normalize, parse_policy, parse_policy_str,
+};
+use skyecr_bootstrap::resources::change::Kind;
+use skyecr_bootstrap::spec::{RepoIdentity, subjects};
 
 const PROVIDER: &str =
     "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
@@ -259,10 +262,11 @@ fn read_everything(doc: &Value, sub: &str) {
         let t = token(sub, "sts.amazonaws.com", PROVIDER);
         let _ = evaluate(&parsed, &t);
         let _ = closest_allowed_subject(&parsed, &t, SUB);
-        let _ = trust_findings(&parsed, &context());
-        let _ = push_policy_findings(
+        trust_findings(&parsed, &context(), &mut Findings::on(Kind::Role, "r"));
+        push_scope_findings(
             &parsed,
             "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
+            &mut Findings::on(Kind::Policy, "p"),
         );
     }
 }

@@ -1,12 +1,24 @@
-//! Audit: the plan read as a drift report, plus security findings on what exists. Pure.
+//! Audit: the plan read as a drift report, security findings on what exists, and the check-access evaluator. Pure.
+
+mod access;
+mod push_scope;
+mod trust;
+
 use serde::Serialize;
+use serde_json::Value;
+
+pub use access::{Decision, Token, closest_allowed_subject, evaluate};
+pub use push_scope::push_scope_findings;
+pub use trust::{TrustContext, trust_findings};
 
 use crate::config::Encryption;
+use crate::finding::{Finding, Findings, Severity};
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
-use crate::resources::{access_key, push_policy, repository, role, secret};
+use crate::policy::{self, PolicyDocument};
+use crate::resources::change::Desire;
+use crate::resources::{access_key, repository, secret};
 use crate::spec::Desired;
-use crate::trust::{self, Finding, Severity, TrustContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,24 +52,14 @@ pub struct ResourceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditFinding {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub resource: Kind,
-    pub name: String,
-    pub message: String,
-    pub fix: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub in_sync: bool,
     pub resources: Vec<ResourceStatus>,
-    pub findings: Vec<AuditFinding>,
+    pub findings: Vec<Finding>,
 }
 
 impl Report {
-    pub fn new(resources: Vec<ResourceStatus>, mut findings: Vec<AuditFinding>) -> Report {
+    pub fn new(resources: Vec<ResourceStatus>, mut findings: Vec<Finding>) -> Report {
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
         let drift = resources
             .iter()
@@ -74,22 +76,22 @@ impl Report {
 /// Each managed resource's status, read off the plan (one diff logic for plan and audit).
 pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<ResourceStatus> {
     let mut managed = Vec::new();
-    if let Some(p) = &desired.provider {
+    if let Some(p) = desired.provider.as_ref().and_then(Desire::present) {
         managed.push((Kind::OidcProvider, p.url.clone()));
     }
-    if let Some(r) = &desired.role {
+    if let Some(r) = desired.role.as_ref().and_then(Desire::present) {
         managed.push((Kind::Role, r.name.clone()));
     }
-    managed.push((Kind::Policy, desired.policy.name.clone()));
-    managed.push((Kind::Repository, desired.repository.name.clone()));
-    if let Some(u) = &desired.user {
+    managed.push((Kind::Policy, desired.policy.spec().name.clone()));
+    managed.push((Kind::Repository, desired.repository.spec().name.clone()));
+    if let Some(u) = desired.user.as_ref().and_then(Desire::present) {
         managed.push((Kind::User, u.name.clone()));
     }
     managed.extend(
         desired
             .variables
             .iter()
-            .map(|v| (Kind::Variable, v.name.clone())),
+            .map(|v| (Kind::Variable, v.spec().name.clone())),
     );
 
     let mut out: Vec<ResourceStatus> = managed
@@ -116,17 +118,14 @@ pub fn statuses(desired: &Desired, observed: &Observed, plan: &Plan) -> Vec<Reso
             }
         })
         .collect();
-    if desired.access_key.wanted {
-        out.extend(access_key_statuses(
-            &desired.access_key,
-            &observed.access_key,
-        ));
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_statuses(keys, &observed.access_key));
     }
     for (spec, live) in desired
         .secrets
         .iter()
         .zip(&observed.secrets)
-        .filter(|(s, _)| s.present)
+        .filter_map(|(s, live)| Some((s.present()?, live)))
     {
         let (status, note) = match secret::staleness(spec, live) {
             None | Some(secret::Staleness::Forced) => (Status::InSync, None),
@@ -220,27 +219,39 @@ pub fn findings(
     ctx: &TrustContext,
     registry: RegistryScanning,
     now: &str,
-) -> Vec<AuditFinding> {
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    if let (Some(spec), Some(live)) = (&desired.role, &observed.role) {
-        out.extend(role_findings(&spec.name, live, ctx));
+    if let (Some(spec), Some(live)) = (
+        desired.role.as_ref().and_then(Desire::present),
+        &observed.role,
+    ) {
+        out.extend(document_findings(
+            Kind::Role,
+            &spec.name,
+            "trust policy",
+            &live.trust,
+            |doc, found| trust_findings(doc, ctx, found),
+        ));
     }
     if let Some(live) = &observed.policy {
-        out.extend(policy_findings(
-            &desired.policy.name,
-            live,
-            &expected_repository_arn(desired),
+        let repository_arn = expected_repository_arn(desired);
+        out.extend(document_findings(
+            Kind::Policy,
+            &desired.policy.spec().name,
+            "push policy",
+            &live.document,
+            |doc, found| push_scope_findings(doc, &repository_arn, found),
         ));
     }
     if let Some(live) = &observed.repository {
-        out.extend(repository_findings(&desired.repository, live, registry));
-    }
-    if desired.access_key.wanted {
-        out.extend(access_key_findings(
-            &desired.access_key,
-            &observed.access_key,
-            now,
+        out.extend(repository_findings(
+            desired.repository.spec(),
+            live,
+            registry,
         ));
+    }
+    if let Desire::Present(keys) = &desired.access_key {
+        out.extend(access_key_findings(keys, &observed.access_key, now));
     }
     out
 }
@@ -260,43 +271,32 @@ fn access_key_findings(
     spec: &access_key::Spec,
     live: &access_key::Live,
     now: &str,
-) -> Vec<AuditFinding> {
-    let mut out = Vec::new();
-    let mut add = |id, severity, message: String, fix: String| {
-        out.push(AuditFinding {
-            id,
-            severity,
-            resource: Kind::AccessKey,
-            name: spec.user_name.clone(),
-            message,
-            fix,
-        })
-    };
-    let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted)."
-        .to_string();
+) -> Vec<Finding> {
+    let mut out = Findings::on(Kind::AccessKey, &spec.user_name);
+    let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted).";
     for k in &live.keys {
         let days = epoch(now)
             .zip(epoch(&k.created))
             .map(|(n, c)| (n - c) / 86_400)
             .unwrap_or(0);
         if days > MAX_KEY_AGE_DAYS {
-            add(
+            out.add(
                 "access-key-old",
                 Severity::Medium,
                 format!(
                     "access key {} is {days} days old (created {})",
                     k.id, k.created
                 ),
-                rotate.clone(),
+                rotate,
             );
         }
         // A new key has had no chance to be used yet.
         if k.last_used.is_none() && days > UNUSED_GRACE_DAYS {
-            add("access-key-never-used", Severity::Low, format!("access key {} has never been used", k.id), "A key that is never used is either undelivered or unneeded: delete it, or check the workflow uses the secrets.".into());
+            out.add("access-key-never-used", Severity::Low, format!("access key {} has never been used", k.id), "A key that is never used is either undelivered or unneeded: delete it, or check the workflow uses the secrets.");
         }
     }
     if live.keys.len() > 1 {
-        add(
+        out.add(
             "access-key-two-keys",
             Severity::Medium,
             format!(
@@ -304,14 +304,14 @@ fn access_key_findings(
                 spec.user_name,
                 live.keys.len()
             ),
-            "Rerun `skyecr-bootstrap apply`: keys that are not in GitHub are deleted.".into(),
+            "Rerun `skyecr-bootstrap apply`: keys that are not in GitHub are deleted.",
         );
     }
-    out
+    out.into_vec()
 }
 
 fn expected_repository_arn(desired: &Desired) -> String {
-    desired.policy.document["Statement"]
+    desired.policy.spec().document["Statement"]
         .as_array()
         .and_then(|s| {
             s.iter()
@@ -321,71 +321,35 @@ fn expected_repository_arn(desired: &Desired) -> String {
         .to_string()
 }
 
-pub fn attach(kind: Kind, name: &str, findings: Vec<Finding>) -> Vec<AuditFinding> {
-    findings
-        .into_iter()
-        .map(|f| AuditFinding {
-            id: f.id,
-            severity: f.severity,
-            resource: kind,
-            name: name.to_string(),
-            message: f.message,
-            fix: f.fix,
-        })
-        .collect()
-}
-
-fn unreadable(kind: Kind, name: &str, what: &str, error: String) -> AuditFinding {
-    AuditFinding {
-        id: "policy-unreadable",
-        severity: Severity::High,
-        resource: kind,
-        name: name.to_string(),
-        message: format!("the {what} cannot be analysed: {error}"),
-        fix: "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.".into(),
-    }
-}
-
-fn role_findings(name: &str, live: &role::Live, ctx: &TrustContext) -> Vec<AuditFinding> {
-    match trust::parse_policy(&live.trust) {
-        Ok(doc) => attach(Kind::Role, name, trust::trust_findings(&doc, ctx)),
-        Err(e) => vec![unreadable(Kind::Role, name, "trust policy", e.to_string())],
-    }
-}
-
-fn policy_findings(
+/// The checks of one policy document, or one finding saying that it cannot be read.
+fn document_findings(
+    kind: Kind,
     name: &str,
-    live: &push_policy::Live,
-    repository_arn: &str,
-) -> Vec<AuditFinding> {
-    match trust::parse_policy(&live.document) {
-        Ok(doc) => attach(
-            Kind::Policy,
-            name,
-            trust::push_policy_findings(&doc, repository_arn),
+    what: &str,
+    document: &Value,
+    checks: impl FnOnce(&PolicyDocument, &mut Findings),
+) -> Vec<Finding> {
+    let mut out = Findings::on(kind, name);
+    match policy::parse_policy(document) {
+        Ok(doc) => checks(&doc, &mut out),
+        Err(e) => out.add(
+            "policy-unreadable",
+            Severity::High,
+            format!("the {what} cannot be analysed: {e}"),
+            "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.",
         ),
-        Err(e) => vec![unreadable(Kind::Policy, name, "push policy", e.to_string())],
     }
+    out.into_vec()
 }
 
 fn repository_findings(
     spec: &repository::Spec,
     live: &repository::Live,
     registry: RegistryScanning,
-) -> Vec<AuditFinding> {
-    let mut out = Vec::new();
-    let mut add = |id, severity, message: String, fix: &str| {
-        out.push(AuditFinding {
-            id,
-            severity,
-            resource: Kind::Repository,
-            name: spec.name.clone(),
-            message,
-            fix: fix.to_string(),
-        })
-    };
+) -> Vec<Finding> {
+    let mut out = Findings::on(Kind::Repository, &spec.name);
     if !live.scan_on_push && !registry.covers_repository {
-        add(
+        out.add(
             "repository-no-scan-on-push",
             Severity::Medium,
             format!(
@@ -396,7 +360,7 @@ fn repository_findings(
         );
     }
     if matches!(spec.encryption, Encryption::Kms(_)) && live.encryption_type == "AES256" {
-        add(
+        out.add(
             "repository-aes256-not-kms",
             Severity::Medium,
             format!(
@@ -407,7 +371,7 @@ fn repository_findings(
         );
     }
     if live.tag_mutability != "IMMUTABLE" {
-        add(
+        out.add(
             "repository-mutable-tags",
             Severity::Low,
             format!(
@@ -417,5 +381,5 @@ fn repository_findings(
             "Consider `aws ecr put-image-tag-mutability --image-tag-mutability IMMUTABLE` (the guide's :latest tag then needs a different scheme).",
         );
     }
-    out
+    out.into_vec()
 }

@@ -1,11 +1,11 @@
-//! Security checks on the ECR push policy attached to the role or user: the push part of `audit`.
+//! Security checks on what the ECR push policy grants beyond pushing to one repository: the push part of `audit`.
 //!
 //! The expected policy is the contract's: `ecr:GetAuthorizationToken` on `*` (it has no
 //! resource-level permissions) and the seven push actions on the one repository ARN. Anything
 //! wider is reported; anything missing is drift, which the plan reports, not a security finding.
 
-use super::document::{Effect, PolicyDocument, Statement, Targets};
-use super::findings::{Finding, Severity};
+use crate::finding::{Findings, Severity};
+use crate::policy::{Effect, PolicyDocument, Statement, Targets};
 
 const AUTH_ACTION: &str = "ecr:GetAuthorizationToken";
 const PUSH_ACTIONS: [&str; 7] = [
@@ -20,40 +20,42 @@ const PUSH_ACTIONS: [&str; 7] = [
 
 /// Reports what the push policy grants beyond pushing to `expected_repository_arn`.
 /// Deny statements are skipped: they only take permissions away.
-pub fn push_policy_findings(doc: &PolicyDocument, expected_repository_arn: &str) -> Vec<Finding> {
-    let mut out = Vec::new();
+pub fn push_scope_findings(
+    doc: &PolicyDocument,
+    expected_repository_arn: &str,
+    out: &mut Findings,
+) {
     for (index, statement) in doc.statements.iter().enumerate() {
         if statement.effect == Effect::Deny {
             continue;
         }
         let label = statement.label(index);
         match &statement.action {
-            Targets::AllExcept(excluded) => out.push(Finding::new(
+            Targets::AllExcept(excluded) => out.add(
                 "push-not-action",
                 Severity::High,
                 format!(
                     "{label} allows NotAction {excluded:?}: every other action of every AWS service is granted"
                 ),
                 "list the allowed actions under Action instead",
-            )),
-            Targets::Only(actions) => action_findings(&label, actions, &mut out),
+            ),
+            Targets::Only(actions) => action_findings(&label, actions, out),
         }
         match &statement.resource {
-            Some(Targets::AllExcept(excluded)) => out.push(Finding::new(
+            Some(Targets::AllExcept(excluded)) => out.add(
                 "push-not-resource",
                 Severity::High,
                 format!(
                     "{label} uses NotResource {excluded:?}: the actions apply to every other resource, including every other repository"
                 ),
                 format!("list the resources under Resource instead: {expected_repository_arn}"),
-            )),
+            ),
             Some(Targets::Only(resources)) => {
-                resource_findings(&label, statement, resources, expected_repository_arn, &mut out)
+                resource_findings(&label, statement, resources, expected_repository_arn, out)
             }
             None => {}
         }
     }
-    out
 }
 
 /// `*`, `ecr:*`, `*:*`: a whole service or everything, including deleting repositories and
@@ -71,24 +73,24 @@ fn is_expected_action(action: &str) -> bool {
         .any(|expected| expected.eq_ignore_ascii_case(action))
 }
 
-fn action_findings(label: &str, actions: &[String], out: &mut Vec<Finding>) {
+fn action_findings(label: &str, actions: &[String], out: &mut Findings) {
     let wildcards: Vec<&String> = actions.iter().filter(|a| is_service_wildcard(a)).collect();
     if !wildcards.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "push-wildcard-action",
             Severity::High,
             format!(
                 "{label} allows {wildcards:?}: every action of the service, including deleting repositories and images and changing repository policies"
             ),
             format!("list exactly {AUTH_ACTION} and the push actions {PUSH_ACTIONS:?}"),
-        ));
+        );
     }
     let extra: Vec<&String> = actions
         .iter()
         .filter(|a| !is_service_wildcard(a) && !is_expected_action(a))
         .collect();
     if !extra.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "push-extra-actions",
             Severity::Medium,
             format!(
@@ -97,7 +99,7 @@ fn action_findings(label: &str, actions: &[String], out: &mut Vec<Finding>) {
             format!(
                 "remove them; pushing needs only {AUTH_ACTION} and {PUSH_ACTIONS:?}"
             ),
-        ));
+        );
     }
 }
 
@@ -106,7 +108,7 @@ fn resource_findings(
     statement: &Statement,
     resources: &[String],
     expected_repository_arn: &str,
-    out: &mut Vec<Finding>,
+    out: &mut Findings,
 ) {
     // GetAuthorizationToken alone on `*` is the expected shape; only statements that grant a
     // push action need a narrow resource.
@@ -122,7 +124,7 @@ fn resource_findings(
         .filter(|r| r.contains(['*', '?']))
         .collect();
     if !wildcards.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "push-wildcard-resource",
             Severity::High,
             format!(
@@ -130,42 +132,47 @@ fn resource_findings(
                 pushes.join(", ")
             ),
             format!("set the push statement's Resource to {expected_repository_arn}"),
-        ));
+        );
     }
     let others: Vec<&String> = resources
         .iter()
         .filter(|r| !r.contains(['*', '?']) && r.as_str() != expected_repository_arn)
         .collect();
     if !others.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "push-other-repository",
             Severity::Medium,
             format!(
                 "{label} allows push actions on resources other than {expected_repository_arn}: {others:?}"
             ),
             "remove them; a role that pushes to several repositories should be a separate, deliberate choice",
-        ));
+        );
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
-    use super::super::document::parse_policy;
     use super::*;
+    use crate::finding::Finding;
+    use crate::policy::parse_policy;
+    use crate::resources::change::Kind;
     use serde_json::{Value, json};
 
     const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/skypilot";
+
+    fn check(doc: &PolicyDocument) -> Vec<Finding> {
+        let mut out = Findings::on(Kind::Policy, "p");
+        push_scope_findings(doc, REPO, &mut out);
+        out.into_vec()
+    }
 
     fn ids(statements: Value) -> Vec<&'static str> {
         let doc = match parse_policy(&json!({"Version": "2012-10-17", "Statement": statements})) {
             Ok(doc) => doc,
             Err(e) => panic!("{e}"),
         };
-        let mut ids: Vec<&str> = push_policy_findings(&doc, REPO)
-            .iter()
-            .map(|f| f.id)
-            .collect();
+        let mut ids: Vec<&str> = check(&doc).iter().map(|f| f.id).collect();
         ids.sort_unstable();
         ids
     }
@@ -282,7 +289,7 @@ mod tests {
             Ok(doc) => doc,
             Err(e) => panic!("{e}"),
         };
-        let findings = push_policy_findings(&doc, REPO);
+        let findings = check(&doc);
         assert_eq!(findings.len(), 1);
         assert!(
             findings[0].message.starts_with(

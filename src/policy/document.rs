@@ -1,4 +1,4 @@
-//! IAM policy documents as typed data: what the checks and the evaluator read, never raw JSON.
+//! IAM policy documents as typed data, decoded from what IAM returns: what comparison, the audit checks and the evaluator read.
 //!
 //! IAM accepts several spellings of the same thing (a string or a one-element list, `Statement`
 //! as an object or a list, condition values as strings, numbers or booleans); parsing folds them
@@ -6,7 +6,6 @@
 //! error value naming where it is, never a panic: the input comes from live AWS accounts and from
 //! users' files.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -19,10 +18,19 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Effect {
     Allow,
     Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,7 +321,7 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 /// Reads a policy from JSON. A JSON string is read as the policy text, percent-encoded or not
-/// (see [`parse_policy_str`]), because that is how IAM and many tools hand policies around.
+/// (see [`decode_document`]), because that is how IAM and many tools hand policies around.
 pub fn parse_policy(value: &Value) -> Result<PolicyDocument, PolicyError> {
     match value {
         Value::Object(map) => parse_document(map),
@@ -328,61 +336,53 @@ pub fn parse_policy(value: &Value) -> Result<PolicyDocument, PolicyError> {
     }
 }
 
-/// Reads a policy from its text. IAM's `GetRole` returns the trust policy percent-encoded
-/// (`%7B%22Version%22...`), so text that does not start with `{` is percent-decoded first.
-/// Plain JSON is never decoded, because a literal `%` inside a value must survive. `+` is left
-/// alone: IAM encodes spaces as `%20`, and reading `+` as a space would corrupt values.
-pub fn parse_policy_str(text: &str) -> Result<PolicyDocument, PolicyError> {
+/// Reads a document as IAM returns it: plain JSON (`ListRoles`, `GetAccountAuthorizationDetails`)
+/// or percent-encoded JSON (`GetRole` encodes the trust policy: `%7B%22Version%22...`). Text
+/// that starts with `{` is JSON and never decoded, because a literal `%` inside a value must
+/// survive; anything else is percent-decoded first. `+` is left alone: IAM encodes spaces as
+/// `%20`, and reading `+` as a space would corrupt values.
+pub fn decode_document(raw: &str) -> Result<Value, PolicyError> {
+    let text = raw.trim();
     let decoded;
-    let json = if text.trim_start().starts_with('{') {
+    let json = if text.starts_with('{') {
         text
     } else {
-        decoded = percent_decode(text.trim())?;
+        decoded = percent_decode(text)?;
         &decoded
     };
-    let value: Value = serde_json::from_str(json)
-        .map_err(|e| PolicyError::at("", format!("not valid JSON ({e})")))?;
-    match &value {
-        Value::Object(map) => parse_document(map),
+    serde_json::from_str(json).map_err(|e| PolicyError::at("", format!("not valid JSON ({e})")))
+}
+
+/// Reads a policy from its text, as [`decode_document`] does.
+pub fn parse_policy_str(text: &str) -> Result<PolicyDocument, PolicyError> {
+    match decode_document(text)? {
+        Value::Object(map) => parse_document(&map),
         other => Err(PolicyError::at(
             "",
-            format!("expected a JSON object, found {}", json_kind(other)),
+            format!("expected a JSON object, found {}", json_kind(&other)),
         )),
     }
 }
 
-/// Decodes `%XX` escapes (RFC 3986); the result must be UTF-8.
-pub fn percent_decode(text: &str) -> Result<String, PolicyError> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes().enumerate();
-    while let Some((at, byte)) = bytes.next() {
-        if byte != b'%' {
-            out.push(byte);
-            continue;
-        }
-        let high = bytes.next().and_then(|(_, b)| hex_value(b));
-        let low = bytes.next().and_then(|(_, b)| hex_value(b));
-        match (high, low) {
-            (Some(h), Some(l)) => out.push(h << 4 | l),
-            _ => {
-                return Err(PolicyError::at(
-                    "",
-                    format!("bad percent-escape at byte {at} of the encoded text"),
-                ));
-            }
-        }
+/// Decodes `%XX` escapes (RFC 3986) strictly: a `%` without two hex digits after it is an
+/// error, not text, and the result must be UTF-8.
+fn percent_decode(text: &str) -> Result<String, PolicyError> {
+    let bytes = text.as_bytes();
+    let bad_escape = text.match_indices('%').map(|(at, _)| at).find(|&at| {
+        !bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if let Some(at) = bad_escape {
+        return Err(PolicyError::at(
+            "",
+            format!("bad percent-escape at byte {at} of the encoded text"),
+        ));
     }
-    String::from_utf8(out)
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
         .map_err(|_| PolicyError::at("", "percent-decoded text is not valid UTF-8"))
-}
-
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// IAM's `StringLike` matching: `*` is any run of characters (including none, `/` and `:`),
@@ -676,14 +676,6 @@ fn expect_string(value: &Value, path: &str) -> Result<String, PolicyError> {
     }
 }
 
-/// Looks a condition key up the way IAM does: case-insensitively.
-pub fn claim<'a>(claims: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
-    claims
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
-}
-
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
@@ -923,9 +915,12 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_case_insensitive() {
-        let claims = BTreeMap::from([("Issuer:Sub".to_string(), "v".to_string())]);
-        assert_eq!(claim(&claims, "issuer:sub"), Some("v"));
-        assert_eq!(claim(&claims, "issuer:aud"), None);
+    fn decodes_url_encoded_documents() {
+        let raw = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        assert_eq!(
+            decode_document(raw).ok(),
+            Some(json!({"Version": "2012-10-17", "Statement": []}))
+        );
+        assert!(decode_document("%7Bnot json").is_err());
     }
 }

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::document::{
-    BaseOperator, Condition, Effect, PolicyDocument, Principal, SetQualifier, Statement, claim,
+use super::trust::WEB_IDENTITY_ACTION;
+use crate::policy::{
+    BaseOperator, Condition, Effect, PolicyDocument, Principal, SetQualifier, Statement,
 };
-use super::findings::WEB_IDENTITY_ACTION;
 
 /// The parts of a GitHub Actions OIDC token that IAM sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +286,14 @@ fn check(
     }
 }
 
+/// Looks a condition key up the way IAM does: case-insensitively.
+fn claim<'a>(claims: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+    claims
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
 fn verb(base: &BaseOperator, negated: bool) -> &'static str {
     match (base.has_wildcards(), negated) {
         (true, false) => "match one of",
@@ -326,8 +334,8 @@ fn edit_distance(pattern: &str, text: &str, wildcards: bool) -> usize {
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
-    use super::super::document::parse_policy;
     use super::*;
+    use crate::policy::parse_policy;
     use serde_json::{Value, json};
 
     const PROVIDER: &str =
@@ -556,6 +564,13 @@ mod tests {
             closest_allowed_subject(&doc(json!([allow(json!({}))])), &token("x"), SUB),
             None
         );
+    }
+
+    #[test]
+    fn claims_are_case_insensitive() {
+        let claims = BTreeMap::from([("Issuer:Sub".to_string(), "v".to_string())]);
+        assert_eq!(claim(&claims, "issuer:sub"), Some("v"));
+        assert_eq!(claim(&claims, "issuer:aud"), None);
     }
 
     #[test]

@@ -7,58 +7,13 @@
 //! silent. Each check reports at most one finding per statement, naming every offending value,
 //! so that the IDs of a report are stable when a list grows.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::document::{
+use crate::finding::{Findings, Severity};
+use crate::policy::{
     BaseOperator, Condition, Effect, PolicyDocument, SetQualifier, Statement, Targets,
     wildcard_match,
 };
-
-/// Ordered so that `max()` gives the worst of several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Stable kebab-case ID, documented in `docs/audit-rules.md`.
-    pub id: &'static str,
-    pub severity: Severity,
-    /// What is wrong, naming the statement and the offending values.
-    pub message: String,
-    /// How to fix it.
-    pub fix: String,
-}
-
-impl Finding {
-    pub(super) fn new(
-        id: &'static str,
-        severity: Severity,
-        message: String,
-        fix: impl Into<String>,
-    ) -> Finding {
-        Finding {
-            id,
-            severity,
-            message,
-            fix: fix.into(),
-        }
-    }
-}
 
 /// What the trust policy is meant to allow; the checks measure the policy against it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -94,24 +49,22 @@ const PROBE_ENVIRONMENT: &str = "environment:zz-probe-environment";
 
 /// Reports what is unsafe (or silently broken) in a role's trust policy for GitHub Actions.
 /// Findings come in statement order; see `docs/audit-rules.md` for every ID.
-pub fn trust_findings(doc: &PolicyDocument, ctx: &TrustContext) -> Vec<Finding> {
+pub fn trust_findings(doc: &PolicyDocument, ctx: &TrustContext, out: &mut Findings) {
     let scope = Scope::new(ctx);
-    let mut out = Vec::new();
     for (index, statement) in doc.statements.iter().enumerate() {
         if statement.effect == Effect::Deny {
             continue;
         }
         let label = statement.label(index);
-        principal_findings(&label, statement, &scope, &mut out);
+        principal_findings(&label, statement, &scope, out);
         let trusts_our_provider = statement
             .principal
             .as_ref()
             .is_some_and(|p| p.federated().iter().any(|v| scope.is_our_provider(v)));
         if trusts_our_provider && statement.action.covers_action(WEB_IDENTITY_ACTION) {
-            github_statement_findings(&label, statement, &scope, &mut out);
+            github_statement_findings(&label, statement, &scope, out);
         }
     }
-    out
 }
 
 /// The context, normalised once.
@@ -200,13 +153,13 @@ impl<'a> Scope<'a> {
     }
 }
 
-fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Vec<Finding>) {
+fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
     if statement
         .principal
         .as_ref()
         .is_some_and(|p| p.is_wildcard())
     {
-        out.push(Finding::new(
+        out.add(
             "trust-principal-wildcard",
             Severity::High,
             format!("{label} allows any principal (\"*\") to assume the role"),
@@ -214,10 +167,10 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
                 "name the GitHub OIDC provider instead: \"Principal\": {{\"Federated\": \"{}\"}}",
                 scope.provider_arn()
             ),
-        ));
+        );
     }
     if statement.not_principal.is_some() {
-        out.push(Finding::new(
+        out.add(
             "trust-not-principal",
             Severity::High,
             format!(
@@ -227,7 +180,7 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
                 "replace NotPrincipal with \"Principal\": {{\"Federated\": \"{}\"}}",
                 scope.provider_arn()
             ),
-        ));
+        );
     }
     let federated = statement
         .principal
@@ -244,7 +197,7 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
         })
         .collect();
     if !foreign.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-foreign-federated-principal",
             Severity::High,
             format!(
@@ -255,7 +208,7 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
                 "trust only this account's GitHub provider {} and remove the others",
                 scope.provider_arn()
             ),
-        ));
+        );
     }
     if !federated.is_empty() && statement.action.covers_action("sts:AssumeRole") {
         let unusable = if statement.action.covers_action(WEB_IDENTITY_ACTION) {
@@ -263,7 +216,7 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
         } else {
             ", and not sts:AssumeRoleWithWebIdentity, so GitHub tokens cannot use it"
         };
-        out.push(Finding::new(
+        out.add(
             "trust-assume-role-action",
             Severity::High,
             format!(
@@ -271,7 +224,7 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
                 describe_targets("Action", &statement.action)
             ),
             format!("set \"Action\": \"{WEB_IDENTITY_ACTION}\" and nothing else"),
-        ));
+        );
     }
 }
 
@@ -480,7 +433,7 @@ fn github_statement_findings(
     label: &str,
     statement: &Statement,
     scope: &Scope,
-    out: &mut Vec<Finding>,
+    out: &mut Findings,
 ) {
     // Tokens from this provider carry only this issuer's keys. A required condition on another
     // issuer's sub or aud can never hold, so the statement grants nothing: report that, and
@@ -499,7 +452,7 @@ fn github_statement_findings(
     foreign_keys.sort();
     foreign_keys.dedup();
     if !foreign_keys.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-condition-key-mismatch",
             Severity::Medium,
             format!(
@@ -511,7 +464,7 @@ fn github_statement_findings(
                 "name the keys after this provider's issuer: {} and {}",
                 scope.sub_key, scope.aud_key
             ),
-        ));
+        );
         return;
     }
     subject_findings(label, statement, scope, out);
@@ -526,7 +479,7 @@ fn is_other_issuer_claim(key: &str, issuer: &str) -> bool {
     })
 }
 
-fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Vec<Finding>) {
+fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
     let sub_key = scope.sub_key.as_str();
     let on_key = |key: &str| -> Vec<&Condition> {
         statement
@@ -552,9 +505,9 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
             .map(|c| format!("{} {:?}", c.operator, c.values))
             .collect();
         if negated.is_empty() {
-            out.push(no_sub_condition(label, statement, &sub_conditions, scope));
+            no_sub_condition(label, statement, &sub_conditions, scope, out);
         } else {
-            out.push(Finding::new(
+            out.add(
                 "trust-sub-only-negated",
                 Severity::High,
                 format!(
@@ -565,7 +518,7 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
                     "add a StringEquals or StringLike condition on {sub_key} listing the allowed subjects, e.g. {:?}",
                     scope.example_subject()
                 ),
-            ));
+            );
         }
     }
 
@@ -575,7 +528,7 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
         .map(|c| c.operator.to_string())
         .collect();
     if !if_exists.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-sub-if-exists",
             Severity::High,
             format!(
@@ -583,7 +536,7 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
                 if_exists.join(", ")
             ),
             "drop the IfExists suffix: the sub claim must be required, not optional",
-        ));
+        );
     }
 
     subject_value_findings(label, &sub_conditions, &positive, scope, out);
@@ -594,7 +547,8 @@ fn no_sub_condition(
     statement: &Statement,
     sub_conditions: &[&Condition],
     scope: &Scope,
-) -> Finding {
+    out: &mut Findings,
+) {
     let sub_key = scope.sub_key.as_str();
     let mut message =
         format!("{label} lets GitHub tokens assume the role without a condition on {sub_key}");
@@ -626,7 +580,7 @@ fn no_sub_condition(
             scope.issuer
         ));
     }
-    Finding::new(
+    out.add(
         "trust-no-sub-condition",
         Severity::High,
         message,
@@ -634,14 +588,14 @@ fn no_sub_condition(
             "add \"StringEquals\": {{\"{sub_key}\": [...]}} listing the allowed subjects, e.g. {:?}",
             scope.example_subject()
         ),
-    )
+    );
 }
 
 fn set_operator_findings(
     label: &str,
     sub_conditions: &[&Condition],
     aud_conditions: &[&Condition],
-    out: &mut Vec<Finding>,
+    out: &mut Findings,
 ) {
     let with = |qualifier: SetQualifier| -> Vec<String> {
         sub_conditions
@@ -653,7 +607,7 @@ fn set_operator_findings(
     };
     let for_all = with(SetQualifier::ForAllValues);
     if !for_all.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-for-all-values",
             Severity::High,
             format!(
@@ -661,11 +615,11 @@ fn set_operator_findings(
                 for_all.join(", ")
             ),
             "sub and aud are single-valued claims: use the plain operator (StringEquals, StringLike) without a ForAllValues: prefix",
-        ));
+        );
     }
     let for_any = with(SetQualifier::ForAnyValue);
     if !for_any.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-for-any-value",
             Severity::Low,
             format!(
@@ -673,7 +627,7 @@ fn set_operator_findings(
                 for_any.join(", ")
             ),
             "use the plain operator (StringEquals, StringLike) without the ForAnyValue: prefix",
-        ));
+        );
     }
 }
 
@@ -686,7 +640,7 @@ fn subject_value_findings(
     sub_conditions: &[&Condition],
     positive: &[&Condition],
     scope: &Scope,
-    out: &mut Vec<Finding>,
+    out: &mut Findings,
 ) {
     let sub_key = scope.sub_key.as_str();
     let mut any_owner = Hits::new();
@@ -805,12 +759,12 @@ fn subject_value_findings(
         if !dead.shown.is_empty() {
             message.push_str(&format!("; these values can never match: {}", dead.list()));
         }
-        out.push(Finding::new(
+        out.add(
             "trust-sub-split-operators",
             Severity::Low,
             message,
             "put all sub values under one operator: StringLike when any value has a wildcard, else StringEquals",
-        ));
+        );
     }
     let checks: [(&Hits, &'static str, String, String); 8] = [
         (
@@ -898,12 +852,12 @@ fn subject_value_findings(
     ];
     for (hits, id, message, fix) in checks {
         if !hits.shown.is_empty() {
-            out.push(Finding::new(id, hits.severity, message, fix));
+            out.add(id, hits.severity, message, fix);
         }
     }
 }
 
-fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Vec<Finding>) {
+fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
     let aud_key = scope.aud_key.as_str();
     let positive: Vec<&Condition> = statement
         .conditions
@@ -912,14 +866,14 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
         .collect();
     let fix = format!("add \"StringEquals\": {{\"{aud_key}\": \"{STS_AUDIENCE}\"}}");
     if positive.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-no-aud-condition",
             Severity::High,
             format!(
                 "{label} does not require {aud_key} to be {STS_AUDIENCE}: tokens minted for other audiences are accepted whenever the provider lists them"
             ),
             fix,
-        ));
+        );
         return;
     }
     let mut unexpected = Hits::new();
@@ -936,7 +890,7 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
         }
     }
     if !unexpected.shown.is_empty() {
-        out.push(Finding::new(
+        out.add(
             "trust-aud-unexpected",
             Severity::Medium,
             format!(
@@ -944,15 +898,17 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
                 unexpected.list()
             ),
             format!("require exactly {STS_AUDIENCE}: {fix}"),
-        ));
+        );
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
-    use super::super::document::parse_policy;
     use super::*;
+    use crate::finding::Finding;
+    use crate::policy::parse_policy;
+    use crate::resources::change::Kind;
     use serde_json::{Value, json};
 
     const ISSUER: &str = "token.actions.githubusercontent.com";
@@ -980,8 +936,14 @@ mod tests {
         }
     }
 
+    fn check(doc: &PolicyDocument, ctx: &TrustContext) -> Vec<Finding> {
+        let mut out = Findings::on(Kind::Role, "r");
+        trust_findings(doc, ctx, &mut out);
+        out.into_vec()
+    }
+
     fn ids(doc: &PolicyDocument, ctx: &TrustContext) -> Vec<&'static str> {
-        let mut ids: Vec<&str> = trust_findings(doc, ctx).iter().map(|f| f.id).collect();
+        let mut ids: Vec<&str> = check(doc, ctx).iter().map(|f| f.id).collect();
         ids.sort_unstable();
         ids
     }
@@ -1039,7 +1001,7 @@ mod tests {
     #[test]
     fn overlap_of_values() {
         let condition = |operator: &str| Condition {
-            operator: super::super::document::Operator::parse(operator),
+            operator: crate::policy::Operator::parse(operator),
             key: "k".into(),
             values: vec![],
         };
@@ -1113,7 +1075,7 @@ mod tests {
             "repo:evil/x:ref:refs/heads/main",
             "repo:other/y:ref:refs/heads/main"
         ])));
-        let findings = trust_findings(&doc, &ctx());
+        let findings = check(&doc, &ctx());
         assert_eq!(findings.len(), 1);
         assert!(
             findings[0].message.contains(
@@ -1127,7 +1089,7 @@ mod tests {
     fn any_ref_severity_follows_the_context() {
         let doc = policy(sub(json!("repo:acme/app:*")));
         let severities = |ctx: &TrustContext| -> Vec<(&'static str, Severity)> {
-            trust_findings(&doc, ctx)
+            check(&doc, ctx)
                 .into_iter()
                 .map(|f| (f.id, f.severity))
                 .collect()
@@ -1159,7 +1121,7 @@ mod tests {
             allow_any_ref: true,
             ..ctx()
         };
-        let findings = trust_findings(&doc, &ctx);
+        let findings = check(&doc, &ctx);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].severity, Severity::Medium);
     }
@@ -1177,7 +1139,7 @@ mod tests {
         let recreated = policy(sub(json!("repo:acme@1001/app@9999:ref:refs/heads/main")));
         assert_eq!(ids(&recreated, &ctx), ["trust-sub-other-repository"]);
         let name_only = policy(sub(json!("repo:acme/app:ref:refs/heads/main")));
-        let findings = trust_findings(&name_only, &ctx);
+        let findings = check(&name_only, &ctx);
         assert_eq!(findings.len(), 1);
         assert!(
             findings[0]
@@ -1214,7 +1176,7 @@ mod tests {
             Ok(doc) => doc,
             Err(e) => panic!("{e}"),
         };
-        let findings = trust_findings(&doc, &ctx);
+        let findings = check(&doc, &ctx);
         let no_sub = findings.iter().find(|f| f.id == "trust-no-sub-condition");
         assert!(
             no_sub.is_some_and(|f| f
@@ -1222,16 +1184,6 @@ mod tests {
                 .contains("do not apply to tokens from token.actions.githubusercontent.com/acme")),
             "{findings:?}"
         );
-    }
-
-    #[test]
-    fn findings_serialize_with_lowercase_severity() {
-        let finding = Finding::new("x", Severity::High, "m".into(), "f");
-        assert_eq!(
-            serde_json::to_value(&finding).ok(),
-            Some(json!({"id": "x", "severity": "high", "message": "m", "fix": "f"}))
-        );
-        assert_eq!(Severity::Medium.as_str(), "medium");
     }
 
     fn corpus_files() -> Vec<(String, Value)> {
@@ -1267,8 +1219,8 @@ mod tests {
     /// refuse, but nothing downstream may panic.
     #[test]
     fn mutated_corpus_never_panics() {
-        use super::super::evaluate::{Token, closest_allowed_subject, evaluate};
-        use super::super::push_policy::push_policy_findings;
+        use super::super::access::{Token, closest_allowed_subject, evaluate};
+        use super::super::push_scope::push_scope_findings;
         fn paths(value: &Value, here: String, out: &mut Vec<String>) {
             out.push(here.clone());
             match value {
@@ -1325,10 +1277,11 @@ mod tests {
                     }
                     if let Ok(doc) = parse_policy(&mutated) {
                         parsed += 1;
-                        trust_findings(&doc, &ctx);
-                        push_policy_findings(
+                        check(&doc, &ctx);
+                        push_scope_findings(
                             &doc,
                             "arn:aws:ecr:us-east-1:123456789012:repository/app",
+                            &mut Findings::on(Kind::Policy, "p"),
                         );
                         evaluate(&doc, &token);
                         closest_allowed_subject(&doc, &token, &format!("{ISSUER}:sub"));
@@ -1359,7 +1312,7 @@ mod tests {
                     Err(e) => panic!("{name}: bad expected_findings: {e}"),
                 };
             expected.sort();
-            let findings = trust_findings(&doc, &ctx);
+            let findings = check(&doc, &ctx);
             let actual = ids(&doc, &ctx);
             if actual != expected {
                 failures.push(format!(
