@@ -17,7 +17,7 @@ use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
 use crate::policy::{self, PolicyDocument};
 use crate::resources::change::Desire;
-use crate::resources::{access_key, repository, secret};
+use crate::resources::{access_key, repository, role, secret, user};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -225,6 +225,7 @@ pub fn findings(
         desired.role.as_ref().and_then(Desire::present),
         &observed.role,
     ) {
+        out.extend(role::findings(spec, live));
         out.extend(document_findings(
             Kind::Role,
             &spec.name,
@@ -249,6 +250,12 @@ pub fn findings(
             live,
             registry,
         ));
+    }
+    if let (Some(spec), Some(live)) = (
+        desired.user.as_ref().and_then(Desire::present),
+        &observed.user,
+    ) {
+        out.extend(user::findings(spec, live));
     }
     if let Desire::Present(keys) = &desired.access_key {
         out.extend(access_key_findings(keys, &observed.access_key, now));

@@ -33,26 +33,36 @@ pub struct Aws {
 impl Aws {
     /// Loads the SDK's default chain (profile, env, SSO, `AWS_ENDPOINT_URL`); no network call.
     pub async fn connect(settings: &Settings) -> Result<Aws> {
+        if let Some(p) = settings.profile.as_deref() {
+            check_profile(p).await?;
+        }
         let region = resolve_region(settings.region.as_deref(), settings.profile.as_deref()).await;
-        Ok(Aws::for_region(region, settings.profile.as_deref()).await)
+        Aws::for_region(region, settings.profile.as_deref()).await
     }
 
     /// Clients for an already resolved region (the wizard connects before all settings are known).
-    pub async fn for_region(region: String, profile: Option<&str>) -> Aws {
+    /// A named profile's own credentials are used even when `AWS_ACCESS_KEY_ID` & co. are set:
+    /// the SDK's default chain would take the environment's first, and change another account.
+    pub async fn for_region(region: String, profile: Option<&str>) -> Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
             .timeout_config(timeouts());
         if let Some(p) = profile {
-            loader = loader.profile_name(p);
+            check_profile(p).await?;
+            loader = loader.profile_name(p).credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(p)
+                    .build(),
+            );
         }
         let shared = loader.load().await;
-        Aws {
+        Ok(Aws {
             iam: aws_sdk_iam::Client::new(&shared),
             ecr: aws_sdk_ecr::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
             caller: OnceLock::new(),
-        }
+        })
     }
 
     pub async fn identity(&self) -> Result<Identity> {
@@ -172,13 +182,43 @@ impl Aws {
     }
 }
 
-/// The region to use: the explicit one, else the AWS config chain (for `profile`), else us-east-1.
+/// `--profile NAME` means that profile or an error naming it and the files read: a typo must
+/// never fall back to the environment's credentials, which may be another account's.
+async fn check_profile(name: &str) -> Result<()> {
+    use aws_runtime::env_config::file::EnvConfigFiles;
+    use aws_types::os_shim_internal::{Env, Fs};
+    let found = aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+        .await
+        .is_ok_and(|set| set.get_profile(name).is_some());
+    if found {
+        return Ok(());
+    }
+    let file = |var: &str, default: &str| {
+        std::env::var(var).unwrap_or_else(|_| format!("~/.aws/{default}"))
+    };
+    Err(Error::AwsSetup(format!(
+        "AWS profile {name} was not found in {} or {}",
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+    )))
+}
+
+/// The region to use: the explicit one, else the named profile's, else the AWS config chain,
+/// else us-east-1. A named profile's region wins over `AWS_REGION`, as its credentials do.
 pub async fn resolve_region(explicit: Option<&str>, profile: Option<&str>) -> String {
     let mut chain = DefaultRegionChain::builder();
+    let mut of_profile: Option<Region> = None;
     if let Some(p) = profile {
+        use aws_config::meta::region::ProvideRegion;
         chain = chain.profile_name(p);
+        of_profile = aws_config::profile::ProfileFileRegionProvider::builder()
+            .profile_name(p)
+            .build()
+            .region()
+            .await;
     }
     RegionProviderChain::first_try(explicit.map(|r| Region::new(r.to_string())))
+        .or_else(of_profile)
         .or_else(chain.build())
         .or_else(Region::from_static(FALLBACK_REGION))
         .region()

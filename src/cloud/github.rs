@@ -89,8 +89,72 @@ fn enc(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
-/// Finds a token: `GITHUB_TOKEN`, `GH_TOKEN`, then `gh auth token`.
-pub fn discover_token() -> Result<SecretString> {
+/// The API base from `GITHUB_API_URL` (default api.github.com), checked before any request:
+/// the token travels to it, so it must be `https://` (plain `http://` only to this machine) and
+/// must not carry credentials of its own.
+pub fn api_base() -> Result<String> {
+    match std::env::var("GITHUB_API_URL") {
+        Ok(raw) if !raw.trim().is_empty() => check_api_url(raw.trim()),
+        _ => Ok(DEFAULT_API.to_string()),
+    }
+}
+
+fn check_api_url(raw: &str) -> Result<String> {
+    let refuse = |why: &str| {
+        Err(Error::Usage(format!(
+            "GITHUB_API_URL {} {why}",
+            redacted(raw)
+        )))
+    };
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        return refuse("is not a URL: set it to the API of your GitHub, e.g. https://github.example.com/api/v3");
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse("holds credentials: remove them from the URL and pass the token in GITHUB_TOKEN instead");
+    }
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if !host.is_empty() => {}
+        "http" if loopback => {}
+        "http" => {
+            return refuse("is plain http: the token would travel in clear; use https:// (http:// is accepted only for this machine)");
+        }
+        _ => return refuse("must start with https://"),
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// The URL as it may be shown: any credentials in it replaced.
+fn redacted(raw: &str) -> String {
+    match reqwest::Url::parse(raw) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("***");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "(unparsable)".into(),
+    }
+}
+
+/// The host `gh` knows this API by: github.com for api.github.com, `X.ghe.com` for
+/// `api.X.ghe.com`, and the server itself for GitHub Enterprise Server (`HOST/api/v3`).
+fn gh_hostname(api: &str) -> String {
+    let host = reqwest::Url::parse(api)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "github.com".into());
+    host.strip_prefix("api.").unwrap_or(&host).to_string()
+}
+
+/// Finds a token: `GITHUB_TOKEN`, `GH_TOKEN`, then `gh auth token` for the API's host (so a
+/// GitHub Enterprise Server never receives the github.com token).
+pub fn discover_token(api: &str) -> Result<SecretString> {
     for var in ["GITHUB_TOKEN", "GH_TOKEN"] {
         if let Ok(t) = std::env::var(var)
             && !t.trim().is_empty()
@@ -98,8 +162,9 @@ pub fn discover_token() -> Result<SecretString> {
             return Ok(SecretString::from(t.trim().to_string()));
         }
     }
+    let host = gh_hostname(api);
     if let Ok(out) = std::process::Command::new("gh")
-        .args(["auth", "token"])
+        .args(["auth", "token", "--hostname", &host])
         .output()
         && out.status.success()
     {
@@ -108,10 +173,9 @@ pub fn discover_token() -> Result<SecretString> {
             return Ok(SecretString::from(t));
         }
     }
-    Err(Error::GitHub(
-        "no GitHub token found.\n  Set GITHUB_TOKEN or GH_TOKEN, or log in with `gh auth login`.\n  A fine-grained token needs, on the repository: Secrets (write), Variables (write), Actions (read), Administration (write, only with --secret-scope environment) and Metadata (read); a classic token needs `repo`."
-            .into(),
-    ))
+    Err(Error::GitHub(format!(
+        "no GitHub token found for {host}.\n  Set GITHUB_TOKEN or GH_TOKEN, or log in with `gh auth login --hostname {host}`.\n  A fine-grained token needs, on the repository: Secrets (write), Variables (write), Actions (read), Administration (write, only with --secret-scope environment) and Metadata (read); a classic token needs `repo`."
+    )))
 }
 
 /// Seals a value for GitHub with libsodium's `crypto_box_seal`.
@@ -157,11 +221,14 @@ struct Reply {
 }
 
 impl GitHub {
-    pub fn new(token: SecretString) -> Result<GitHub> {
-        let base = std::env::var("GITHUB_API_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_API.to_string());
+    /// The client for `GITHUB_API_URL` with the token found for it; no request yet.
+    pub fn connect() -> Result<GitHub> {
+        let base = api_base()?;
+        let token = discover_token(&base)?;
+        GitHub::new(&base, token)
+    }
+
+    pub fn new(base: &str, token: SecretString) -> Result<GitHub> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("skyecr-bootstrap/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30))
@@ -661,6 +728,40 @@ fn tracing_note(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_api_url_must_keep_the_token_safe() {
+        for ok in [
+            "https://api.github.com",
+            "https://github.example.com/api/v3/",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9000",
+            "http://localhost:3000",
+        ] {
+            assert!(check_api_url(ok).is_ok(), "{ok}");
+        }
+        let refused = |url: &str| match check_api_url(url) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{url} was accepted"),
+        };
+        assert!(refused("http://api.example.com").contains("plain http"));
+        assert!(refused("http://10.0.0.5").contains("plain http"));
+        assert!(refused("ftp://example.com").contains("https://"));
+        assert!(refused("not a url").contains("not a URL"));
+        let with_credentials = refused("https://alice:hunter2@github.example.com/api/v3");
+        assert!(with_credentials.contains("credentials"));
+        assert!(!with_credentials.contains("hunter2") && !with_credentials.contains("alice"));
+    }
+
+    #[test]
+    fn gh_is_asked_for_the_apis_own_host() {
+        assert_eq!(gh_hostname("https://api.github.com"), "github.com");
+        assert_eq!(gh_hostname("https://api.acme.ghe.com"), "acme.ghe.com");
+        assert_eq!(
+            gh_hostname("https://github.example.com/api/v3"),
+            "github.example.com"
+        );
+    }
 
     #[test]
     fn sealed_box_round_trip() {

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use crate::audit::{self, Token};
 use crate::cloud::aws::Aws;
-use crate::cloud::github::{self, GitHub};
+use crate::cloud::github::GitHub;
 use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
 use crate::error::{Error, ExitStatus, Result};
 use crate::observe::{FirstRound, first_round};
@@ -97,7 +97,7 @@ pub async fn check_access(
     presentation: Presentation,
     job: Job,
 ) -> Result<ExitStatus> {
-    let github = GitHub::new(github::discover_token()?)?;
+    let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
     let FirstRound {
         identity,

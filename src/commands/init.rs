@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{Context, execute_with, observe_and_plan};
 use crate::cli::SettingsArgs;
 use crate::cloud::aws::{self, Aws};
-use crate::cloud::github::{self, GitHub, Place, RepoInfo};
+use crate::cloud::github::{GitHub, Place, RepoInfo};
 use crate::config::{
     self, AuthMode, EncryptionName, OutputFormat, Presentation, RawSettings, RepoName, SecretScope,
     TrustScopes, table,
@@ -46,7 +46,7 @@ pub async fn init(
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_FILE));
 
     // The token is proven before the first question, so no answer is typed in vain.
-    let github = GitHub::new(github::discover_token()?)?;
+    let github = GitHub::connect()?;
     let login = github.login().await?;
     note(
         "Sets up GitHub Actions → Amazon ECR. Enter keeps the (default); Ctrl-C stops, changing nothing.",
@@ -83,7 +83,7 @@ pub async fn init(
     })
     .await?;
     let identity = Aws::for_region(region.clone(), profile.as_deref())
-        .await
+        .await?
         .identity()
         .await?;
     note(&format!(

@@ -14,7 +14,7 @@ pub use destroy::destroy;
 pub use rotate_keys::rotate_keys;
 
 use crate::cloud::aws::{Aws, Identity};
-use crate::cloud::github::{self, GitHub, RepoInfo};
+use crate::cloud::github::{GitHub, RepoInfo};
 use crate::config::{self, AuthMode, OutputFormat, Presentation, Settings};
 use crate::error::{Error, Result};
 use crate::observe::{FirstRound, Observed, first_round, observe};
@@ -51,7 +51,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     if settings.auth == AuthMode::Oidc && !intent.teardown {
         config::require_scopes(settings)?;
     }
-    let github = GitHub::new(github::discover_token()?)?;
+    let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
     let FirstRound {
         identity,

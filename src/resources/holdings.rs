@@ -3,7 +3,8 @@
 //! change the plan shows and `apply` makes. Pure; the role and user modules make the calls.
 use serde_json::json;
 
-use super::change::Difference;
+use super::change::{Difference, Kind};
+use crate::finding::{Finding, Findings, Severity};
 use super::ownership::{self, Owner, Tags};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +73,26 @@ pub fn fix(wanted: &Wanted<'_>, live: &Holdings) -> Fix {
             _ => None,
         },
     }
+}
+
+/// `role-extra-permissions` / `user-extra-permissions`: anything held beyond the push policy
+/// turns a push identity into something more, for every workflow that can assume it.
+pub fn findings(kind: Kind, name: &str, id: &'static str, fix: &Fix, repository: &str) -> Vec<Finding> {
+    let extra = fix.extra_permissions();
+    let mut found = Findings::on(kind, name);
+    if !extra.is_empty() {
+        found.add(
+            id,
+            Severity::High,
+            format!(
+                "{} {name} holds more than the push policy: {}",
+                kind.as_str(),
+                extra.join(", ")
+            ),
+            format!("skyecr-bootstrap apply --github-repo {repository}"),
+        );
+    }
+    found.into_vec()
 }
 
 /// The plan's lines for a fix, one per write.

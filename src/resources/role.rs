@@ -9,6 +9,7 @@ use crate::cloud::aws::{
     Aws, failure, is_invalid_principal, is_propagation_lag, retry_propagation,
 };
 use crate::error::{Error, Result};
+use crate::finding::Finding;
 use crate::policy;
 
 pub type Change = super::change::Change<RoleOp>;
@@ -217,6 +218,12 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
         changes.push(c);
     }
     changes
+}
+
+/// Audit checks of the role itself (its trust policy is checked by `audit`'s trust rules).
+pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
+    let fix = holdings::fix(&spec.wanted(), &live.holdings);
+    holdings::findings(Kind::Role, &spec.name, "role-extra-permissions", &fix, &spec.repository)
 }
 
 impl Spec {

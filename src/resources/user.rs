@@ -5,6 +5,7 @@ use super::ownership::{self, Owner, Tags};
 use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure, is_propagation_lag, retry_propagation};
 use crate::error::Result;
+use crate::finding::Finding;
 
 pub type Change = super::change::Change<UserOp>;
 
@@ -156,6 +157,17 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     );
     c.differences = holdings::differences(&fix, &wanted, &live.holdings);
     vec![c]
+}
+
+/// Audit checks of the user itself.
+pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
+    let wanted = holdings::Wanted {
+        policy_arn: &spec.policy_arn,
+        boundary: spec.boundary.as_deref(),
+        tags: &spec.tags,
+    };
+    let fix = holdings::fix(&wanted, &live.holdings);
+    holdings::findings(Kind::User, &spec.name, "user-extra-permissions", &fix, &spec.repository)
 }
 
 pub async fn apply(aws: &Aws, spec: &Spec, op: &UserOp) -> Result<()> {
