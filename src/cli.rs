@@ -1,7 +1,9 @@
 //! Command-line surface (clap types only): raw flags, validated later in `config`.
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::RawSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,109 +125,12 @@ pub enum Command {
     },
 }
 
+/// The settings flags: where the settings file is, and every setting of the table.
 #[derive(Debug, Default, Args)]
 pub struct SettingsArgs {
     /// Settings file (JSON); default ./skyecr.json when it exists.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The repository whose workflows push images.
-    #[arg(long, global = true, value_name = "OWNER/REPO")]
-    pub github_repo: Option<String>,
-    /// ECR region [default: AWS config chain, else us-east-1].
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-    /// AWS named profile [default: AWS config chain].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// OIDC role (recommended) or the IAM-user fallback [default: oidc].
-    #[arg(long, global = true, value_enum)]
-    pub auth: Option<AuthArg>,
-    /// ECR repository name [default: skypilot].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub ecr_repository: Option<String>,
-    /// Repository encryption [default: aes256].
-    #[arg(long, global = true, value_enum)]
-    pub encryption: Option<EncryptionArg>,
-    /// KMS key ARN for --encryption kms (omit for the AWS-managed key).
-    #[arg(long, global = true, value_name = "ARN")]
-    pub kms_key: Option<String>,
-    /// IAM role for OIDC mode [default: GitHubActions-SkyPilot-ECR].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub role_name: Option<String>,
-    /// The managed push policy [default: SkyPilot-ECR-Push].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub policy_name: Option<String>,
-    /// IAM user for access-key mode [default: github-actions-skypilot-ecr].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub user_name: Option<String>,
-    /// Trust: workflows on this branch may push (repeatable).
-    #[arg(long = "branch", global = true, value_name = "NAME")]
-    pub branches: Vec<String>,
-    /// Trust: tag refs matching this pattern may push; `*` allowed (repeatable).
-    #[arg(long = "tag", global = true, value_name = "PATTERN")]
-    pub tags: Vec<String>,
-    /// Trust: jobs in this GitHub environment may push (repeatable).
-    #[arg(long = "environment", global = true, value_name = "NAME")]
-    pub environments: Vec<String>,
-    /// Trust any ref of the repository (the guide's repo:OWNER/REPO:*); audit warns about it.
-    #[arg(long, global = true)]
-    pub any_ref: bool,
-    /// GitHub secret that receives the role ARN [default: AWS_ECR_ROLE_ARN].
-    #[arg(long, global = true, value_name = "NAME")]
-    pub secret_name: Option<String>,
-    /// Where the role ARN secret goes: the repository, or each --environment [default: repository].
-    #[arg(long, global = true, value_enum)]
-    pub secret_scope: Option<SecretScopeArg>,
-    /// OIDC issuer [default: https://token.actions.githubusercontent.com].
-    #[arg(long, global = true, value_name = "URL")]
-    pub oidc_issuer: Option<String>,
-    /// Result format on stdout [default: text].
-    #[arg(long, global = true, value_enum)]
-    pub output: Option<OutputArg>,
-    /// Do not ask for confirmation.
-    #[arg(long, global = true)]
-    pub yes: bool,
-    /// When to use colors; NO_COLOR is honoured [default: auto].
-    #[arg(long, global = true, value_enum)]
-    pub color: Option<ColorArg>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthArg {
-    Oidc,
-    AccessKey,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SecretScopeArg {
-    Repository,
-    Environment,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EncryptionArg {
-    Aes256,
-    Kms,
-}
-
-#[derive(
-    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputArg {
-    #[default]
-    Text,
-    Json,
-    Markdown,
-}
-
-#[derive(
-    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ColorArg {
-    #[default]
-    Auto,
-    Always,
-    Never,
+    #[command(flatten)]
+    pub values: RawSettings,
 }

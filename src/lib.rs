@@ -21,7 +21,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, Command, OutputArg};
+use crate::cli::{Cli, Command};
+use crate::config::OutputFormat;
 use crate::error::{Error, ExitStatus, Result};
 
 /// Parses the command line, runs it, and maps every outcome to an exit code.
@@ -40,9 +41,9 @@ pub fn main_entry() -> ExitCode {
     };
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
     let file = config::load_file(cli.settings.config.as_deref()).unwrap_or_default();
-    let presentation = config::presentation(&config::merge(&cli.settings, file));
+    let presentation = config::presentation(&config::merge(&cli.settings.values, file));
     ui::init_colors(presentation.color);
-    let json = presentation.output == OutputArg::Json;
+    let json = presentation.output == OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,15 +88,17 @@ fn report(e: &Error, json: bool) -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitStatus> {
-    let given = || -> Result<config::FileSettings> {
+    let given = || -> Result<config::RawSettings> {
         let file = config::load_file(cli.settings.config.as_deref())?;
-        Ok(config::merge(&cli.settings, file))
+        Ok(config::merge(&cli.settings.values, file))
     };
     // Each command validates when it starts: init asks for what is missing instead, and
     // completions need no settings at all.
     let settings = || config::validate(&given()?);
     let presentation = config::presentation(&given()?);
-    if presentation.output == OutputArg::Markdown && !matches!(cli.command, Command::Audit { .. }) {
+    if presentation.output == OutputFormat::Markdown
+        && !matches!(cli.command, Command::Audit { .. })
+    {
         return Err(Error::Usage(
             "--output markdown is only for audit; use text or json".into(),
         ));
@@ -118,7 +121,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         }
         Command::CheckAccess { git_ref, event } => {
             // The job's environment comes from the command line only, never from skyecr.json's scopes.
-            let job = commands::Job::from_flags(git_ref, &cli.settings.environments, event)?;
+            let job = commands::Job::from_flags(git_ref, &cli.settings.values.environments, event)?;
             commands::check_access(&settings()?, presentation, job).await
         }
         Command::Workflow {
@@ -134,7 +137,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
                 platforms,
                 stdout,
                 force,
-                json: presentation.output == OutputArg::Json,
+                json: presentation.output == OutputFormat::Json,
             };
             commands::workflow(&settings()?, request).await
         }

@@ -2,9 +2,8 @@
 
 use super::observe_and_plan;
 use crate::audit::{self, RegistryScanning, Report, TrustContext};
-use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
-use crate::config::{Presentation, Settings};
+use crate::config::{OutputFormat, Presentation, Settings};
 use crate::error::{ExitStatus, Result};
 use crate::finding::{Finding, Findings};
 use crate::plan::Kind;
@@ -56,12 +55,12 @@ pub async fn audit(
         findings,
     );
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
-        OutputArg::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
-        OutputArg::Text => print!("{}", report::text(&report, &ctx.target())),
+        OutputFormat::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
+        OutputFormat::Text => print!("{}", report::text(&report, &ctx.target())),
     }
     Ok(if report.in_sync {
         ExitStatus::Success

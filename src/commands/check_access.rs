@@ -2,10 +2,9 @@
 use std::collections::BTreeMap;
 
 use crate::audit::{self, Token};
-use crate::cli::OutputArg;
 use crate::cloud::aws::Aws;
 use crate::cloud::github::GitHub;
-use crate::config::{Presentation, Settings, TrustScopes};
+use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
 use crate::error::{Error, ExitStatus, Result};
 use crate::observe::{FirstRound, first_round};
 use crate::policy;
@@ -179,7 +178,7 @@ pub async fn check_access(
         subjects: results,
     };
     match presentation.output {
-        OutputArg::Json => println!("{}", access::json(&report)),
+        OutputFormat::Json => println!("{}", access::json(&report)),
         _ => print!("{}", access::text(&report)),
     }
     Ok(if allowed {

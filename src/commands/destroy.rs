@@ -1,8 +1,7 @@
 //! `destroy`: the desired state is nothing of the setup; preview, confirm, apply. A rerun is a no-op.
 
 use super::{confirm, execute, observe_and_plan};
-use crate::cli::OutputArg;
-use crate::config::{Presentation, Settings};
+use crate::config::{OutputFormat, Presentation, Settings};
 use crate::error::{ExitStatus, Result};
 use crate::spec::Intent;
 use crate::ui::render;
@@ -19,7 +18,7 @@ pub async fn destroy(
     };
     let ctx = observe_and_plan(settings, intent).await?;
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             render::teardown_json(&ctx.plan, &ctx.identity.account_id, &ctx.aws.region)
         ),

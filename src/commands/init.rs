@@ -5,18 +5,19 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::{Context, execute_with, observe_and_plan};
-use crate::cli::{OutputArg, SettingsArgs};
+use crate::cli::SettingsArgs;
 use crate::cloud::aws::{self, Aws};
 use crate::cloud::github::{GitHub, Place, RepoInfo};
 use crate::config::{
-    self, AuthMode, EncryptionName, FileSettings, Presentation, RepoName, SecretScope,
+    self, AuthMode, EncryptionName, OutputFormat, Presentation, RawSettings, RepoName, SecretScope,
+    TrustScopes, table,
 };
 use crate::error::{Error, ExitStatus, Result};
 use crate::resources::access_key;
 use crate::resources::change::Desire;
 use crate::spec::{Desired, Intent};
 use crate::ui::progress::Progress;
-use crate::ui::wizard::{self, Prompter, Scopes, note, warn};
+use crate::ui::wizard::{self, Prompter, note, warn};
 use crate::ui::{self, render};
 
 /// Runs blocking prompts off the async runtime, so a Ctrl-C signal is seen at once.
@@ -32,10 +33,10 @@ where
 
 pub async fn init(
     flags: &SettingsArgs,
-    given: FileSettings,
+    given: RawSettings,
     presentation: Presentation,
 ) -> Result<ExitStatus> {
-    let json = presentation.output == OutputArg::Json;
+    let json = presentation.output == OutputFormat::Json;
     if !ui::interactive() {
         return Err(Error::Usage(wizard::refusal(&given, json)));
     }
@@ -64,7 +65,7 @@ pub async fn init(
             p.optional(
                 "AWS profile (Enter for the default credential chain)",
                 default.as_deref(),
-                "--profile",
+                &table::PROFILE,
             )
         })
         .await?
@@ -77,7 +78,7 @@ pub async fn init(
         p.value(
             "AWS region of the ECR repository",
             Some(&region_default),
-            "--region",
+            &table::REGION,
         )
     })
     .await?;
@@ -113,7 +114,14 @@ pub async fn init(
             .ecr_repository
             .clone()
             .unwrap_or_else(|| config::DEFAULT_ECR_REPOSITORY.into());
-        ask(move |p| p.value("ECR repository name", Some(&default), "--ecr-repository")).await?
+        ask(move |p| {
+            p.value(
+                "ECR repository name",
+                Some(&default),
+                &table::ECR_REPOSITORY,
+            )
+        })
+        .await?
     };
 
     let (encryption, kms_key) = {
@@ -132,11 +140,14 @@ pub async fn init(
                 let key = p.optional(
                     "KMS key ARN (Enter for the AWS-managed key aws/ecr)",
                     key_default.as_deref(),
-                    "--kms-key",
+                    &table::KMS_KEY,
                 )?;
                 // ECR takes only a key of the repository's own region; ask again rather than fail later.
-                match key.as_deref().and_then(|k| k.split(':').nth(3)) {
-                    Some(key_region) if key_region != region => warn(&format!(
+                match key
+                    .as_deref()
+                    .and_then(|k| config::kms_key_region_conflict(k, &region))
+                {
+                    Some(key_region) => warn(&format!(
                         "That key is in {key_region}, but the repository is in {region}: ECR needs a key of the same region."
                     )),
                     _ => return Ok((EncryptionName::Kms, key)),
@@ -146,12 +157,7 @@ pub async fn init(
         .await?
     };
 
-    let given_scopes = Scopes {
-        branches: given.branches.clone(),
-        tags: given.tags.clone(),
-        environments: given.environments.clone(),
-        any_ref: given.any_ref,
-    };
+    let given_scopes = given.scopes();
     // Trust scopes and the role ARN secret belong to the OIDC role; an access key works from
     // any workflow, so in that mode they are kept as given, for a later switch back.
     let (scopes, secret_scope) = if auth == AuthMode::Oidc {
@@ -168,7 +174,7 @@ pub async fn init(
 
     let names = ask_names(&given, auth).await?;
 
-    let answers = FileSettings {
+    let answers = RawSettings {
         github_repo: Some(full_name),
         region: Some(region),
         profile,
@@ -187,7 +193,7 @@ pub async fn init(
         oidc_issuer: names.oidc_issuer,
         secret_scope,
         // How results are shown is a matter of each run, not of the saved setup.
-        ..FileSettings::default()
+        ..RawSettings::default()
     };
     let settings = config::validate(&answers)?;
 
@@ -230,7 +236,7 @@ pub async fn init(
 
 /// Where the role ARN secret lives; only a question when environments were chosen.
 async fn ask_secret_scope(
-    scopes: &Scopes,
+    scopes: &TrustScopes,
     given: Option<SecretScope>,
 ) -> Result<Option<SecretScope>> {
     if scopes.environments.is_empty() {
@@ -260,7 +266,7 @@ async fn ask_repository(github: &GitHub, given: Option<String>) -> Result<RepoIn
             p.value(
                 "GitHub repository (OWNER/REPO)",
                 shown.as_deref(),
-                "--github-repo",
+                &table::GITHUB_REPO,
             )
         })
         .await?;
@@ -286,7 +292,7 @@ struct Names {
 }
 
 /// The resource names; Enter keeps the guide's. Names the chosen mode does not use are kept as given.
-async fn ask_names(given: &FileSettings, auth: AuthMode) -> Result<Names> {
+async fn ask_names(given: &RawSettings, auth: AuthMode) -> Result<Names> {
     let pick = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.into());
     let role = pick(&given.role_name, config::DEFAULT_ROLE_NAME);
     let policy = pick(&given.policy_name, config::DEFAULT_POLICY_NAME);
@@ -297,23 +303,23 @@ async fn ask_names(given: &FileSettings, auth: AuthMode) -> Result<Names> {
     ask(move |p| {
         Ok(match auth {
             AuthMode::Oidc => Names {
-                role_name: Some(p.value("IAM role name", Some(&role), "--role-name")?),
-                policy_name: p.value("IAM push policy name", Some(&policy), "--policy-name")?,
+                role_name: Some(p.value("IAM role name", Some(&role), &table::ROLE_NAME)?),
+                policy_name: p.value("IAM push policy name", Some(&policy), &table::POLICY_NAME)?,
                 user_name: given.user_name,
                 secret_name: Some(p.value(
                     "GitHub secret for the role ARN",
                     Some(&secret),
-                    "--secret-name",
+                    &table::SECRET_NAME,
                 )?),
                 oidc_issuer: {
                     note("GitHub Enterprise Cloud: …/ENTERPRISE; Enterprise Server: https://HOST/_services/token");
-                    Some(p.value("OIDC issuer", Some(&issuer), "--oidc-issuer")?)
+                    Some(p.value("OIDC issuer", Some(&issuer), &table::OIDC_ISSUER)?)
                 },
             },
             AuthMode::AccessKey => Names {
                 role_name: given.role_name,
-                policy_name: p.value("IAM push policy name", Some(&policy), "--policy-name")?,
-                user_name: Some(p.value("IAM user name", Some(&user), "--user-name")?),
+                policy_name: p.value("IAM push policy name", Some(&policy), &table::POLICY_NAME)?,
+                user_name: Some(p.value("IAM user name", Some(&user), &table::USER_NAME)?),
                 secret_name: given.secret_name,
                 oidc_issuer: given.oidc_issuer,
             },
@@ -322,8 +328,8 @@ async fn ask_names(given: &FileSettings, auth: AuthMode) -> Result<Names> {
     .await
 }
 
-/// Writes the answers as stable, pretty JSON (never a secret: `FileSettings` has no field for one).
-fn save(path: &Path, answers: &FileSettings) -> Result<()> {
+/// Writes the answers as stable, pretty JSON (never a secret: `RawSettings` has no field for one).
+fn save(path: &Path, answers: &RawSettings) -> Result<()> {
     let text = serde_json::to_string_pretty(answers)
         .map_err(|e| Error::Io(format!("cannot serialize the settings: {e}")))?;
     crate::files::write_atomically(path, &format!("{text}\n"))

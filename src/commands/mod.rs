@@ -13,10 +13,9 @@ pub use check_access::{Job, check_access};
 pub use destroy::destroy;
 pub use rotate_keys::rotate_keys;
 
-use crate::cli::OutputArg;
 use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{GitHub, RepoInfo};
-use crate::config::{self, AuthMode, Presentation, Settings};
+use crate::config::{self, AuthMode, OutputFormat, Presentation, Settings};
 use crate::error::{Error, Result};
 use crate::observe::{FirstRound, Observed, first_round, observe};
 use crate::plan::{Plan, plan as make_plan};
@@ -93,7 +92,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
 
 pub fn print_plan(ctx: &Context, presentation: Presentation) {
     match presentation.output {
-        OutputArg::Json => println!(
+        OutputFormat::Json => println!(
             "{}",
             render::plan_json(&ctx.plan, &ctx.identity.account_id, &ctx.aws.region)
         ),

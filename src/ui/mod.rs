@@ -7,15 +7,15 @@ pub mod wizard;
 
 use std::io::IsTerminal;
 
-use crate::cli::ColorArg;
+use crate::config::ColorChoice;
 
 /// Applies `--color` and `NO_COLOR` to stdout and stderr alike.
-pub fn init_colors(choice: ColorArg) {
+pub fn init_colors(choice: ColorChoice) {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let (out, err) = match choice {
-        ColorArg::Always => (true, true),
-        ColorArg::Never => (false, false),
-        ColorArg::Auto => (
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto => (
             !no_color && std::io::stdout().is_terminal(),
             !no_color && std::io::stderr().is_terminal(),
         ),

@@ -6,7 +6,7 @@ use console::{Term, style};
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
 
-use crate::config::{self, AuthMode, EncryptionName, FileSettings, SecretScope};
+use crate::config::{self, Form, RawSettings, Setting, TrustScopes, table};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::ui::progress::Finished;
@@ -25,15 +25,6 @@ impl Default for Prompter {
     }
 }
 
-/// The trust scopes as answered: either any ref, or the three lists (at least one non-empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scopes {
-    pub branches: Vec<String>,
-    pub tags: Vec<String>,
-    pub environments: Vec<String>,
-    pub any_ref: bool,
-}
-
 impl Prompter {
     pub fn new() -> Prompter {
         Prompter {
@@ -41,12 +32,12 @@ impl Prompter {
         }
     }
 
-    /// One required value, checked with the same rule as `flag`; a bad answer is asked again
-    /// with the reason.
-    pub fn value(&self, prompt: &str, default: Option<&str>, flag: &'static str) -> Result<String> {
+    /// One required value, checked as `setting` is checked; a bad answer is asked again with
+    /// the reason.
+    pub fn value(&self, prompt: &str, default: Option<&str>, setting: &Setting) -> Result<String> {
         let mut input = Input::<String>::with_theme(&self.theme)
             .with_prompt(prompt)
-            .validate_with(move |v: &String| reason(flag, v.trim()));
+            .validate_with(move |v: &String| reason(setting, v.trim()));
         if let Some(d) = default {
             input = input.default(d.to_string());
         }
@@ -61,14 +52,14 @@ impl Prompter {
         &self,
         prompt: &str,
         default: Option<&str>,
-        flag: &'static str,
+        setting: &Setting,
     ) -> Result<Option<String>> {
         let mut input = Input::<String>::with_theme(&self.theme)
             .with_prompt(prompt)
             .allow_empty(true)
             .validate_with(move |v: &String| match v.trim() {
                 "" | NONE => Ok(()),
-                v => reason(flag, v),
+                v => reason(setting, v),
             });
         if let Some(d) = default {
             input = input.default(d.to_string());
@@ -80,18 +71,15 @@ impl Prompter {
         })
     }
 
-    /// A comma-separated list, each item checked like `flag`; `-` answers "none".
-    pub fn list(
-        &self,
-        prompt: &str,
-        default: &[String],
-        flag: &'static str,
-    ) -> Result<Vec<String>> {
+    /// A comma-separated list, each item checked as `setting` is checked; `-` answers "none".
+    pub fn list(&self, prompt: &str, default: &[String], setting: &Setting) -> Result<Vec<String>> {
         let mut input = Input::<String>::with_theme(&self.theme)
             .with_prompt(prompt)
             .allow_empty(true)
             .validate_with(move |v: &String| {
-                split_list(v).iter().try_for_each(|item| reason(flag, item))
+                split_list(v)
+                    .iter()
+                    .try_for_each(|item| reason(setting, item))
             });
         if !default.is_empty() {
             input = input.default(default.join(", "));
@@ -118,7 +106,12 @@ impl Prompter {
     }
 
     /// Who may push. The default branch is offered first; any ref only after saying what it allows.
-    pub fn scopes(&self, repo: &str, default_branch: &str, given: &Scopes) -> Result<Scopes> {
+    pub fn scopes(
+        &self,
+        repo: &str,
+        default_branch: &str,
+        given: &TrustScopes,
+    ) -> Result<TrustScopes> {
         let listed = "Runs on branches, tags or environments I list (recommended)".into();
         let any = format!("Any run on any ref (repo:{repo}:*)");
         let kind = self.choose(
@@ -131,9 +124,9 @@ impl Prompter {
                 "Any ref lets every workflow run in {repo} push images: a branch anyone with write access creates, any tag, any environment, and pull requests from the repository's own branches.\n  `skyecr-bootstrap audit` reports it as a warning. A list of branches, tags or environments is safer."
             ));
             if self.confirm("Trust any ref anyway?", false)? {
-                return Ok(Scopes {
+                return Ok(TrustScopes {
                     any_ref: true,
-                    ..Scopes::default()
+                    ..TrustScopes::default()
                 });
             }
         }
@@ -149,25 +142,26 @@ impl Prompter {
             let branches = self.list(
                 "Branches whose workflows may push (comma-separated, - for none)",
                 &default_branches,
-                "--branch",
+                &table::BRANCHES,
             )?;
             let tags = self.list(
                 "Tag patterns that may push, * allowed (comma-separated, - for none)",
                 &given.tags,
-                "--tag",
+                &table::TAGS,
             )?;
             let environments = self.list(
                 "GitHub environments whose jobs may push (comma-separated, - for none)",
                 &given.environments,
-                "--environment",
+                &table::ENVIRONMENTS,
             )?;
-            if !(branches.is_empty() && tags.is_empty() && environments.is_empty()) {
-                return Ok(Scopes {
-                    branches,
-                    tags,
-                    environments,
-                    any_ref: false,
-                });
+            let scopes = TrustScopes {
+                branches,
+                tags,
+                environments,
+                any_ref: false,
+            };
+            if !scopes.is_empty() {
+                return Ok(scopes);
             }
             warn(
                 "At least one branch, tag pattern or environment is needed: without one, no workflow could push.",
@@ -176,9 +170,11 @@ impl Prompter {
     }
 }
 
-/// The rule of `flag` as the reason shown under the prompt.
-fn reason(flag: &'static str, value: &str) -> std::result::Result<(), String> {
-    config::check_value(flag, value).map_err(|e| format!("{} (expected {})", e.problem, e.expected))
+/// Why `setting` refuses `value`, shown under the prompt.
+fn reason(setting: &Setting, value: &str) -> std::result::Result<(), String> {
+    setting
+        .check(value)
+        .map_err(|e| format!("{} (expected {})", e.problem, e.expected))
 }
 
 /// Ctrl-C at a prompt is an interruption (exit 130), never an I/O failure.
@@ -237,9 +233,7 @@ pub fn github_repo_from_remote(url: &str) -> Option<String> {
     let path = path.strip_suffix(".git").unwrap_or(path);
     let (owner, name) = path.split_once('/')?;
     let candidate = format!("{owner}/{name}");
-    config::check_value("--github-repo", &candidate)
-        .ok()
-        .map(|()| candidate)
+    config::is_github_repo(&candidate).then_some(candidate)
 }
 
 /// The current directory's `origin` remote, when it is a GitHub repository.
@@ -269,91 +263,43 @@ pub fn shell_quote(value: &str) -> Cow<'_, str> {
 }
 
 /// The `apply --yes` command line that does what `init` would, for the settings given so far.
-pub fn apply_command(raw: &FileSettings, json: bool) -> String {
+pub fn apply_command(raw: &RawSettings, json: bool) -> String {
     let mut words: Vec<String> = vec!["skyecr-bootstrap".into(), "apply".into()];
-    let mut flag = |name: &str, value: &str| {
-        words.push(name.to_string());
-        words.push(shell_quote(value).into_owned());
-    };
-    let opt = [
-        ("--github-repo", raw.github_repo.as_deref()),
-        ("--region", raw.region.as_deref()),
-        ("--profile", raw.profile.as_deref()),
-        (
-            "--auth",
-            raw.auth.map(|a| match a {
-                AuthMode::Oidc => "oidc",
-                AuthMode::AccessKey => "access-key",
-            }),
-        ),
-        ("--ecr-repository", raw.ecr_repository.as_deref()),
-        (
-            "--encryption",
-            raw.encryption.map(|e| match e {
-                EncryptionName::Aes256 => "aes256",
-                EncryptionName::Kms => "kms",
-            }),
-        ),
-        ("--kms-key", raw.kms_key.as_deref()),
-        ("--role-name", raw.role_name.as_deref()),
-        ("--policy-name", raw.policy_name.as_deref()),
-        ("--user-name", raw.user_name.as_deref()),
-    ];
-    for (name, value) in opt {
-        if let Some(v) = value {
-            flag(name, v);
+    let (switches, values): (Vec<_>, Vec<_>) = raw
+        .as_flags()
+        .into_iter()
+        .filter(|(setting, _)| !setting.presentation)
+        .partition(|(setting, _)| matches!(setting.form, Form::Switch));
+    // Switches go after the values, as in the examples of --help.
+    for (setting, given) in values.into_iter().chain(switches) {
+        if given.is_empty() {
+            words.push(setting.flag.into());
         }
-    }
-    for (name, list) in [
-        ("--branch", &raw.branches),
-        ("--tag", &raw.tags),
-        ("--environment", &raw.environments),
-    ] {
-        for v in list {
-            flag(name, v);
+        for v in given {
+            words.extend([setting.flag.into(), shell_quote(&v).into_owned()]);
         }
-    }
-    let rest = [
-        ("--secret-name", raw.secret_name.as_deref()),
-        (
-            "--secret-scope",
-            raw.secret_scope.map(|s| match s {
-                SecretScope::Repository => "repository",
-                SecretScope::Environment => "environment",
-            }),
-        ),
-        ("--oidc-issuer", raw.oidc_issuer.as_deref()),
-    ];
-    for (name, value) in rest {
-        if let Some(v) = value {
-            flag(name, v);
-        }
-    }
-    if raw.any_ref {
-        words.push("--any-ref".into());
     }
     if json {
-        words.extend(["--output".into(), "json".into()]);
+        words.extend([table::OUTPUT.flag.into(), "json".into()]);
     }
-    words.push("--yes".into());
+    words.push(table::YES.flag.into());
     words.join(" ")
 }
 
 /// Settings `apply` needs that neither the flags nor the file gave.
-pub fn missing(raw: &FileSettings) -> Vec<&'static str> {
+pub fn missing(raw: &RawSettings) -> Vec<&'static str> {
     let mut out = Vec::new();
     if raw.github_repo.is_none() {
         out.push("--github-repo OWNER/REPO   the repository whose workflows push images");
     }
-    if !raw.any_ref && raw.branches.is_empty() && raw.tags.is_empty() && raw.environments.is_empty()
-    {
+    if raw.scopes().is_empty() {
         out.push("who may push: one or more of --branch NAME, --tag PATTERN, --environment NAME, or --any-ref");
     }
     out
 }
 
 /// Why `init` asked nothing without a terminal, and how to do the same without questions.
-pub fn refusal(raw: &FileSettings, json: bool) -> String {
+pub fn refusal(raw: &RawSettings, json: bool) -> String {
     let mut text = format!(
         "init asks questions and needs a terminal; there is none, so nothing was asked or changed.\n  The same setup without questions:\n    {}",
         apply_command(raw, json)
@@ -410,6 +356,7 @@ pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{AuthMode, EncryptionName, SecretScope};
     use crate::plan::{Action, Change, Kind};
 
     #[test]
@@ -477,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_command_line_carries_every_given_setting() {
-        let raw = FileSettings {
+        let raw = RawSettings {
             github_repo: Some("acme/app".into()),
             region: Some("eu-west-1".into()),
             auth: Some(AuthMode::Oidc),
@@ -487,16 +434,16 @@ mod tests {
             tags: vec!["v*".into()],
             environments: vec!["prod env".into()],
             secret_scope: Some(SecretScope::Environment),
-            ..FileSettings::default()
+            ..RawSettings::default()
         };
         assert_eq!(
             apply_command(&raw, false),
             "skyecr-bootstrap apply --github-repo acme/app --region eu-west-1 --auth oidc --encryption kms --kms-key arn:aws:kms:eu-west-1:123456789012:key/abc --branch main --tag 'v*' --environment 'prod env' --secret-scope environment --yes"
         );
         assert!(missing(&raw).is_empty());
-        let any = FileSettings {
+        let any = RawSettings {
             any_ref: true,
-            ..FileSettings::default()
+            ..RawSettings::default()
         };
         assert_eq!(
             apply_command(&any, true),
@@ -505,19 +452,56 @@ mod tests {
         assert_eq!(missing(&any).len(), 1);
     }
 
+    /// Every setup setting, whatever the table holds, reaches the command line and parses back.
+    #[test]
+    fn the_command_line_gives_back_every_setup_setting() {
+        use clap::{CommandFactory, Parser};
+        use serde_json::{Value, json};
+
+        let command = crate::cli::Cli::command();
+        let mut file = serde_json::Map::new();
+        for setting in config::SETTINGS.iter().filter(|s| !s.presentation) {
+            let value = match setting.form {
+                Form::Text(_) => json!("x"),
+                Form::List(_) => json!(["x", "y"]),
+                Form::Switch => json!(true),
+                Form::Choice => {
+                    let arg = command
+                        .get_arguments()
+                        .find(|a| a.get_long() == setting.flag.strip_prefix("--"))
+                        .unwrap();
+                    json!(arg.get_possible_values()[1].get_name())
+                }
+            };
+            file.insert(setting.key.into(), value);
+        }
+        let raw: RawSettings = serde_json::from_value(Value::Object(file)).unwrap();
+        let line = apply_command(&raw, false);
+        let cli = crate::cli::Cli::try_parse_from(line.split(' ')).unwrap();
+        assert_eq!(
+            cli.settings.values,
+            RawSettings {
+                yes: true,
+                ..raw.clone()
+            },
+            "{line}"
+        );
+        assert!(apply_command(&raw, true).ends_with(" --output json --yes"));
+    }
+
     #[test]
     fn the_refusal_names_what_is_missing() {
-        let text = refusal(&FileSettings::default(), false);
+        let text = refusal(&RawSettings::default(), false);
         assert!(
             text.contains("    skyecr-bootstrap apply --yes\n"),
             "{text}"
         );
         assert!(text.contains("--github-repo OWNER/REPO"), "{text}");
         assert!(text.contains("--branch NAME, --tag PATTERN, --environment NAME, or --any-ref"));
-        let given = FileSettings {
+        let given = RawSettings {
             github_repo: Some("acme/app".into()),
             branches: vec!["main".into()],
-            ..FileSettings::default()
+            ..RawSettings::default()
         };
         assert!(!refusal(&given, false).contains("Still missing"));
     }

@@ -1,19 +1,28 @@
 //! Hostile input: bad values for every flag and `skyecr.json` key are refused before any call,
 //! and malformed answers from AWS or GitHub give a clear error, never a panic.
 use serde_json::{Value, json};
+use skyecr_bootstrap::config::{Form, SETTINGS, Setting};
 
 use super::{Mode, assert_clean_failure, assert_converged, clean_state};
 use crate::support::{REPO, World};
 
 /// Where a hostile value goes: flags (on top of valid settings), or a settings file.
 enum Input {
-    /// Replaces or adds these flags to `apply --yes --github-repo acme/app --branch main`.
+    /// Replaces or adds these flags to `apply --yes` with valid settings (`BASE_FLAGS`).
     Flags(Vec<String>),
     /// The whole settings file, passed with `--config`.
     File(String),
     /// A whole command line (for the flags of one command).
     Command(Vec<String>),
 }
+
+/// Valid settings that put every setting to use (`--kms-key` is only checked with
+/// `--encryption kms`); a hostile flag replaces the one of the same name.
+const BASE_FLAGS: &[(&str, &str)] = &[
+    ("--github-repo", REPO),
+    ("--branch", "main"),
+    ("--encryption", "kms"),
+];
 
 fn flags(args: &[&str]) -> Input {
     Input::Flags(args.iter().map(|a| a.to_string()).collect())
@@ -27,12 +36,76 @@ fn command(args: &[&str]) -> Input {
     Input::Command(args.iter().map(|a| a.to_string()).collect())
 }
 
-/// `(input, what the message must name)`.
-fn cases() -> Vec<(Input, &'static str)> {
+/// `BASE_FLAGS` as a settings file, where `key` (the setting's key or its flag spelling) holds
+/// `value` instead.
+fn file_with(setting: &Setting, key: &str, value: Value) -> Input {
+    let mut object = serde_json::Map::new();
+    for (flag, base) in BASE_FLAGS {
+        let given = SETTINGS.iter().find(|s| s.flag == *flag).unwrap();
+        if given.key != setting.key {
+            let base = match given.form {
+                Form::List(_) => json!([base]),
+                _ => json!(base),
+            };
+            object.insert(given.key.to_string(), base);
+        }
+    }
+    object.insert(key.to_string(), value);
+    Input::File(Value::Object(object).to_string())
+}
+
+/// Values every rule refuses, whatever it checks: nothing, a control character, an invisible
+/// character, a space.
+const REFUSED_BY_EVERY_RULE: &[&str] = &["", "\n", "\u{200B}", " "];
+
+/// Hostile input for every setting of the table, built from its form, so a new setting is
+/// covered without a line here: bad values as a flag and as a file value (the message names
+/// the flag), and values of the wrong JSON type under the key and under the flag's spelling
+/// (the message names that key).
+fn table_cases() -> Vec<(Input, String)> {
+    let mut cases = Vec::new();
+    for &setting in SETTINGS {
+        let flag = setting.flag;
+        let spelled = flag.trim_start_matches("--");
+        let wrong_types = match setting.form {
+            Form::Text(_) => vec![json!(5), json!(true), json!(["x"]), json!({})],
+            Form::List(_) => vec![json!("x"), json!([null]), json!([{"name": "x"}])],
+            Form::Choice => vec![json!("no-such-choice"), json!(5)],
+            Form::Switch => vec![json!("yes"), json!(1)],
+        };
+        match setting.form {
+            Form::Text(_) | Form::List(_) => {
+                let list = matches!(setting.form, Form::List(_));
+                for &bad in REFUSED_BY_EVERY_RULE {
+                    cases.push((flags(&[flag, bad]), flag.to_string()));
+                    let value = if list { json!([bad]) } else { json!(bad) };
+                    cases.push((file_with(setting, setting.key, value), flag.to_string()));
+                }
+            }
+            Form::Choice => cases.push((flags(&[flag, "no-such-choice"]), flag.to_string())),
+            Form::Switch => cases.push((flags(&[&format!("{flag}=yes")]), flag.to_string())),
+        }
+        let mut keys = vec![setting.key];
+        if spelled != setting.key {
+            keys.push(spelled);
+        }
+        for key in keys {
+            for wrong in &wrong_types {
+                cases.push((
+                    file_with(setting, key, wrong.clone()),
+                    format!("key {key:?}"),
+                ));
+            }
+        }
+    }
+    cases
+}
+
+/// Values particular to one setting or command, `(input, what the message must name)`.
+fn particular_cases() -> Vec<(Input, &'static str)> {
     let long = |n: usize| "a".repeat(n);
     vec![
         // --github-repo
-        (flags(&["--github-repo", ""]), "--github-repo"),
         (flags(&["--github-repo", "acme"]), "--github-repo"),
         (
             flags(&["--github-repo", &format!("{}/app", long(40))]),
@@ -51,16 +124,13 @@ fn cases() -> Vec<(Input, &'static str)> {
         (flags(&["--github-repo", "acme/.."]), "--github-repo"),
         (flags(&["--github-repo", "acme/\"app\""]), "--github-repo"),
         // --region, --profile
-        (flags(&["--region", ""]), "--region"),
         (flags(&["--region", "us-east-1\u{7}"]), "--region"),
         (flags(&["--region", "ｕｓ-east-1"]), "--region"), // fullwidth letters
         (flags(&["--region", "*"]), "--region"),
         (flags(&["--region", "../us-east-1"]), "--region"),
-        (flags(&["--profile", ""]), "--profile"),
         (flags(&["--profile", "dev\tprod"]), "--profile"),
         (flags(&["--profile", "dev\u{202E}"]), "--profile"),
         // --ecr-repository
-        (flags(&["--ecr-repository", ""]), "--ecr-repository"),
         (
             flags(&["--ecr-repository", "../../etc"]),
             "--ecr-repository",
@@ -76,17 +146,14 @@ fn cases() -> Vec<(Input, &'static str)> {
             "--ecr-repository",
         ),
         // --role-name, --policy-name, --user-name
-        (flags(&["--role-name", ""]), "--role-name"),
         (flags(&["--role-name", &long(65)]), "--role-name"),
         (flags(&["--role-name", "role\"name"]), "--role-name"),
         (flags(&["--role-name", "*"]), "--role-name"),
         (flags(&["--role-name", "rоle"]), "--role-name"), // Cyrillic о
         (flags(&["--policy-name", &long(129)]), "--policy-name"),
         (flags(&["--policy-name", "../p"]), "--policy-name"),
-        (flags(&["--user-name", ""]), "--user-name"),
         (flags(&["--user-name", "user\nname"]), "--user-name"),
         // trust scopes
-        (flags(&["--branch", ""]), "--branch"),
         (flags(&["--branch", "*"]), "--branch"),
         (flags(&["--branch", "main\u{200B}"]), "--branch"), // zero-width space
         (flags(&["--branch", "ma\u{202E}in"]), "--branch"), // right-to-left override
@@ -97,18 +164,15 @@ fn cases() -> Vec<(Input, &'static str)> {
         (flags(&["--tag", "repo:*"]), "--tag"),
         (flags(&["--tag", "v1 2"]), "--tag"),
         (flags(&["--tag", "v1\u{FEFF}"]), "--tag"),
-        (flags(&["--environment", ""]), "--environment"),
         (flags(&["--environment", "prod*"]), "--environment"),
         (flags(&["--environment", "prod\u{1b}[31m"]), "--environment"),
         (flags(&["--environment", &long(256)]), "--environment"),
         (flags(&["--environment", "prod\u{200D}"]), "--environment"),
         (flags(&["--any-ref", "--branch", "main"]), "--any-ref"),
         // secrets, issuer, encryption
-        (flags(&["--secret-name", ""]), "--secret-name"),
         (flags(&["--secret-name", "GITHUB_TOKEN"]), "--secret-name"),
         (flags(&["--secret-name", "AWS-ROLE"]), "--secret-name"),
         (flags(&["--secret-name", &long(256)]), "--secret-name"),
-        (flags(&["--oidc-issuer", ""]), "--oidc-issuer"),
         (
             flags(&[
                 "--oidc-issuer",
@@ -141,15 +205,8 @@ fn cases() -> Vec<(Input, &'static str)> {
             "--kms-key",
         ),
         (flags(&["--secret-scope", "environment"]), "--secret-scope"),
-        // values clap refuses
-        (flags(&["--auth", "root"]), "--auth"),
-        (flags(&["--encryption", "none"]), "--encryption"),
-        (flags(&["--output", "yaml"]), "--output"),
-        (flags(&["--color", "rainbow"]), "--color"),
-        (flags(&["--secret-scope", "org"]), "--secret-scope"),
+        // flags clap refuses
         (flags(&["--brnach", "main"]), "--brnach"),
-        (flags(&["--yes=maybe"]), "--yes"),
-        (flags(&["--any-ref=yes"]), "--any-ref"),
         (flags(&["--force-secrets=1"]), "--force-secrets"),
         // flags of one command
         (
@@ -246,34 +303,6 @@ fn cases() -> Vec<(Input, &'static str)> {
             "settings file",
         ),
         (
-            file(r#"{"github_repo": 5, "branches": ["main"]}"#),
-            "github_repo",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": "main"}"#),
-            "branches",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": [null]}"#),
-            "branches",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "environments": [{"name": "prod"}]}"#),
-            "environments",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "any_ref": "yes"}"#),
-            "any_ref",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "auth": "root"}"#),
-            "auth",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "kms_key": 5}"#),
-            "kms_key",
-        ),
-        (
             file(r#"{"github_repo": "acme/app", "branches": ["main"], "unknown_key": 1}"#),
             "unknown_key",
         ),
@@ -296,28 +325,8 @@ fn cases() -> Vec<(Input, &'static str)> {
             "--role-name",
         ),
         (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "region": 1}"#),
-            "region",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "profile": []}"#),
-            "profile",
-        ),
-        (
             file(r#"{"github_repo": "acme/app", "branches": ["main"], "ecr_repository": "../x"}"#),
             "--ecr-repository",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "encryption": "rot13"}"#),
-            "encryption",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "policy_name": {}}"#),
-            "policy_name",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "user_name": true}"#),
-            "user_name",
         ),
         (
             file(r#"{"github_repo": "acme/app", "branches": ["main"], "secret_name": "GITHUB_X"}"#),
@@ -328,28 +337,8 @@ fn cases() -> Vec<(Input, &'static str)> {
             "--oidc-issuer",
         ),
         (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "secret_scope": "org"}"#),
-            "secret_scope",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "output": "yaml"}"#),
-            "output",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "color": 5}"#),
-            "color",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "branches": ["main"], "yes": "please"}"#),
-            "yes",
-        ),
-        (
             file(r#"{"github_repo": "acme/app", "tags": ["v1\n"]}"#),
             "--tag",
-        ),
-        (
-            file(r#"{"github_repo": "acme/app", "environments": ["prod\u200b"]}"#),
-            "--environment",
         ),
         (
             file(&format!(
@@ -365,19 +354,22 @@ fn cases() -> Vec<(Input, &'static str)> {
 #[test]
 fn hostile_values_for_every_setting_are_refused_before_any_call() {
     let w = World::start();
-    let cases = cases();
+    let mut cases = table_cases();
+    cases.extend(
+        particular_cases()
+            .into_iter()
+            .map(|(input, needle)| (input, needle.to_string())),
+    );
     assert!(cases.len() >= 40, "{} cases", cases.len());
     w.clear_requests();
     for (i, (input, needle)) in cases.iter().enumerate() {
         let mut args: Vec<String> = vec!["apply".into(), "--yes".into()];
         let shown = match input {
             Input::Flags(extra) => {
-                let given = |flag: &str| extra.iter().any(|a| a == flag);
-                if !given("--github-repo") {
-                    args.extend(["--github-repo".into(), REPO.into()]);
-                }
-                if !given("--branch") && !given("--any-ref") && !given("--environment") {
-                    args.extend(["--branch".into(), "main".into()]);
+                for (flag, value) in BASE_FLAGS {
+                    if !extra.iter().any(|a| a == flag) {
+                        args.extend([flag.to_string(), value.to_string()]);
+                    }
                 }
                 args.extend(extra.iter().cloned());
                 format!("{extra:?}")
@@ -396,7 +388,7 @@ fn hostile_values_for_every_setting_are_refused_before_any_call() {
         let out = w.cmd().args(&args).run();
         assert_clean_failure(&out, &shown);
         assert!(
-            out.stderr.contains(needle),
+            out.stderr.contains(needle.as_str()),
             "{shown}: the message does not name {needle}\n{}",
             out.stderr
         );

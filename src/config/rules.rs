@@ -1,0 +1,321 @@
+//! The checks behind the settings table: what each kind of value must look like, and the
+//! message (the value quoted, the problem, the form expected) when it does not.
+use crate::error::InvalidInput;
+
+/// A check's verdict: the problem, phrased to follow the quoted value.
+type Check = std::result::Result<(), String>;
+
+/// A check and the form it expects, as error messages state it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    expected: &'static str,
+    check: fn(&str) -> Check,
+}
+
+impl Rule {
+    pub(super) const fn new(expected: &'static str, check: fn(&str) -> Check) -> Rule {
+        Rule { expected, check }
+    }
+
+    /// Checks `value`; the problem is reported against `flag`.
+    pub(super) fn apply(&self, flag: &'static str, value: &str) -> Result<(), InvalidInput> {
+        (self.check)(value).map_err(|problem| InvalidInput {
+            flag,
+            problem: format!("{} {problem}", shown(value)),
+            expected: self.expected,
+        })
+    }
+}
+
+/// `os/arch[/variant]`, as buildx takes it (the `workflow` command's `--platforms`).
+pub(super) const PLATFORM: Rule = Rule::new(
+    "comma-separated os/arch[/variant], e.g. linux/amd64,linux/arm64",
+    platform,
+);
+
+/// Quotes a value for an error message, escaping control characters so output stays one line.
+fn shown(value: &str) -> String {
+    let short: String = value.chars().take(80).collect();
+    let ellipsis = if value.chars().count() > 80 {
+        "…"
+    } else {
+        ""
+    };
+    format!("{:?}{ellipsis}", short)
+}
+
+pub(super) fn github_repo(v: &str) -> Check {
+    let Some((owner, name)) = v.split_once('/') else {
+        return Err("has no /".into());
+    };
+    if owner.is_empty() || owner.len() > 39 {
+        return Err("has an owner that is not 1-39 characters".into());
+    }
+    if !owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        || owner.starts_with('-')
+        || owner.ends_with('-')
+    {
+        return Err("has an owner that is not letters, digits and inner hyphens".into());
+    }
+    if name.is_empty() || name.len() > 100 {
+        return Err("has a repository name that is not 1-100 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        || name == "."
+        || name == ".."
+    {
+        return Err("has a repository name that is not letters, digits, . _ and -".into());
+    }
+    Ok(())
+}
+
+pub(super) fn region(v: &str) -> Check {
+    let parts: Vec<&str> = v.split('-').collect();
+    let shape_ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase());
+    if !shape_ok || v.len() > 32 {
+        return Err("is not an AWS region name".into());
+    }
+    Ok(())
+}
+
+/// Characters that render as nothing or reorder the text around them (zero-width characters,
+/// bidirectional controls, BOM, soft hyphen, variation selectors, tags): a name holding one
+/// looks like another name in every plan, log and policy.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+fn visible(v: &str) -> Check {
+    match v.chars().find(|&c| is_invisible(c)) {
+        Some(c) => Err(format!(
+            "contains the invisible character U+{:04X}, which makes it look like another name",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn profile(v: &str) -> Check {
+    visible(v)?;
+    if v.is_empty() || v.len() > 128 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("is not a profile name".into());
+    }
+    Ok(())
+}
+
+pub(super) fn ecr_repository(v: &str) -> Check {
+    if v.len() < 2 || v.len() > 256 {
+        return Err("is not 2-256 characters".into());
+    }
+    for segment in v.split('/') {
+        let components_ok = !segment.is_empty()
+            && segment.split(['.', '_', '-']).all(|c| {
+                !c.is_empty()
+                    && c.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            });
+        if !components_ok {
+            return Err("is not a valid ECR repository name".into());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn iam_name(v: &str, max: usize) -> Check {
+    if v.is_empty() || v.len() > max {
+        return Err(format!("is not 1-{max} characters"));
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Err("contains a character IAM does not allow".into());
+    }
+    Ok(())
+}
+
+pub(super) fn secret_name(v: &str) -> Check {
+    if v.is_empty() || v.len() > 255 {
+        return Err("is not 1-255 characters".into());
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err("contains a character GitHub does not allow in secret names".into());
+    }
+    if v.starts_with(|c: char| c.is_ascii_digit()) || v.to_ascii_uppercase().starts_with("GITHUB_")
+    {
+        return Err("starts with a digit or GITHUB_".into());
+    }
+    Ok(())
+}
+
+pub(super) fn issuer(v: &str) -> Check {
+    let Some(rest) = v.strip_prefix("https://") else {
+        return Err("does not start with https://".into());
+    };
+    if rest.ends_with('/') {
+        return Err("ends with / (that names a different OIDC provider)".into());
+    }
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !host_ok {
+        return Err("does not have a valid host name".into());
+    }
+    let path_ok = path.is_empty()
+        || path.split('/').all(|s| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+        });
+    if !path_ok || v.len() > 255 {
+        return Err("has a path IAM cannot use as an OIDC provider URL".into());
+    }
+    Ok(())
+}
+
+/// git check-ref-format rules, shared by branches and tag patterns.
+fn ref_name(v: &str, allow_star: bool) -> Check {
+    if v.is_empty() || v.len() > 255 {
+        return Err("is not 1-255 characters".into());
+    }
+    visible(v)?;
+    let bad_char = v.chars().find(|&c| {
+        c.is_control() || c.is_whitespace() || "~^:?[\\".contains(c) || (c == '*' && !allow_star)
+    });
+    if let Some(c) = bad_char {
+        return Err(format!(
+            "contains {c:?}, which git does not allow in ref names"
+        ));
+    }
+    if v.contains("..") || v.contains("@{") || v.contains("//") || v == "@" {
+        return Err("contains .., @{ or //, which git does not allow".into());
+    }
+    if v.starts_with(['-', '/', '.']) || v.ends_with(['/', '.']) || v.ends_with(".lock") {
+        return Err("starts with - / . or ends with / . .lock".into());
+    }
+    if v.split('/')
+        .any(|c| c.starts_with('.') || c.ends_with(".lock"))
+    {
+        return Err("has a path component starting with . or ending with .lock".into());
+    }
+    if v.starts_with("refs/") {
+        return Err(
+            "starts with refs/: give the short name, the tool adds refs/heads/ or refs/tags/"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn branch(v: &str) -> Check {
+    ref_name(v, false)
+}
+
+pub(super) fn tag_pattern(v: &str) -> Check {
+    ref_name(v, true)
+}
+
+pub(super) fn environment(v: &str) -> Check {
+    if v.is_empty() || v.chars().count() > 255 {
+        return Err("is not 1-255 characters".into());
+    }
+    visible(v)?;
+    if v.chars().any(|c| c.is_control() || c == '*' || c == '?') {
+        return Err("contains a control character or a wildcard".into());
+    }
+    if v.trim() != v {
+        return Err("has leading or trailing spaces".into());
+    }
+    Ok(())
+}
+
+pub(super) fn kms_key(v: &str) -> Check {
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && region(parts[3]).is_ok()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && (parts[5].strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }) || parts[5].strip_prefix("alias/").is_some_and(|a| {
+            !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        }));
+    if !ok {
+        return Err("is not a KMS key or alias ARN".into());
+    }
+    Ok(())
+}
+
+fn platform(v: &str) -> Check {
+    let parts: Vec<&str> = v.split('/').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
+    if !ok {
+        return Err("is not a platform".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invisible_characters_are_refused_in_names() {
+        for bad in [
+            "main\u{200B}",
+            "ma\u{202E}in",
+            "\u{FEFF}main",
+            "rel\u{2066}ease",
+        ] {
+            assert!(branch(bad).is_err(), "{bad:?}");
+            assert!(tag_pattern(bad).is_err(), "{bad:?}");
+            assert!(environment(bad).is_err(), "{bad:?}");
+        }
+        assert!(branch("héllo/wörld").is_ok());
+        assert!(environment("production (eu)").is_ok());
+    }
+
+    #[test]
+    fn a_refusal_quotes_the_value_and_states_the_form() {
+        let err = PLATFORM.apply("--platforms", "linux").unwrap_err();
+        assert_eq!(err.flag, "--platforms");
+        assert_eq!(err.problem, "\"linux\" is not a platform");
+        assert_eq!(err.expected, PLATFORM.expected);
+        let long = PLATFORM
+            .apply("--platforms", &"x\n".repeat(50))
+            .unwrap_err();
+        assert!(long.problem.starts_with("\"x\\nx\\n"), "{}", long.problem);
+        assert!(long.problem.contains("…"), "{}", long.problem);
+    }
+}
