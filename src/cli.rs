@@ -19,6 +19,10 @@ pub struct Cli {
 
     #[command(flatten)]
     pub settings: SettingsArgs,
+
+    /// Do not ask for confirmation (only on the command line: never from a settings file).
+    #[arg(long, global = true)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -27,7 +31,11 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults. Without a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
     )]
-    Init,
+    Init {
+        /// Do not save the answers to the settings file.
+        #[arg(long)]
+        no_save: bool,
+    },
     /// Show what `apply` would change in AWS and GitHub; never writes.
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap plan --github-repo acme/app --branch main\n  skyecr-bootstrap plan --output json --detailed-exitcode"
@@ -53,6 +61,9 @@ pub enum Command {
         /// not created by skyecr-bootstrap for this repository (the plan lists every change).
         #[arg(long)]
         adopt: bool,
+        /// Do not save the applied settings (and the account ID) to the settings file.
+        #[arg(long)]
+        no_save: bool,
     },
     /// Access-key mode: create a new key, write both secrets, then delete the old key.
     #[command(

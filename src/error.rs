@@ -108,6 +108,15 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "these settings were applied to AWS account {recorded}, but the credentials in use are {caller_arn} in account {caller}; nothing was changed.\n  Use the profile or credentials of account {recorded} (--profile NAME), or, to set this up in account {caller} as well, use another settings file (--config PATH)."
+    )]
+    WrongAccount {
+        recorded: String,
+        caller: String,
+        caller_arn: String,
+    },
+
     #[error("{0}")]
     GitHub(String),
 

@@ -40,8 +40,9 @@ pub fn main_entry() -> ExitCode {
         }
     };
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
-    let file = config::load_file(cli.settings.config.as_deref()).unwrap_or_default();
-    let presentation = config::presentation(&config::merge(&cli.settings.values, file));
+    let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
+    let file = config::load_file(cli.settings.config.as_deref(), creates).unwrap_or_default();
+    let presentation = config::presentation(&config::merge(&cli.settings.values, file), cli.yes);
     ui::init_colors(presentation.color);
     let json = presentation.output == OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -88,14 +89,15 @@ fn report(e: &Error, json: bool) -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitStatus> {
+    let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
     let given = || -> Result<config::RawSettings> {
-        let file = config::load_file(cli.settings.config.as_deref())?;
+        let file = config::load_file(cli.settings.config.as_deref(), creates)?;
         Ok(config::merge(&cli.settings.values, file))
     };
     // Each command validates when it starts: init asks for what is missing instead, and
     // completions need no settings at all.
     let settings = || config::validate(&given()?);
-    let presentation = config::presentation(&given()?);
+    let presentation = config::presentation(&given()?, cli.yes);
     if presentation.output == OutputFormat::Markdown
         && !matches!(cli.command, Command::Audit { .. })
     {
@@ -104,7 +106,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         ));
     }
     match cli.command {
-        Command::Init => commands::init(&cli.settings, given()?, presentation).await,
+        Command::Init { no_save } => {
+            commands::init(&cli.settings, given()?, presentation, no_save).await
+        }
         Command::Completions { shell } => commands::completions(shell, presentation.output),
         Command::Plan {
             detailed_exitcode,
@@ -113,7 +117,17 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Apply {
             force_secrets,
             adopt,
-        } => commands::apply(&settings()?, presentation, force_secrets, adopt).await,
+            no_save,
+        } => {
+            let save = match no_save {
+                true => None,
+                false => Some(config::Saving {
+                    path: config::settings_path(cli.settings.config.as_deref()),
+                    given: given()?,
+                }),
+            };
+            commands::apply(&settings()?, presentation, force_secrets, adopt, save).await
+        }
         Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
         Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
         Command::Audit { all_roles } => {

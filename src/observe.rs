@@ -8,7 +8,7 @@ use futures::future::try_join_all;
 use crate::cloud::aws::{Aws, Identity};
 use crate::cloud::github::{GitHub, RepoInfo};
 use crate::config::{AuthMode, Settings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::resources::{
     access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
@@ -53,6 +53,18 @@ pub async fn first_round<T>(
         reads,
     );
     match joined {
+        Ok((identity, _, _, _))
+            if settings
+                .account_id
+                .as_ref()
+                .is_some_and(|a| *a != identity.account_id) =>
+        {
+            Err(Error::WrongAccount {
+                recorded: settings.account_id.clone().unwrap_or_default(),
+                caller: identity.account_id,
+                caller_arn: identity.caller_arn,
+            })
+        }
         Ok((identity, repo, template, reads)) => Ok(FirstRound {
             identity,
             repo,

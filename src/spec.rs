@@ -140,7 +140,7 @@ pub fn desired(
     let repository = format!("{}/{}", repo.owner, repo.name);
     let tags = ownership::tags(&repository);
     let free = FreeNames::for_repo(&repo.name, settings);
-    let boundary: Option<String> = None;
+    let boundary = settings.permissions_boundary.clone();
     let role = managed(oidc).map(|present| {
         wanted(
             present,

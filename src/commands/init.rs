@@ -35,6 +35,7 @@ pub async fn init(
     flags: &SettingsArgs,
     given: RawSettings,
     presentation: Presentation,
+    no_save: bool,
 ) -> Result<ExitStatus> {
     let json = presentation.output == OutputFormat::Json;
     if !ui::interactive() {
@@ -192,6 +193,8 @@ pub async fn init(
         secret_name: names.secret_name,
         oidc_issuer: names.oidc_issuer,
         secret_scope,
+        permissions_boundary: given.permissions_boundary.clone(),
+        account_id: Some(identity.account_id.clone()),
         // How results are shown is a matter of each run, not of the saved setup.
         ..RawSettings::default()
     };
@@ -217,7 +220,9 @@ pub async fn init(
     }
 
     // Saved before applying, so that after a failure a rerun starts from these answers.
-    save(&config_file, &answers)?;
+    if !no_save {
+        config::save(&config_file, &answers)?;
+    }
     let progress = Progress::new();
     if let Err(e) = execute_with(&ctx, &progress).await {
         eprintln!(
@@ -326,13 +331,6 @@ async fn ask_names(given: &RawSettings, auth: AuthMode) -> Result<Names> {
         })
     })
     .await
-}
-
-/// Writes the answers as stable, pretty JSON (never a secret: `RawSettings` has no field for one).
-fn save(path: &Path, answers: &RawSettings) -> Result<()> {
-    let text = serde_json::to_string_pretty(answers)
-        .map_err(|e| Error::Io(format!("cannot serialize the settings: {e}")))?;
-    crate::files::write_atomically(path, &format!("{text}\n"))
 }
 
 /// The secrets GitHub Actions can read after this run, with where each lives.

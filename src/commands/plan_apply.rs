@@ -1,7 +1,7 @@
 //! `plan` and `apply`.
 
 use super::{confirm, execute, observe_and_plan, print_plan};
-use crate::config::{Presentation, Settings};
+use crate::config::{Presentation, Saving, Settings};
 use crate::error::{ExitStatus, Result};
 use crate::spec::Intent;
 
@@ -28,6 +28,7 @@ pub async fn apply(
     presentation: Presentation,
     force_secrets: bool,
     adopt: bool,
+    save: Option<Saving>,
 ) -> Result<ExitStatus> {
     let intent = Intent {
         force_secrets,
@@ -36,15 +37,26 @@ pub async fn apply(
     };
     let ctx = observe_and_plan(settings, intent).await?;
     print_plan(&ctx, presentation);
-    if ctx.plan.changes.is_empty() {
-        return Ok(ExitStatus::Success);
+    if !ctx.plan.changes.is_empty() {
+        ctx.plan.ensure_unblocked()?;
+        confirm(presentation, "apply")?;
+        execute(&ctx).await?;
+        eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());
     }
-    ctx.plan.ensure_unblocked()?;
-    confirm(presentation, "apply")?;
-    execute(&ctx).await?;
-    eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());
-    eprintln!(
-        "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift."
-    );
+    // What was applied is remembered, so the next plain `plan` compares with it.
+    if let Some(saving) = save
+        && saving.save(&ctx.identity.account_id)?
+    {
+        eprintln!(
+            "Saved these settings and AWS account {} to {} (--no-save leaves it alone).",
+            ctx.identity.account_id,
+            saving.path.display()
+        );
+    }
+    if !ctx.plan.changes.is_empty() {
+        eprintln!(
+            "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift."
+        );
+    }
     Ok(ExitStatus::Success)
 }

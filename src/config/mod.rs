@@ -34,6 +34,9 @@ pub struct Settings {
     pub secret_name: String,
     pub secret_scope: SecretScope,
     pub issuer: Issuer,
+    pub permissions_boundary: Option<String>,
+    /// The account the settings were applied to: a caller in another one is stopped.
+    pub account_id: Option<String>,
 }
 
 // The setting enums are spelled the same by clap (flags) and serde (the file); a test checks it.
@@ -152,10 +155,59 @@ impl RawSettings {
     }
 }
 
-/// Reads `--config PATH`, or `./skyecr.json` when it exists.
-pub fn load_file(explicit: Option<&Path>) -> Result<RawSettings> {
+/// The settings file: `--config PATH`, else `./skyecr.json`.
+pub fn settings_path(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE))
+}
+
+/// Where `apply` saves the settings it applied, and what was given (file and flags merged).
+pub struct Saving {
+    pub path: PathBuf,
+    pub given: RawSettings,
+}
+
+impl Saving {
+    /// Saves what was applied, with the account it was applied to; a file that already says
+    /// exactly that is left alone. Returns whether the file was written.
+    pub fn save(&self, account_id: &str) -> Result<bool> {
+        let mut saved = self.given.clone();
+        saved.account_id = Some(account_id.to_string());
+        save(&self.path, &saved)
+    }
+}
+
+/// Writes the settings file (atomically, never through a link): the setup only, not how one
+/// run showed its results. Returns whether anything changed.
+pub fn save(path: &Path, raw: &RawSettings) -> Result<bool> {
+    let setup = RawSettings {
+        output: None,
+        color: None,
+        ..raw.clone()
+    };
+    let text = serde_json::to_string_pretty(&setup)
+        .map_err(|e| Error::Io(format!("cannot serialize the settings: {e}")))?;
+    let text = format!("{text}\n");
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    crate::files::write_atomically(path, &text)?;
+    Ok(true)
+}
+
+/// Reads `--config PATH`, or `./skyecr.json` when it exists. A `--config` file that does not
+/// exist is an error (a typo must not read as "no settings"), unless the command creates it
+/// (`apply`, `init`: `creates`).
+pub fn load_file(explicit: Option<&Path>, creates: bool) -> Result<RawSettings> {
+    // A new file can be created only where its directory exists: found out now, not after
+    // applying.
+    let creatable = |p: &Path| {
+        p.parent()
+            .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
+    };
     let (path, required) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
+        Some(p) => (p.to_path_buf(), !(creates && creatable(p))),
         None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
     };
     let text = match std::fs::read_to_string(&path) {
@@ -176,8 +228,22 @@ pub fn load_file(explicit: Option<&Path>) -> Result<RawSettings> {
     })
 }
 
+/// Keys a settings file may never hold: run intents, which only the person running the command
+/// may give (a file in a cloned repository must not approve a destroy).
+const RUN_INTENTS: [&str; 4] = ["yes", "adopt", "force", "no_save"];
+
 /// The settings file's text → raw settings; unknown keys and wrong types are refused, naming the key.
 pub fn parse_file(text: &str) -> std::result::Result<RawSettings, String> {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text)
+        && let Some(key) = map
+            .keys()
+            .find(|k| RUN_INTENTS.contains(&k.replace('-', "_").as_str()))
+    {
+        return Err(format!(
+            "key {key:?} is not a setting: it can only be given on the command line (--{}) by the person running the command",
+            key.replace('_', "-")
+        ));
+    }
     serde_json::from_str(text).map_err(|e| {
         let key = rejected_key(text)
             .map(|k| format!("key {k:?}: "))
@@ -209,11 +275,12 @@ pub fn merge(flags: &RawSettings, file: RawSettings) -> RawSettings {
     flags.clone().over(file)
 }
 
-/// How results are shown: flags, then the settings file, then the defaults.
-pub fn presentation(merged: &RawSettings) -> Presentation {
+/// How results are shown: flags, then the settings file, then the defaults. `yes` is a run
+/// intent of the person at the keyboard, never read from a file.
+pub fn presentation(merged: &RawSettings, yes: bool) -> Presentation {
     Presentation {
         output: merged.output.unwrap_or_default(),
-        yes: merged.yes,
+        yes,
         color: merged.color.unwrap_or_default(),
     }
 }
@@ -228,8 +295,9 @@ pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str
 /// Validates every value; all problems are reported at once.
 pub fn validate(raw: &RawSettings) -> Result<Settings> {
     use table::{
-        ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY, OIDC_ISSUER,
-        POLICY_NAME, PROFILE, REGION, ROLE_NAME, SECRET_NAME, SECRET_SCOPE, TAGS, USER_NAME,
+        ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY,
+        OIDC_ISSUER, PERMISSIONS_BOUNDARY, POLICY_NAME, PROFILE, REGION, ROLE_NAME, SECRET_NAME,
+        SECRET_SCOPE, TAGS, USER_NAME,
     };
     let mut errors = Vec::new();
 
@@ -258,6 +326,14 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
     }
     if let Some(p) = &raw.profile {
         check(&mut errors, &PROFILE, p);
+    }
+    for (setting, value) in [
+        (&PERMISSIONS_BOUNDARY, &raw.permissions_boundary),
+        (&ACCOUNT_ID, &raw.account_id),
+    ] {
+        if let Some(v) = value {
+            check(&mut errors, setting, v);
+        }
     }
     let or_default = |value: &Option<String>, default: &str| {
         value.clone().unwrap_or_else(|| default.to_string())
@@ -345,6 +421,8 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         secret_name: secret_name.to_ascii_uppercase(),
         secret_scope,
         issuer: Issuer(issuer),
+        permissions_boundary: raw.permissions_boundary.clone(),
+        account_id: raw.account_id.clone(),
     })
 }
 
@@ -548,7 +626,8 @@ mod tests {
     #[test]
     fn one_value_is_checked_like_its_flag() {
         use table::{
-            BRANCHES, ECR_REPOSITORY, GITHUB_REPO, POLICY_NAME, ROLE_NAME, TAGS, USER_NAME, YES,
+            ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, GITHUB_REPO, PERMISSIONS_BOUNDARY,
+            POLICY_NAME, ROLE_NAME, TAGS, USER_NAME,
         };
         assert!(ECR_REPOSITORY.check("skypilot").is_ok());
         assert!(ROLE_NAME.check(&"x".repeat(64)).is_ok());
@@ -566,7 +645,36 @@ mod tests {
         assert!(POLICY_NAME.check(&"x".repeat(128)).is_ok());
         assert!(USER_NAME.check(&"x".repeat(65)).is_err());
         assert!(GITHUB_REPO.check("acme").is_err());
-        assert!(YES.check("x").is_err());
+        assert!(ANY_REF.check("x").is_err());
+        assert!(
+            PERMISSIONS_BOUNDARY
+                .check("arn:aws:iam::123456789012:policy/limits/PushBoundary")
+                .is_ok()
+        );
+        assert!(
+            PERMISSIONS_BOUNDARY
+                .check("arn:aws:iam::aws:policy/PowerUserAccess")
+                .is_ok()
+        );
+        assert!(
+            PERMISSIONS_BOUNDARY
+                .check("arn:aws:iam::123456789012:role/NotAPolicy")
+                .is_err()
+        );
+        assert!(ACCOUNT_ID.check("123456789012").is_ok());
+        assert!(ACCOUNT_ID.check("12345678901").is_err());
+    }
+
+    #[test]
+    fn a_settings_file_can_never_approve_or_force_anything() {
+        for key in ["yes", "adopt", "force", "no-save", "no_save"] {
+            let text = format!("{{\"github_repo\": \"acme/app\", \"{key}\": true}}");
+            let err = parse_file(&text).unwrap_err();
+            assert!(
+                err.contains(key) && err.contains("command line"),
+                "{key}: {err}"
+            );
+        }
     }
 
     #[test]
@@ -615,7 +723,7 @@ mod tests {
     #[test]
     fn presentation_comes_from_flags_then_the_file() {
         let file = parse_file(r#"{"output": "json", "color": "never"}"#).unwrap();
-        let from_file = presentation(&merge(&RawSettings::default(), file.clone()));
+        let from_file = presentation(&merge(&RawSettings::default(), file.clone()), false);
         assert_eq!(
             (from_file.output, from_file.color),
             (OutputFormat::Json, ColorChoice::Never)
@@ -625,11 +733,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            presentation(&merge(&flags, file)).output,
+            presentation(&merge(&flags, file), false).output,
             OutputFormat::Text
         );
         assert_eq!(
-            presentation(&RawSettings::default()).output,
+            presentation(&RawSettings::default(), true).output,
             OutputFormat::Text
         );
     }

@@ -272,6 +272,31 @@ pub(super) fn kms_key(v: &str) -> Check {
     Ok(())
 }
 
+pub(super) fn policy_arn(v: &str) -> Check {
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (parts[4] == "aws" || account_id(parts[4]).is_ok())
+        && parts[5].strip_prefix("policy/").is_some_and(|path| {
+            let name = path.rsplit('/').next().unwrap_or_default();
+            !name.is_empty() && iam_name(name, 128).is_ok()
+        });
+    if !ok {
+        return Err("is not an IAM managed policy ARN".into());
+    }
+    Ok(())
+}
+
+pub(super) fn account_id(v: &str) -> Check {
+    if v.len() != 12 || !v.chars().all(|c| c.is_ascii_digit()) {
+        return Err("is not a 12-digit AWS account ID".into());
+    }
+    Ok(())
+}
+
 fn platform(v: &str) -> Check {
     let parts: Vec<&str> = v.split('/').collect();
     let ok = (2..=3).contains(&parts.len())

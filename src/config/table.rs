@@ -241,10 +241,17 @@ settings! {
             "https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token, without a trailing /",
             rules::issuer
         );
+    /// Permissions boundary for the push role or user (an IAM policy ARN) [default: none].
+    PERMISSIONS_BOUNDARY permissions_boundary = "permissions-boundary" <"ARN">
+        text(
+            "an IAM managed policy ARN, arn:aws:iam::ACCOUNT:policy/NAME",
+            rules::policy_arn
+        );
+    /// The AWS account these settings belong to; every command stops when the caller is in another [default: recorded by apply].
+    ACCOUNT_ID account_id = "account-id" <"ID">
+        text("a 12-digit AWS account ID", rules::account_id);
     /// Result format on stdout [default: text].
     OUTPUT output = "output" choice(OutputFormat), presentation;
-    /// Do not ask for confirmation.
-    YES yes = "yes" switch, presentation;
     /// When to use colors; NO_COLOR is honoured [default: auto].
     COLOR color = "color" choice(ColorChoice), presentation;
 }

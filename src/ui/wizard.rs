@@ -282,7 +282,7 @@ pub fn apply_command(raw: &RawSettings, json: bool) -> String {
     if json {
         words.extend([table::OUTPUT.flag.into(), "json".into()]);
     }
-    words.push(table::YES.flag.into());
+    words.push("--yes".into());
     words.join(" ")
 }
 
@@ -478,14 +478,8 @@ mod tests {
         let raw: RawSettings = serde_json::from_value(Value::Object(file)).unwrap();
         let line = apply_command(&raw, false);
         let cli = crate::cli::Cli::try_parse_from(line.split(' ')).unwrap();
-        assert_eq!(
-            cli.settings.values,
-            RawSettings {
-                yes: true,
-                ..raw.clone()
-            },
-            "{line}"
-        );
+        assert_eq!(cli.settings.values, raw, "{line}");
+        assert!(cli.yes, "{line}");
         assert!(apply_command(&raw, true).ends_with(" --output json --yes"));
     }
 

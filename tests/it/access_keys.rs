@@ -227,7 +227,8 @@ fn switching_modes_in_both_directions() {
     access_key_apply(&w, &[]).success();
     assert_working_pair(&w);
 
-    let plan = w.plan_json(&[]);
+    // Each command says which mode it wants: apply remembers the last one in skyecr.json.
+    let plan = w.plan_json(&["--auth", "oidc"]);
     let kinds: Vec<(String, String)> = plan["changes"]
         .as_array()
         .unwrap()
@@ -244,7 +245,7 @@ fn switching_modes_in_both_directions() {
             && kinds.contains(&("access_key".into(), "delete".into())),
         "{kinds:?}"
     );
-    w.apply(&[]).success();
+    w.apply(&["--auth", "oidc"]).success();
     assert_eq!(
         keys(&w),
         Vec::<String>::new(),

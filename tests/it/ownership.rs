@@ -487,3 +487,173 @@ fn the_workflow_is_never_written_through_a_symbolic_link() {
         "do not overwrite\n"
     );
 }
+
+#[test]
+fn yes_in_a_settings_file_is_refused_before_any_request() {
+    let w = World::start();
+    std::fs::write(
+        w.dir.path().join("skyecr.json"),
+        r#"{"github_repo": "acme/app", "branches": ["main"], "yes": true}"#,
+    )
+    .unwrap();
+    w.clear_requests();
+    for command in ["apply", "destroy"] {
+        let out = w.cmd().args([command]).run();
+        assert_eq!(out.code, 1, "{command}");
+        assert!(
+            out.stderr.contains("\"yes\" is not a setting") && out.stderr.contains("--yes"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(w.requests(), Vec::<Value>::new());
+}
+
+#[test]
+fn apply_remembers_what_it_applied_so_a_bare_plan_is_empty() {
+    let w = World::start();
+    w.apply(&["--no-save"]).success();
+    assert!(
+        !w.dir.path().join("skyecr.json").exists(),
+        "--no-save writes no settings file"
+    );
+    let out = w.apply(&["--tag", "v*"]);
+    out.success();
+    assert!(
+        out.stderr.contains("Saved these settings"),
+        "{}",
+        out.stderr
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("skyecr.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        saved,
+        json!({"github_repo": "acme/app", "branches": ["main"], "tags": ["v*"], "account_id": ACCOUNT})
+    );
+    let plan = w.cmd().args(["plan", "--output", "json"]).run();
+    plan.success();
+    assert_eq!(
+        plan.json()["changes"],
+        json!([]),
+        "the tag scope is remembered"
+    );
+
+    let other = w.dir.path().join("elsewhere.json");
+    w.apply(&["--no-save", "--config", other.to_str().unwrap()])
+        .success();
+    assert!(!other.exists(), "--no-save writes no settings file");
+}
+
+#[test]
+fn a_recorded_account_that_is_not_the_callers_stops_every_command() {
+    let w = World::start();
+    std::fs::write(
+        w.dir.path().join("skyecr.json"),
+        r#"{"github_repo": "acme/app", "branches": ["main"], "account_id": "210987654321"}"#,
+    )
+    .unwrap();
+    for command in [
+        &["apply", "--yes"][..],
+        &["plan"],
+        &["destroy", "--yes"],
+        &["audit"],
+    ] {
+        w.clear_requests();
+        let out = w.cmd().args(command.iter()).run();
+        assert_eq!(out.code, 1, "{command:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("210987654321") && out.stderr.contains(ACCOUNT),
+            "{command:?} names both accounts: {}",
+            out.stderr
+        );
+        assert_eq!(w.writes(), Vec::<String>::new(), "{command:?}");
+    }
+}
+
+#[test]
+fn a_permissions_boundary_is_set_and_then_kept() {
+    let w = World::start();
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let boundary = w
+        .block_on(
+            w.iam()
+                .create_policy()
+                .policy_name("push-boundary")
+                .policy_document(doc.to_string())
+                .send(),
+        )
+        .unwrap()
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap()
+        .to_string();
+    w.apply(&["--permissions-boundary", &boundary]).success();
+    let role = w
+        .block_on(w.iam().get_role().role_name(ROLE).send())
+        .unwrap();
+    assert_eq!(
+        role.role()
+            .and_then(|r| r.permissions_boundary())
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(boundary.as_str())
+    );
+    w.clear_requests();
+    w.apply(&[]).success();
+    assert_eq!(
+        w.writes(),
+        Vec::<String>::new(),
+        "the saved boundary is kept"
+    );
+}
+
+#[test]
+fn a_setup_made_before_tags_is_tagged_on_the_next_apply_never_blocked() {
+    let w = World::start();
+    w.apply(&["--no-save"]).success();
+    let keys = vec![
+        "managed-by".to_string(),
+        "skyecr-bootstrap/github-repository".to_string(),
+    ];
+    let iam = w.iam();
+    w.block_on(
+        iam.untag_role()
+            .role_name(ROLE)
+            .set_tag_keys(Some(keys.clone()))
+            .send(),
+    )
+    .unwrap();
+    w.block_on(
+        iam.untag_policy()
+            .policy_arn(push_policy_arn())
+            .set_tag_keys(Some(keys.clone()))
+            .send(),
+    )
+    .unwrap();
+    w.block_on(
+        w.ecr()
+            .untag_resource()
+            .resource_arn(format!(
+                "arn:aws:ecr:us-east-1:{ACCOUNT}:repository/skypilot"
+            ))
+            .set_tag_keys(Some(keys))
+            .send(),
+    )
+    .unwrap();
+    let upgrade = w.apply(&[]);
+    upgrade.success();
+    let tagged = upgrade
+        .stdout
+        .lines()
+        .filter(|l| l.contains("+ tag") && l.contains("earlier version of skyecr-bootstrap"))
+        .count();
+    assert_eq!(
+        tagged, 3,
+        "role, policy and repository:\n{}",
+        upgrade.stdout
+    );
+    assert_eq!(role_tags(&w, ROLE), tool_tags(REPO));
+    w.clear_requests();
+    w.apply(&[]).success();
+    assert_eq!(w.writes(), Vec::<String>::new());
+}

@@ -284,7 +284,8 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
             "branches": ["main", "release"],
             "tags": ["v*"],
             "secret_name": "AWS_ECR_ROLE_ARN",
-            "oidc_issuer": "https://token.actions.githubusercontent.com"
+            "oidc_issuer": "https://token.actions.githubusercontent.com",
+            "account_id": ACCOUNT
         })
     );
     // With the answers saved, a plain `plan` finds nothing left to do.

@@ -19,6 +19,7 @@ const FREE: &[&str] = &["sts:GetCallerIdentity"];
 /// does not implement user permissions boundaries, so the tool never meets one to remove.
 const IMPLIED: &[&str] = &[
     "iam:TagOpenIDConnectProvider",
+    "iam:PutUserPermissionsBoundary",
     "iam:DeleteUserPermissionsBoundary",
 ];
 
@@ -220,6 +221,22 @@ fn extras(w: &World, mode: Mode) {
     }
 }
 
+const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/push-boundary";
+
+/// The policy `BOUNDARY` names.
+fn boundary_policy(w: &World) {
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "ecr:*", "Resource": "*"}]});
+    w.block_on(
+        w.iam()
+            .create_policy()
+            .policy_name("push-boundary")
+            .policy_document(doc.to_string())
+            .send(),
+    )
+    .unwrap();
+}
+
 /// A setup of an earlier version, which did not tag what it made.
 fn untagged(w: &World, mode: Mode) {
     apply_as_admin(w, mode);
@@ -307,6 +324,17 @@ fn scenarios() -> Vec<Scenario> {
             name: "apply over permissions added by hand (OIDC)",
             setup: |w| extras(w, Mode::Oidc),
             command: with(&["apply", "--yes"], &oidc),
+        },
+        Scenario {
+            name: "apply with a permissions boundary over an existing role (OIDC)",
+            setup: |w| {
+                apply_as_admin(w, Mode::Oidc);
+                boundary_policy(w);
+            },
+            command: with(
+                &["apply", "--yes", "--permissions-boundary", BOUNDARY],
+                &oidc,
+            ),
         },
         Scenario {
             name: "apply over an earlier version's untagged setup (OIDC)",

@@ -204,8 +204,10 @@ impl World {
     }
 
     /// Back to a fresh world without restarting it: moto, the GitHub stand-in (re-seeded),
-    /// fault rules, consistency windows, any freeze, and the request log.
+    /// fault rules, consistency windows, any freeze, the request log, and the settings file
+    /// `apply` saved in the working directory.
     pub fn reset(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("skyecr.json"));
         self.send(
             reqwest::Method::DELETE,
             &format!("{}/_world/freeze", self.github),
