@@ -6,7 +6,7 @@ use std::future::Future;
 use futures::future::try_join_all;
 
 use crate::cloud::aws::{Aws, Identity};
-use crate::cloud::github::{GitHub, RepoInfo};
+use crate::cloud::github::{GitHub, RepoInfo, SubjectFormat};
 use crate::config::{AuthMode, Settings};
 use crate::error::{Error, Result};
 use crate::resources::{
@@ -33,12 +33,12 @@ pub struct FirstRound<T> {
     pub identity: Identity,
     /// Read before anything is written anywhere: proves the token can see the repository.
     pub repo: RepoInfo,
-    /// The repository's OIDC subject template; `None` is GitHub's default.
-    pub template: Option<Vec<String>>,
+    /// The subject GitHub sends for the repository (template and form).
+    pub subject: SubjectFormat,
     pub reads: T,
 }
 
-/// The identity, the repository and its subject template, at once with `reads`. A denial that
+/// The identity, the repository and the subject GitHub sends for it, at once with `reads`. A denial that
 /// arrives before the identity still names the caller.
 pub async fn first_round<T>(
     aws: &Aws,
@@ -49,7 +49,7 @@ pub async fn first_round<T>(
     let joined = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
-        github.subject_template(&settings.github),
+        github.subject_format(&settings.github),
         reads,
     );
     match joined {
@@ -65,10 +65,10 @@ pub async fn first_round<T>(
                 caller_arn: identity.caller_arn,
             })
         }
-        Ok((identity, repo, template, reads)) => Ok(FirstRound {
+        Ok((identity, repo, subject, reads)) => Ok(FirstRound {
             identity,
             repo,
-            template,
+            subject,
             reads,
         }),
         Err(e) => Err(aws.name_the_caller(e).await),

@@ -133,8 +133,16 @@ pub fn desired(
     let trust = if intent.teardown {
         serde_json::Value::Null
     } else {
-        let subjects = subjects(repo, &settings.scopes, template).map_err(Error::Usage)?;
-        policy::trust_policy(&provider_arn, settings.issuer.host_path(), &subjects)
+        let scope = policy::TrustScope {
+            subjects: subjects(repo, &settings.scopes, template).map_err(Error::Usage)?,
+            ids: repo.ids.filter(|_| settings.pin_ids),
+            workflow_refs: settings
+                .pin_workflow
+                .as_deref()
+                .map(|path| workflow_refs(repo, path, &settings.scopes))
+                .unwrap_or_default(),
+        };
+        policy::trust_policy(&provider_arn, settings.issuer.host_path(), &scope)
     };
     let role_arn = arns.iam("role", &settings.role_name);
     let repository = format!("{}/{}", repo.owner, repo.name);
@@ -253,6 +261,23 @@ pub fn desired(
         secrets,
         variables,
     })
+}
+
+/// The `job_workflow_ref` values that admit `path` on the trusted refs: one per branch and tag
+/// pattern, and any ref when an environment or any ref is trusted (an environment's job runs
+/// on whatever ref its deployment policy lets in).
+pub fn workflow_refs(repo: &RepoIdentity, path: &str, scopes: &TrustScopes) -> Vec<String> {
+    let file = format!("{}/{}/{path}", repo.owner, repo.name);
+    let mut out: Vec<String> = scopes
+        .branches
+        .iter()
+        .map(|b| format!("{file}@refs/heads/{b}"))
+        .chain(scopes.tags.iter().map(|t| format!("{file}@refs/tags/{t}")))
+        .collect();
+    if scopes.any_ref || !scopes.environments.is_empty() {
+        out.push(format!("{file}@*"));
+    }
+    out
 }
 
 /// Names the plan suggests when a chosen name belongs to someone else: the many-repository

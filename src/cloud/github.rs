@@ -30,19 +30,55 @@ pub struct RepoInfo {
     pub owner_id: u64,
     pub repo_id: u64,
     pub default_branch: String,
-    /// ISO 8601; empty when GitHub did not say.
-    pub created_at: String,
 }
 
-/// GitHub issues immutable `sub` claims for repositories created from this date on.
-const IMMUTABLE_SUBJECTS_SINCE: &str = "2026-07-15";
+/// Which subject GitHub puts in this repository's tokens, as its OIDC customization says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubjectFormat {
+    /// The claim keys of a custom template (the repository's, or its organization's when the
+    /// repository defers to it); `None` is GitHub's default template.
+    pub template: Option<Vec<String>>,
+    /// The form of the `repo:` claim GitHub sends; `None` when the API does not say, and then
+    /// both forms count.
+    pub form: Option<SubjectForm>,
+}
 
-impl RepoInfo {
-    /// Whether tokens of this repository carry `repo:OWNER@ID/REPO@ID:…` subjects (repositories
-    /// renamed, transferred or opted in later do too; that cannot be read from the API).
-    pub fn issues_immutable_subjects(&self) -> bool {
-        !self.created_at.is_empty() && self.created_at.as_str() >= IMMUTABLE_SUBJECTS_SINCE
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectForm {
+    /// `repo:OWNER/REPO:…`
+    Name,
+    /// `repo:OWNER@OWNER_ID/REPO@REPO_ID:…`
+    Immutable,
+}
+
+/// Reads the repository's (and its organization's) customization answers. `sub_claim_prefix`
+/// is the authority on the form: `use_immutable_subject` is only the opt-in flag (repositories
+/// created, renamed or transferred after 2026-07-15 answer `false` and send IDs all the same),
+/// so it counts only as a `true` without a prefix. A repository with `use_default: false` and
+/// no keys of its own uses the organization's template.
+pub fn parse_customization(repo: Option<&Value>, org: Option<&Value>) -> SubjectFormat {
+    let Some(repo) = repo.filter(|b| b.is_object()) else {
+        return SubjectFormat::default();
+    };
+    let keys = |body: &Value| -> Option<Vec<String>> {
+        let keys: Vec<String> = body["include_claim_keys"]
+            .as_array()?
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect();
+        (!keys.is_empty()).then_some(keys)
+    };
+    let template = match repo["use_default"].as_bool() {
+        Some(false) => keys(repo).or_else(|| org.and_then(keys)),
+        _ => None,
+    };
+    let form = match repo["sub_claim_prefix"].as_str() {
+        Some(prefix) if prefix.contains('@') => Some(SubjectForm::Immutable),
+        Some(prefix) if prefix.starts_with("repo:") => Some(SubjectForm::Name),
+        _ if repo["use_immutable_subject"].as_bool() == Some(true) => Some(SubjectForm::Immutable),
+        _ => None,
+    };
+    SubjectFormat { template, form }
 }
 
 /// Where secrets and variables live: the repository, or one of its environments.
@@ -453,32 +489,33 @@ impl GitHub {
             owner_id,
             repo_id,
             default_branch: b["default_branch"].as_str().unwrap_or("main").to_string(),
-            created_at: b["created_at"].as_str().unwrap_or_default().to_string(),
         })
     }
 
-    /// The repository's OIDC subject template: `None` when it uses GitHub's default.
-    pub async fn subject_template(&self, repo: &RepoName) -> Result<Option<Vec<String>>> {
-        let path = format!(
+    /// The subject GitHub sends for the repository: its customization and, for a repository
+    /// that defers to it, its organization's, read at once. An answer that fails or does not
+    /// say (an older GitHub Enterprise Server) leaves the form open.
+    pub async fn subject_format(&self, repo: &RepoName) -> Result<SubjectFormat> {
+        let repo_path = format!(
             "/repos/{}/{}/actions/oidc/customization/sub",
             enc(&repo.owner),
             enc(&repo.name)
         );
-        let reply = self.call(Method::GET, &path, None).await?;
-        if reply.status == StatusCode::NOT_FOUND
-            || reply.body["use_default"].as_bool().unwrap_or(true)
-        {
-            return Ok(None);
-        }
-        let keys = reply.body["include_claim_keys"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|k| k.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Some(keys))
+        let org_path = format!("/orgs/{}/actions/oidc/customization/sub", enc(&repo.owner));
+        let (repo_reply, org_reply) = tokio::join!(
+            self.call(Method::GET, &repo_path, None),
+            self.call(Method::GET, &org_path, None),
+        );
+        let answer = |reply: Result<Reply>| match reply {
+            Ok(r) if r.status.is_success() => Some(r.body),
+            Ok(_) => None,
+            Err(e) => {
+                crate::cloud::debug_note(&format!("OIDC customization unreadable: {e}"));
+                None
+            }
+        };
+        let (repo_body, org_body) = (answer(repo_reply), answer(org_reply));
+        Ok(parse_customization(repo_body.as_ref(), org_body.as_ref()))
     }
 
     pub async fn public_key(&self, repo: &RepoName, place: &Place) -> Result<PublicKey> {
@@ -734,6 +771,61 @@ fn tracing_note(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subject_form_is_read_from_the_prefix_not_guessed() {
+        use serde_json::json;
+        let form = |body: Value| parse_customization(Some(&body), None).form;
+        // Opted in: the flag and an ID prefix agree.
+        assert_eq!(
+            form(
+                json!({"use_default": true, "use_immutable_subject": true, "sub_claim_prefix": "repo:acme@1001/app@2002"})
+            ),
+            Some(SubjectForm::Immutable)
+        );
+        // New since 2026-07-15: the flag says false, the prefix carries the IDs.
+        assert_eq!(
+            form(
+                json!({"use_default": true, "use_immutable_subject": false, "sub_claim_prefix": "repo:acme@1001/app@2002"})
+            ),
+            Some(SubjectForm::Immutable)
+        );
+        // An old repository: the name form, whatever its dates.
+        assert_eq!(
+            form(
+                json!({"use_default": true, "use_immutable_subject": false, "sub_claim_prefix": "repo:acme/app"})
+            ),
+            Some(SubjectForm::Name)
+        );
+        // An older server that does not say: both forms count.
+        assert_eq!(form(json!({"use_default": true})), None);
+        assert_eq!(parse_customization(None, None), SubjectFormat::default());
+    }
+
+    #[test]
+    fn a_repository_without_keys_of_its_own_uses_the_organizations_template() {
+        use serde_json::json;
+        let org = json!({"include_claim_keys": ["repo", "context", "job_workflow_ref"]});
+        let deferring = json!({"use_default": false});
+        assert_eq!(
+            parse_customization(Some(&deferring), Some(&org)).template,
+            Some(vec![
+                "repo".to_string(),
+                "context".to_string(),
+                "job_workflow_ref".to_string()
+            ])
+        );
+        let own = json!({"use_default": false, "include_claim_keys": ["repository_id", "context"]});
+        assert_eq!(
+            parse_customization(Some(&own), Some(&org)).template,
+            Some(vec!["repository_id".to_string(), "context".to_string()])
+        );
+        let default = json!({"use_default": true});
+        assert_eq!(
+            parse_customization(Some(&default), Some(&org)).template,
+            None
+        );
+    }
 
     #[test]
     fn the_api_url_must_keep_the_token_safe() {

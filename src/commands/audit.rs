@@ -3,6 +3,7 @@
 use super::observe_and_plan;
 use crate::audit::{self, RegistryScanning, Report, TrustContext};
 use crate::cloud::aws::Aws;
+use crate::cloud::github::SubjectForm;
 use crate::config::{OutputFormat, Presentation, Settings};
 use crate::error::{ExitStatus, Result};
 use crate::finding::{Finding, Findings};
@@ -39,9 +40,8 @@ pub async fn audit(
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
         repository: Some(format!("{}/{}", ctx.repo.owner, ctx.repo.name)),
-        immutable_ids: ctx
-            .repo
-            .issues_immutable_subjects()
+        // Judged by the form GitHub sends; when it does not say, the immutable form counts too.
+        immutable_ids: (ctx.subject.form != Some(SubjectForm::Name))
             .then_some((ctx.repo.owner_id, ctx.repo.repo_id)),
         allow_any_ref: settings.scopes.any_ref,
     };

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use crate::audit::{self, Token};
 use crate::cloud::aws::Aws;
-use crate::cloud::github::GitHub;
+use crate::cloud::github::{GitHub, RepoInfo, SubjectForm};
 use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
 use crate::error::{Error, ExitStatus, Result};
 use crate::observe::{FirstRound, first_round};
@@ -92,6 +92,42 @@ fn job_subjects(
     }
 }
 
+/// The claims besides `sub` that GitHub puts in the job's token and AWS STS evaluates: the
+/// repository and owner with their IDs, the audience, the ref, the environment, the event and
+/// the workflow file (the one the trust pins, else the `workflow` command's).
+fn job_claims(repo: &RepoInfo, job: &Job, workflow: &str) -> BTreeMap<&'static str, String> {
+    let git_ref = match job {
+        Job::Ref(r) => r.clone(),
+        // A job in an environment runs on whatever ref started it; the default branch stands in.
+        Job::Environment(_) => format!("refs/heads/{}", repo.default_branch),
+        Job::PullRequest => "refs/pull/1/merge".to_string(),
+    };
+    let mut claims = BTreeMap::from([
+        ("aud", AUDIENCE.to_string()),
+        ("repository", format!("{}/{}", repo.owner, repo.name)),
+        ("repository_id", repo.repo_id.to_string()),
+        ("repository_owner", repo.owner.clone()),
+        ("repository_owner_id", repo.owner_id.to_string()),
+        (
+            "job_workflow_ref",
+            format!("{}/{}/{workflow}@{git_ref}", repo.owner, repo.name),
+        ),
+        (
+            "event_name",
+            match job {
+                Job::PullRequest => "pull_request",
+                _ => "push",
+            }
+            .to_string(),
+        ),
+        ("ref", git_ref),
+    ]);
+    if let Job::Environment(e) = job {
+        claims.insert("environment", e.clone());
+    }
+    claims
+}
+
 pub async fn check_access(
     settings: &Settings,
     presentation: Presentation,
@@ -102,7 +138,7 @@ pub async fn check_access(
     let FirstRound {
         identity,
         repo,
-        template,
+        subject,
         reads: live,
     } = first_round(
         &aws,
@@ -128,7 +164,8 @@ pub async fn check_access(
         name: repo.name.clone(),
         ids: Some((repo.owner_id, repo.repo_id)),
     };
-    let subjects = job_subjects(&identity_of_repo, &job, template.as_deref())?;
+    let template = subject.template.as_deref();
+    let subjects = job_subjects(&identity_of_repo, &job, template)?;
     let arns = Arns {
         partition: &identity.partition,
         account_id: &identity.account_id,
@@ -137,15 +174,22 @@ pub async fn check_access(
     let issuer = settings.issuer.host_path();
     let provider_arn = arns.iam("oidc-provider", issuer);
     let sub_key = format!("{issuer}:sub");
+    let workflow = settings
+        .pin_workflow
+        .as_deref()
+        .unwrap_or(crate::workflow::DEFAULT_WORKFLOW_PATH);
+    let claims = job_claims(&repo, &job, workflow);
     let results: Vec<SubjectResult> = subjects
         .iter()
         .map(|sub| {
+            let mut token_claims: BTreeMap<String, String> = claims
+                .iter()
+                .map(|(k, v)| (format!("{issuer}:{k}"), v.clone()))
+                .collect();
+            token_claims.insert(sub_key.clone(), sub.clone());
             let token = Token {
                 provider_arn: provider_arn.clone(),
-                claims: BTreeMap::from([
-                    (sub_key.clone(), sub.clone()),
-                    (format!("{issuer}:aud"), AUDIENCE.to_string()),
-                ]),
+                claims: token_claims,
             };
             let decision = audit::evaluate(&doc, &token);
             let closest_allowed = if decision.allowed {
@@ -162,13 +206,16 @@ pub async fn check_access(
             }
         })
         .collect();
-    // GitHub issues one form per repository; when unsure, the job must pass in every form.
-    let deciding: Vec<&SubjectResult> = if template.is_some() {
-        results.iter().collect()
-    } else if repo.issues_immutable_subjects() {
-        results.iter().filter(|r| r.sub.contains('@')).collect()
-    } else {
-        results.iter().filter(|r| !r.sub.contains('@')).collect()
+    // GitHub sends one form per repository, and says which; when it does not say, the job
+    // must pass in every form.
+    let deciding: Vec<&SubjectResult> = match (template, subject.form) {
+        (None, Some(SubjectForm::Immutable)) => {
+            results.iter().filter(|r| r.sub.contains('@')).collect()
+        }
+        (None, Some(SubjectForm::Name)) => {
+            results.iter().filter(|r| !r.sub.contains('@')).collect()
+        }
+        _ => results.iter().collect(),
     };
     let allowed = !deciding.is_empty() && deciding.iter().all(|r| r.allowed);
     let report = AccessReport {

@@ -14,7 +14,7 @@ pub use destroy::destroy;
 pub use rotate_keys::rotate_keys;
 
 use crate::cloud::aws::{Aws, Identity};
-use crate::cloud::github::{GitHub, RepoInfo};
+use crate::cloud::github::{GitHub, RepoInfo, SubjectFormat};
 use crate::config::{self, AuthMode, OutputFormat, Presentation, Settings};
 use crate::error::{Error, Result};
 use crate::observe::{FirstRound, Observed, first_round, observe};
@@ -31,6 +31,8 @@ pub struct Context {
     pub aws: Aws,
     pub github: GitHub,
     pub repo: RepoInfo,
+    /// The subject GitHub sends for the repository: what `audit` and `check-access` judge by.
+    pub subject: SubjectFormat,
     pub identity: Identity,
     pub desired: Desired,
     pub observed: Observed,
@@ -56,7 +58,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     let FirstRound {
         identity,
         repo,
-        template,
+        subject,
         reads: observed,
     } = first_round(
         &aws,
@@ -75,7 +77,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         &identity,
         &aws.region,
         &identity_of_repo,
-        template.as_deref(),
+        subject.template.as_deref(),
         intent,
     )?;
     let plan = make_plan(&desired, &observed);
@@ -83,6 +85,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         aws,
         github,
         repo,
+        subject,
         identity,
         desired,
         observed,

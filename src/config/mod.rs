@@ -37,6 +37,10 @@ pub struct Settings {
     pub permissions_boundary: Option<String>,
     /// The account the settings were applied to: a caller in another one is stopped.
     pub account_id: Option<String>,
+    /// Pin the repository and owner IDs in the trust (`--no-pin-ids` / `--pin-ids`).
+    pub pin_ids: bool,
+    /// The workflow file `job_workflow_ref` is pinned to (`--pin-workflow`).
+    pub pin_workflow: Option<String>,
 }
 
 // The setting enums are spelled the same by clap (flags) and serde (the file); a test checks it.
@@ -296,8 +300,8 @@ pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str
 pub fn validate(raw: &RawSettings) -> Result<Settings> {
     use table::{
         ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY,
-        OIDC_ISSUER, PERMISSIONS_BOUNDARY, POLICY_NAME, PROFILE, REGION, ROLE_NAME, SECRET_NAME,
-        SECRET_SCOPE, TAGS, USER_NAME,
+        NO_PIN_IDS, OIDC_ISSUER, PERMISSIONS_BOUNDARY, PIN_WORKFLOW, POLICY_NAME, PROFILE, REGION,
+        ROLE_NAME, SECRET_NAME, SECRET_SCOPE, TAGS, USER_NAME,
     };
     let mut errors = Vec::new();
 
@@ -330,6 +334,7 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
     for (setting, value) in [
         (&PERMISSIONS_BOUNDARY, &raw.permissions_boundary),
         (&ACCOUNT_ID, &raw.account_id),
+        (&PIN_WORKFLOW, &raw.pin_workflow),
     ] {
         if let Some(v) = value {
             check(&mut errors, setting, v);
@@ -396,6 +401,14 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         });
     }
 
+    if raw.no_pin_ids && raw.pin_ids {
+        errors.push(InvalidInput {
+            flag: NO_PIN_IDS.flag,
+            problem: "and --pin-ids contradict each other".into(),
+            expected: "one of them: --pin-ids (pin the IDs) or --no-pin-ids (leave them out)",
+        });
+    }
+
     let secret_scope = raw.secret_scope.unwrap_or_default();
     if secret_scope == SecretScope::Environment && raw.environments.is_empty() {
         errors.push(InvalidInput {
@@ -420,9 +433,16 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         scopes: raw.scopes(),
         secret_name: secret_name.to_ascii_uppercase(),
         secret_scope,
-        issuer: Issuer(issuer),
         permissions_boundary: raw.permissions_boundary.clone(),
         account_id: raw.account_id.clone(),
+        // AWS STS evaluates GitHub's claims for the public issuer; enterprise issuers opt in.
+        pin_ids: if issuer == DEFAULT_ISSUER {
+            !raw.no_pin_ids
+        } else {
+            raw.pin_ids
+        },
+        pin_workflow: raw.pin_workflow.clone(),
+        issuer: Issuer(issuer),
     })
 }
 

@@ -290,6 +290,23 @@ pub(super) fn policy_arn(v: &str) -> Check {
     Ok(())
 }
 
+/// A workflow file as `job_workflow_ref` names it: `.github/workflows/NAME.yml`, no wildcard
+/// (that would widen the pin) and no `..` or `@` (which would change what the ref means).
+pub(super) fn workflow_path(v: &str) -> Check {
+    let name = v.strip_prefix(".github/workflows/").unwrap_or_default();
+    let ok = !name.is_empty()
+        && (name.ends_with(".yml") || name.ends_with(".yaml"))
+        && !name.contains('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !name.contains("..");
+    if !ok {
+        return Err("is not a workflow file in .github/workflows/".into());
+    }
+    Ok(())
+}
+
 pub(super) fn account_id(v: &str) -> Check {
     if v.len() != 12 || !v.chars().all(|c| c.is_ascii_digit()) {
         return Err("is not a 12-digit AWS account ID".into());

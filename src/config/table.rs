@@ -86,6 +86,8 @@ impl Layer for bool {
 /// `STATIC field = "flag-name"`, then the value:
 /// - `<"VALUE"> text(form, check)`: one value (`Option<String>`), refused by `check` with
 ///   "expected `form`";
+/// - `<"VALUE"> optional(form, check, default)`: as `text`, but the flag may be given without
+///   a value, which then is `default`;
 /// - `<"VALUE"> list(form, check)`: a repeatable flag (`Vec<String>`), each value checked;
 /// - `choice(Enum)`: one of the enum's spellings (`Option<Enum>`);
 /// - `switch`: on or off (`bool`);
@@ -106,6 +108,14 @@ macro_rules! settings {
     ) => {
         settings!(@rows [$($done)* {$name $field $long Form::Text(Rule::new($expected, $check)), settings!(@presentation $($p)?),
             ($(#[doc = $help])* #[arg(value_name = $value)] pub $field: Option<String>)
+        }] $($rest)*);
+    };
+    (@rows [$($done:tt)*]
+        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt <$value:tt> optional($expected:expr, $check:expr, $missing:expr)
+        $(, $p:ident)?; $($rest:tt)*
+    ) => {
+        settings!(@rows [$($done)* {$name $field $long Form::Text(Rule::new($expected, $check)), settings!(@presentation $($p)?),
+            ($(#[doc = $help])* #[arg(value_name = $value, num_args = 0..=1, default_missing_value = $missing)] pub $field: Option<String>)
         }] $($rest)*);
     };
     (@rows [$($done:tt)*]
@@ -240,6 +250,17 @@ settings! {
         text(
             "https://token.actions.githubusercontent.com[/ENTERPRISE] or https://HOST/_services/token, without a trailing /",
             rules::issuer
+        );
+    /// Trust: leave out the repository and owner ID pins (on by default for the public issuer).
+    NO_PIN_IDS no_pin_ids = "no-pin-ids" switch;
+    /// Trust: pin the repository and owner IDs with an enterprise issuer too (off by default there).
+    PIN_IDS pin_ids = "pin-ids" switch;
+    /// Trust: only this workflow file may assume the role [default PATH: .github/workflows/build-push-ecr-custom.yaml].
+    PIN_WORKFLOW pin_workflow = "pin-workflow" <"PATH">
+        optional(
+            "a workflow file in .github/workflows/, ending in .yml or .yaml",
+            rules::workflow_path,
+            crate::workflow::DEFAULT_WORKFLOW_PATH
         );
     /// Permissions boundary for the push role or user (an IAM policy ARN) [default: none].
     PERMISSIONS_BOUNDARY permissions_boundary = "permissions-boundary" <"ARN">

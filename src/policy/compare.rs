@@ -140,6 +140,20 @@ impl StatementMeaning {
     /// One line per condition, each with everything the statement grants: what `differences`
     /// lists, so that a changed subject shows as one line out and one line in.
     fn facts(&self) -> Vec<String> {
+        let head = self.head();
+        if self.conditions.is_empty() {
+            return vec![head];
+        }
+        self.conditions
+            .iter()
+            .map(|((operator, key), values)| {
+                format!("{head} when {operator} {key} = {}", joined(values))
+            })
+            .collect()
+    }
+
+    /// What the statement grants, without its conditions.
+    fn head(&self) -> String {
         let mut head = vec![format!("Effect {}", self.effect.as_str())];
         if let Some(p) = &self.principal {
             head.push(format!(
@@ -160,16 +174,7 @@ impl StatementMeaning {
                 joined(&r.items)
             ));
         }
-        let head = head.join(" ");
-        if self.conditions.is_empty() {
-            return vec![head];
-        }
-        self.conditions
-            .iter()
-            .map(|((operator, key), values)| {
-                format!("{head} when {operator} {key} = {}", joined(values))
-            })
-            .collect()
+        head.join(" ")
     }
 }
 
@@ -290,6 +295,94 @@ pub fn differences(desired: &Value, live: &Value) -> Vec<String> {
     out
 }
 
+/// One condition value that only one side has.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ValueChange {
+    /// In the desired document only (`+`); else in the live one only (`-`).
+    pub added: bool,
+    /// The condition key without its issuer (`sub`, `repository_id`); other keys whole.
+    pub key: String,
+    pub operator: String,
+    pub value: String,
+}
+
+impl ValueChange {
+    /// `+ sub repo:acme/app:ref:refs/heads/dev`, the operator named unless it is StringEquals.
+    pub fn line(&self) -> String {
+        let sign = if self.added { '+' } else { '-' };
+        format!("{sign} {} {}", self.field(), self.value)
+    }
+
+    /// `sub`, or `sub (StringLike)`.
+    pub fn field(&self) -> String {
+        if self.operator == "StringEquals" {
+            self.key.clone()
+        } else {
+            format!("{} ({})", self.key, self.operator)
+        }
+    }
+}
+
+/// A trust difference value by value: for statements that grant the same (effect, principal,
+/// action), each condition value only one side has; statements that grant something else are
+/// shown whole, as `differences` shows them.
+pub fn value_changes(desired: &Value, live: &Value) -> (Vec<ValueChange>, Vec<String>) {
+    let (Some(want), Some(have)) = (Meaning::of(desired), Meaning::of(live)) else {
+        return (Vec::new(), differences(desired, live));
+    };
+    type Values = BTreeSet<(String, String, String)>;
+    let by_head = |m: &Meaning| -> BTreeMap<String, Values> {
+        let mut out: BTreeMap<String, Values> = BTreeMap::new();
+        for s in &m.statements {
+            let values = out.entry(s.head()).or_default();
+            for ((operator, key), vs) in &s.conditions {
+                values.extend(
+                    vs.iter()
+                        .map(|v| (operator.clone(), key.clone(), v.clone())),
+                );
+            }
+        }
+        out
+    };
+    let (want_heads, have_heads) = (by_head(&want), by_head(&have));
+    let mut values = Vec::new();
+    let mut whole = BTreeSet::new();
+    for (head, wanted) in &want_heads {
+        let Some(existing) = have_heads.get(head) else {
+            let statements = want.statements.iter().filter(|s| &s.head() == head);
+            whole.extend(statements.flat_map(|s| s.facts()).map(|f| format!("+ {f}")));
+            continue;
+        };
+        let changed = [
+            (true, wanted.difference(existing)),
+            (false, existing.difference(wanted)),
+        ];
+        for (added, diff) in changed {
+            values.extend(diff.map(|(operator, key, value)| ValueChange {
+                added,
+                key: short_key(key),
+                operator: operator.clone(),
+                value: value.clone(),
+            }));
+        }
+    }
+    for head in have_heads.keys().filter(|h| !want_heads.contains_key(*h)) {
+        let statements = have.statements.iter().filter(|s| &s.head() == head);
+        whole.extend(statements.flat_map(|s| s.facts()).map(|f| format!("- {f}")));
+    }
+    // Removals first, as `differences` lists them.
+    values.sort_by_key(|v| (v.added, v.key.clone(), v.value.clone()));
+    (values, whole.into_iter().collect())
+}
+
+/// `token.actions.githubusercontent.com:sub` → `sub`; a global key such as `aws:SourceIp` stays.
+fn short_key(key: &str) -> String {
+    match key.rsplit_once(':') {
+        Some((issuer, claim)) if issuer.contains('.') => claim.to_string(),
+        _ => key.to_string(),
+    }
+}
+
 /// Values of the condition keys ending in `:name` (e.g. every `sub` value) per operator, for summaries.
 pub fn condition_values(doc: &Value, name: &str) -> BTreeMap<String, Vec<String>> {
     let suffix = format!(":{}", name.to_ascii_lowercase());
@@ -332,6 +425,51 @@ mod tests {
                 "- Effect Allow Action ecr:putimage Resource *",
                 "+ Effect Allow Action ecr:putimage Resource arn:r"
             ]
+        );
+    }
+
+    #[test]
+    fn a_trust_difference_is_shown_value_by_value() {
+        let trust = |subs: Value, extra: Value| {
+            let mut equals = json!({"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                    "token.actions.githubusercontent.com:sub": subs});
+            if let (Value::Object(e), Value::Object(more)) = (&mut equals, extra) {
+                e.extend(more);
+            }
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:p"},
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": equals}}]})
+        };
+        let live = trust(
+            json!(["repo:acme/app:ref:refs/heads/main"]),
+            json!({"token.actions.githubusercontent.com:repository_id": "2002"}),
+        );
+        let desired = trust(
+            json!([
+                "repo:acme/app:ref:refs/heads/main",
+                "repo:acme/app:ref:refs/heads/dev"
+            ]),
+            json!({}),
+        );
+        let (values, whole) = value_changes(&desired, &live);
+        let lines: Vec<String> = values.iter().map(ValueChange::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "- repository_id 2002",
+                "+ sub repo:acme/app:ref:refs/heads/dev"
+            ]
+        );
+        assert!(whole.is_empty());
+        // Another principal is another statement: shown whole.
+        let mut other = live.clone();
+        other["Statement"][0]["Principal"] = json!({"AWS": "arn:aws:iam::999999999999:root"});
+        let (values, whole) = value_changes(&desired, &other);
+        assert!(values.is_empty());
+        assert_eq!(whole.len(), 5, "{whole:?}");
+        assert!(
+            whole
+                .iter()
+                .any(|l| l.starts_with("- ") && l.contains("999999999999"))
         );
     }
 

@@ -4,10 +4,12 @@ mod compare;
 mod document;
 mod template;
 
-pub use compare::{condition_values, differences, equivalent, normalize};
+pub use compare::{
+    ValueChange, condition_values, differences, equivalent, normalize, value_changes,
+};
 pub use document::{
     BaseOperator, Condition, Effect, Operator, PolicyDocument, PolicyError, Principal, Principals,
     SetQualifier, Statement, Targets, decode_document, parse_policy, parse_policy_str,
     wildcard_match,
 };
-pub use template::{push_document, trust_policy};
+pub use template::{TrustScope, push_document, trust_policy};

@@ -10,23 +10,50 @@ enum Var<'a> {
     List(Vec<String>),
 }
 
-/// The role's trust policy for one provider and a set of `sub` values.
-pub fn trust_policy(provider_arn: &str, issuer_host_path: &str, subjects: &[String]) -> Value {
-    // Conditions under different operators are ANDed, so every subject goes under one operator.
-    let operator = if subjects.iter().any(|s| s.contains(['*', '?'])) {
+/// What a trust policy admits: the `sub` values, and the pins AWS STS checks beside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustScope {
+    pub subjects: Vec<String>,
+    /// `(owner ID, repository ID)`: pinned as `repository_owner_id` and `repository_id`, which
+    /// survive renames and transfers and stop whoever later takes over a freed name.
+    pub ids: Option<(u64, u64)>,
+    /// `job_workflow_ref` values: only that workflow file, on the trusted refs, may assume the role.
+    pub workflow_refs: Vec<String>,
+}
+
+/// The operator for a set of values: conditions under different operators are ANDed, so all the
+/// values of one key go under one operator, `StringLike` as soon as one has a wildcard.
+fn operator_for(values: &[String]) -> &'static str {
+    if values.iter().any(|s| s.contains(['*', '?'])) {
         "StringLike"
     } else {
         "StringEquals"
-    };
-    fill(
+    }
+}
+
+/// The role's trust policy for one provider.
+pub fn trust_policy(provider_arn: &str, issuer_host_path: &str, scope: &TrustScope) -> Value {
+    let mut doc = fill(
         TRUST_TEMPLATE,
         &[
             ("PROVIDER_ARN", Var::Text(provider_arn)),
             ("ISSUER", Var::Text(issuer_host_path)),
-            ("SUB_OPERATOR", Var::Text(operator)),
-            ("SUBJECTS", Var::List(subjects.to_vec())),
+            ("SUB_OPERATOR", Var::Text(operator_for(&scope.subjects))),
+            ("SUBJECTS", Var::List(scope.subjects.clone())),
         ],
-    )
+    );
+    let key = |claim: &str| format!("{issuer_host_path}:{claim}");
+    let condition = &mut doc["Statement"][0]["Condition"];
+    if let Some((owner_id, repo_id)) = scope.ids {
+        condition["StringEquals"][key("repository_id")] = Value::String(repo_id.to_string());
+        condition["StringEquals"][key("repository_owner_id")] = Value::String(owner_id.to_string());
+    }
+    if !scope.workflow_refs.is_empty() {
+        let operator = operator_for(&scope.workflow_refs);
+        let values = scope.workflow_refs.iter().cloned().map(Value::String);
+        condition[operator][key("job_workflow_ref")] = Value::Array(values.collect());
+    }
+    doc
 }
 
 /// The least-privilege push policy of the setup guide, on exactly one repository.
@@ -97,7 +124,10 @@ mod tests {
         let exact = trust_policy(
             "arn:aws:iam::1:oidc-provider/h",
             "h",
-            &["repo:a/b:ref:refs/heads/main".into()],
+            &TrustScope {
+                subjects: vec!["repo:a/b:ref:refs/heads/main".into()],
+                ..TrustScope::default()
+            },
         );
         let cond = &exact["Statement"][0]["Condition"];
         assert_eq!(cond["StringEquals"]["h:aud"], "sts.amazonaws.com");
@@ -110,10 +140,13 @@ mod tests {
         let wild = trust_policy(
             "p",
             "h",
-            &[
-                "repo:a/b:ref:refs/heads/main".into(),
-                "repo:a/b:ref:refs/tags/v*".into(),
-            ],
+            &TrustScope {
+                subjects: vec![
+                    "repo:a/b:ref:refs/heads/main".into(),
+                    "repo:a/b:ref:refs/tags/v*".into(),
+                ],
+                ..TrustScope::default()
+            },
         );
         let cond = &wild["Statement"][0]["Condition"];
         assert_eq!(
@@ -121,6 +154,39 @@ mod tests {
             Some(2)
         );
         assert!(cond["StringEquals"].get("h:sub").is_none());
+    }
+
+    #[test]
+    fn pins_add_their_own_conditions_beside_the_subjects() {
+        let doc = trust_policy(
+            "p",
+            "h",
+            &TrustScope {
+                subjects: vec!["repo:a/b:ref:refs/tags/v*".into()],
+                ids: Some((1001, 2002)),
+                workflow_refs: vec![
+                    "a/b/.github/workflows/w.yaml@refs/heads/main".into(),
+                    "a/b/.github/workflows/w.yaml@refs/tags/v*".into(),
+                ],
+            },
+        );
+        assert_eq!(
+            doc["Statement"][0]["Condition"],
+            json!({
+                "StringEquals": {
+                    "h:aud": "sts.amazonaws.com",
+                    "h:repository_id": "2002",
+                    "h:repository_owner_id": "1001"
+                },
+                "StringLike": {
+                    "h:sub": ["repo:a/b:ref:refs/tags/v*"],
+                    "h:job_workflow_ref": [
+                        "a/b/.github/workflows/w.yaml@refs/heads/main",
+                        "a/b/.github/workflows/w.yaml@refs/tags/v*"
+                    ]
+                }
+            })
+        );
     }
 
     #[test]

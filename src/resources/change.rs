@@ -68,7 +68,7 @@ impl<S> Desire<S> {
 /// One differing field: what the settings ask for and what exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
-    pub field: &'static str,
+    pub field: String,
     pub expected: serde_json::Value,
     pub actual: serde_json::Value,
 }
@@ -117,7 +117,7 @@ impl<Op> Change<Op> {
         actual: serde_json::Value,
     ) -> Self {
         self.differences.push(Difference {
-            field,
+            field: field.to_string(),
             expected,
             actual,
         });

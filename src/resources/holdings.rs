@@ -129,21 +129,21 @@ pub fn differences(fix: &Fix, wanted: &Wanted<'_>, live: &Holdings) -> Vec<Diffe
     let mut out = Vec::new();
     if fix.attach || !fix.detach.is_empty() {
         out.push(Difference {
-            field: "attached_policies",
+            field: "attached_policies".into(),
             expected: json!([wanted.policy_arn]),
             actual: json!(live.attached),
         });
     }
     if !fix.delete_inline.is_empty() {
         out.push(Difference {
-            field: "inline_policies",
+            field: "inline_policies".into(),
             expected: json!([]),
             actual: json!(live.inline),
         });
     }
     if fix.boundary.is_some() {
         out.push(Difference {
-            field: "permissions_boundary",
+            field: "permissions_boundary".into(),
             expected: json!(wanted.boundary),
             actual: json!(live.boundary),
         });

@@ -2,7 +2,7 @@
 //! and it holds exactly the push policy.
 use serde_json::Value;
 
-use super::change::{Action, Desire, Kind};
+use super::change::{Action, Desire, Difference, Kind};
 use super::holdings::{self, BoundaryChange, Fix, Holdings};
 use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{
@@ -192,19 +192,7 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
     }
     let mut changes = Vec::new();
     if !policy::equivalent(&spec.trust, &live.trust) {
-        let mut details = vec!["trust policy:".to_string()];
-        details.extend(
-            policy::differences(&spec.trust, &live.trust)
-                .into_iter()
-                .map(|d| format!("  {d}")),
-        );
-        changes.push(
-            change(Action::Update, details, RoleOp::UpdateTrust).differing(
-                "trust_policy",
-                spec.trust.clone(),
-                live.trust.clone(),
-            ),
-        );
+        changes.push(trust_change(spec, live));
     }
     let wanted = spec.wanted();
     let fix = holdings::fix(&wanted, &live.holdings);
@@ -230,6 +218,46 @@ pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
         &fix,
         &spec.repository,
     )
+}
+
+/// A trust update, shown and reported one condition value per line (`+ sub …`, `- repository_id
+/// 2002`); statements that grant something else are shown whole.
+fn trust_change(spec: &Spec, live: &Live) -> Change {
+    let (values, whole) = policy::value_changes(&spec.trust, &live.trust);
+    let mut details = vec!["trust policy:".to_string()];
+    details.extend(values.iter().map(|v| format!("  {}", v.line())));
+    details.extend(whole.iter().map(|w| format!("  {w}")));
+    let mut change = Change::new(
+        Kind::Role,
+        &spec.name,
+        Action::Update,
+        details,
+        RoleOp::UpdateTrust,
+    );
+    change.differences = values
+        .iter()
+        .map(|v| Difference {
+            field: format!("trust_policy {}", v.field()),
+            expected: if v.added {
+                v.value.clone().into()
+            } else {
+                Value::Null
+            },
+            actual: if v.added {
+                Value::Null
+            } else {
+                v.value.clone().into()
+            },
+        })
+        .collect();
+    if !whole.is_empty() {
+        change.differences.push(Difference {
+            field: "trust_policy".into(),
+            expected: spec.trust.clone(),
+            actual: live.trust.clone(),
+        });
+    }
+    change
 }
 
 impl Spec {
@@ -432,11 +460,19 @@ mod tests {
 
     const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
+    fn trust(subjects: &[&str]) -> Value {
+        let scope = policy::TrustScope {
+            subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            ..policy::TrustScope::default()
+        };
+        policy::trust_policy("arn:p", "h", &scope)
+    }
+
     fn spec() -> Spec {
         Spec {
             name: "r".into(),
             arn: "arn:aws:iam::123456789012:role/r".into(),
-            trust: policy::trust_policy("arn:p", "h", &["repo:a/b:ref:refs/heads/main".into()]),
+            trust: trust(&["repo:a/b:ref:refs/heads/main"]),
             policy_arn: "arn:aws:iam::123456789012:policy/p".into(),
             boundary: None,
             tags: ownership::tags("a/b"),
@@ -474,10 +510,7 @@ mod tests {
     #[test]
     fn widened_trust_and_detached_policy_are_updates() {
         let s = spec();
-        let l = ours(
-            policy::trust_policy("arn:p", "h", &["repo:a/b:*".into()]),
-            &[],
-        );
+        let l = ours(trust(&["repo:a/b:*"]), &[]);
         let changes = diff(&Desire::Present(s.clone()), Some(&l));
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].op, Some(RoleOp::UpdateTrust));

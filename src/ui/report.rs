@@ -1,8 +1,11 @@
 //! Audit reports as a text table, Markdown (for `$GITHUB_STEP_SUMMARY`) or JSON.
 use console::{Style, style};
 
+use serde_json::Value;
+
 use crate::audit::{Report, Status};
 use crate::finding::Severity;
+use crate::plan::Difference;
 
 fn status_style(status: Status) -> Style {
     match status {
@@ -61,10 +64,7 @@ pub fn text(report: &Report, target: &str) -> String {
             nw = name_width
         ));
         for d in &r.differences {
-            out.push_str(&format!(
-                "      {}: expected {} but is {}\n",
-                d.field, d.expected, d.actual
-            ));
+            out.push_str(&format!("      {}\n", difference_line(d)));
         }
         if let Some(note) = &r.note {
             out.push_str(&format!("      {note}\n"));
@@ -107,11 +107,12 @@ pub fn markdown(report: &Report, target: &str) -> String {
         let mut diffs: Vec<String> = r
             .differences
             .iter()
-            .map(|d| {
-                format!(
-                    "`{}`: expected `{}`, is `{}`",
-                    d.field, d.expected, d.actual
-                )
+            .map(|d| match (&d.expected, &d.actual) {
+                (Value::Null, actual) => format!("- `{}` `{}`", d.field, plain(actual)),
+                (expected, Value::Null) => format!("+ `{}` `{}`", d.field, plain(expected)),
+                (expected, actual) => {
+                    format!("`{}`: expected `{}`, is `{}`", d.field, expected, actual)
+                }
             })
             .collect();
         diffs.extend(r.note.clone());
@@ -139,4 +140,22 @@ pub fn markdown(report: &Report, target: &str) -> String {
     }
     out.push_str(&format!("\n{}\n", summary(report)));
     out
+}
+
+/// One difference: a value only one side has as `+`/`-` (green/red), else expected and actual.
+fn difference_line(d: &Difference) -> String {
+    match (&d.expected, &d.actual) {
+        (Value::Null, actual) => style(format!("- {} {}", d.field, plain(actual)))
+            .red()
+            .to_string(),
+        (expected, Value::Null) => style(format!("+ {} {}", d.field, plain(expected)))
+            .green()
+            .to_string(),
+        (expected, actual) => format!("{}: expected {expected} but is {actual}", d.field),
+    }
+}
+
+/// A string value without its JSON quotes.
+fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }

@@ -445,46 +445,73 @@ fn check_access_explains_allow_and_deny() {
     );
 }
 
+/// `check-access` for `repo` with its trust holding only `subjects`: the exit code.
+fn access_with_trust(w: &World, repo: &str, subjects: Value) -> i32 {
+    set_trust(w, &trust(subjects, "StringEquals"));
+    w.cmd()
+        .args([
+            "check-access",
+            "--github-repo",
+            repo,
+            "--ref",
+            "refs/heads/main",
+        ])
+        .run()
+        .code
+}
+
+fn seed_customization(w: &World, repo: &str, answer: Value) {
+    w.post(
+        &format!("{}/_standin/repos/{repo}/seed", w.github),
+        json!({"oidc_sub": answer}),
+    );
+}
+
 #[test]
-fn check_access_uses_the_subject_form_github_issues_for_the_repository() {
+fn check_access_judges_by_the_subject_form_github_says_it_sends() {
     let w = World::start();
-    w.add_repo("acme/old", 1001, 3003, "2020-01-01T00:00:00Z");
     w.apply(&[]).success();
-    let name_only = trust(json!(["repo:acme/old:ref:refs/heads/main"]), "StringEquals");
-    set_trust(&w, &name_only);
-    let old = w
-        .cmd()
-        .args([
-            "check-access",
-            "--github-repo",
-            "acme/old",
-            "--ref",
-            "refs/heads/main",
-        ])
-        .run();
-    assert_eq!(
-        old.code, 0,
-        "an old repository's tokens carry the name form: {}",
-        old.stdout
-    );
-    w.add_repo("acme/new", 1001, 4004, "2026-08-01T00:00:00Z");
-    set_trust(
+    let name = |r: &str| json!([format!("repo:acme/{r}:ref:refs/heads/main")]);
+    let ids = |r: &str, id: u64| json!([format!("repo:acme@1001/{r}@{id}:ref:refs/heads/main")]);
+
+    // Created before 2026 and opted in: the immutable form, named by the prefix.
+    w.add_repo("acme/optin", 1001, 3003, "2020-01-01T00:00:00Z");
+    seed_customization(
         &w,
-        &trust(json!(["repo:acme/new:ref:refs/heads/main"]), "StringEquals"),
+        "acme/optin",
+        json!({"use_default": true, "use_immutable_subject": true, "sub_claim_prefix": "repo:acme@1001/optin@3003"}),
     );
-    let new = w
-        .cmd()
-        .args([
-            "check-access",
-            "--github-repo",
-            "acme/new",
-            "--ref",
-            "refs/heads/main",
-        ])
-        .run();
-    assert_eq!(
-        new.code, 2,
-        "a new repository's tokens carry the immutable form: {}",
-        new.stdout
+    assert_eq!(access_with_trust(&w, "acme/optin", name("optin")), 2);
+    assert_eq!(access_with_trust(&w, "acme/optin", ids("optin", 3003)), 0);
+
+    // A prefix in the name form decides, whatever the repository's dates.
+    w.add_repo("acme/named", 1001, 4004, "2026-09-01T00:00:00Z");
+    seed_customization(
+        &w,
+        "acme/named",
+        json!({"use_default": true, "use_immutable_subject": false, "sub_claim_prefix": "repo:acme/named"}),
     );
+    assert_eq!(access_with_trust(&w, "acme/named", name("named")), 0);
+    assert_eq!(access_with_trust(&w, "acme/named", ids("named", 4004)), 2);
+
+    // New since the cutover: `false` as the flag, the IDs in the prefix.
+    w.add_repo("acme/fresh", 1001, 5005, "2026-08-01T00:00:00Z");
+    seed_customization(
+        &w,
+        "acme/fresh",
+        json!({"use_default": true, "use_immutable_subject": false, "sub_claim_prefix": "repo:acme@1001/fresh@5005"}),
+    );
+    assert_eq!(access_with_trust(&w, "acme/fresh", name("fresh")), 2);
+    assert_eq!(access_with_trust(&w, "acme/fresh", ids("fresh", 5005)), 0);
+
+    // The endpoint fails: either form may come, so the trust must admit both.
+    w.add_repo("acme/unsure", 1001, 6006, "2026-08-01T00:00:00Z");
+    w.github_faults(json!([{"method": "GET", "path_regex": "/repos/acme/unsure/actions/oidc/customization/sub$", "status": 500, "times": 100}]));
+    assert_eq!(access_with_trust(&w, "acme/unsure", name("unsure")), 2);
+    assert_eq!(access_with_trust(&w, "acme/unsure", ids("unsure", 6006)), 2);
+    let both = json!([
+        "repo:acme/unsure:ref:refs/heads/main",
+        "repo:acme@1001/unsure@6006:ref:refs/heads/main"
+    ]);
+    assert_eq!(access_with_trust(&w, "acme/unsure", both), 0);
 }
