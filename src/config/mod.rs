@@ -276,6 +276,10 @@ pub fn is_github_repo(v: &str) -> bool {
 
 /// Flags win over the file; a list given on the command line replaces the file's list.
 pub fn merge(flags: &RawSettings, file: RawSettings) -> RawSettings {
+    let mut file = file;
+    // Of two switches that say opposite things, the command line's wins over the file's.
+    file.no_pin_ids &= !flags.pin_ids;
+    file.pin_ids &= !flags.no_pin_ids;
     flags.clone().over(file)
 }
 

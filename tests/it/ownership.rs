@@ -35,6 +35,8 @@ fn app_main_trust() -> Value {
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:repository_id": "2002",
+            "token.actions.githubusercontent.com:repository_owner_id": "1001",
             "token.actions.githubusercontent.com:sub": [
                 "repo:acme/app:ref:refs/heads/main",
                 "repo:acme@1001/app@2002:ref:refs/heads/main"]}}}]})
