@@ -12,6 +12,10 @@ pub type Change = super::change::Change<PolicyOp>;
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
+/// Also what `export` writes: IAM cannot change a policy's description, so an engine that saw
+/// another text would replace the policy.
+pub const DESCRIPTION: &str = "Push images to one ECR repository (managed by skyecr-bootstrap)";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
     pub name: String,
@@ -180,7 +184,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &PolicyOp) -> Result<()> {
             .iam
             .create_policy()
             .policy_name(&spec.name)
-            .description("Push images to one ECR repository (managed by skyecr-bootstrap)")
+            .description(DESCRIPTION)
             .policy_document(spec.document.to_string())
             .send()
             .await

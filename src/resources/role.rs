@@ -10,7 +10,8 @@ use crate::policy;
 
 pub type Change = super::change::Change<RoleOp>;
 
-const DESCRIPTION: &str =
+/// Also what `export` writes: an engine that saw another text would change the role.
+pub const DESCRIPTION: &str =
     "GitHub Actions pushes images to Amazon ECR (managed by skyecr-bootstrap)";
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,379 @@
+//! Export: the desired state and what exists, as one model that `terraform` and
+//! `cloudformation` write as infrastructure-as-code, with an import for everything that exists.
+//! Pure: built from the same `Desired` and `Observed` that `plan` compares.
+pub mod cloudformation;
+pub mod document;
+pub mod files;
+pub mod terraform;
+
+use serde_json::Value;
+
+use crate::cloud::github::Place;
+use crate::config::{Encryption, RepoName};
+use crate::observe::Observed;
+use crate::resources::change::Desire;
+use crate::resources::{ownership, push_policy, role};
+use crate::spec::Desired;
+
+/// Which engine the export is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// OpenTofu or Terraform ≥ 1.6, with `import` blocks.
+    Terraform,
+    /// A CloudFormation template and the resources-to-import file.
+    Cloudformation,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Terraform => "terraform",
+            Format::Cloudformation => "cloudformation",
+        }
+    }
+
+    /// What the engine adopts instead of creating.
+    pub fn imports(self, setup: &Setup) -> Vec<Import> {
+        match self {
+            Format::Terraform => terraform::imports(setup),
+            Format::Cloudformation => cloudformation::imports(setup),
+        }
+    }
+
+    pub fn render(self, setup: &Setup) -> Vec<File> {
+        match self {
+            Format::Terraform => terraform::render(setup),
+            Format::Cloudformation => cloudformation::render(setup),
+        }
+    }
+}
+
+/// One file of an export, its path relative to the export directory (`/`-separated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub contents: String,
+}
+
+/// How an existing resource is taken over: the engine's address and the ID it imports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Import {
+    pub address: String,
+    pub id: String,
+}
+
+/// Everything an export describes, in the tool's own terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    pub account_id: String,
+    pub region: String,
+    /// GitHub's canonical spelling, as the tags and the subjects use it.
+    pub repo: RepoName,
+    /// The tags the tool puts on the role, user, policy and repository.
+    pub tags: Vec<(String, String)>,
+    /// OIDC mode only.
+    pub provider: Option<Provider>,
+    pub principal: Principal,
+    pub policy: Policy,
+    pub repository: Repository,
+    /// The role ARN secrets (OIDC mode); access keys are never exported.
+    pub secrets: Vec<Secret>,
+    pub variables: Vec<Variable>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    pub url: String,
+    pub arn: String,
+    pub client_id: String,
+    pub source: ProviderSource,
+}
+
+/// The provider serves every role of the account that trusts GitHub, so an existing one is
+/// only referenced: handing it to one repository's configuration would let that
+/// configuration delete it under the others. Whether the tool created it cannot be read yet
+/// (the provider's tags are not observed), so every existing provider counts as shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderSource {
+    /// Exists: a Terraform data source; left out of a CloudFormation stack.
+    Shared,
+    /// Missing (`--allow-drift`): created by the engine, tagged as the tool tags it.
+    Created,
+}
+
+impl Provider {
+    pub fn tags(&self) -> Vec<(String, String)> {
+        ownership::provider_tags()
+    }
+}
+
+/// Who pushes: the OIDC role, or the access-key user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    Role(Role),
+    User(User),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub arn: String,
+    pub description: &'static str,
+    pub trust: Value,
+    pub exists: bool,
+    /// The push policy is attached to it already.
+    pub attached: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub name: String,
+    pub exists: bool,
+    pub attached: bool,
+}
+
+impl Principal {
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Role(r) => &r.name,
+            Principal::User(u) => &u.name,
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        match self {
+            Principal::Role(r) => r.exists,
+            Principal::User(u) => u.exists,
+        }
+    }
+
+    pub fn attached(&self) -> bool {
+        match self {
+            Principal::Role(r) => r.attached,
+            Principal::User(u) => u.attached,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub arn: String,
+    pub description: &'static str,
+    pub document: Value,
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub name: String,
+    pub scan_on_push: bool,
+    /// Not a setting: what exists is kept (`MUTABLE`, ECR's default, for a new repository).
+    pub tag_mutability: String,
+    /// `AES256` or `KMS`, as ECR and both engines spell it.
+    pub encryption_type: &'static str,
+    pub kms_key: Option<String>,
+    pub exists: bool,
+}
+
+/// The role ARN secret, in the repository or in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub environment: Option<String>,
+    pub name: String,
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    pub value: String,
+    pub exists: bool,
+}
+
+/// The model of what the settings want, marking what exists. `None` when the desired state
+/// holds neither a role nor a user (a teardown), which has nothing to export.
+pub fn setup(
+    desired: &Desired,
+    observed: &Observed,
+    repo: &RepoName,
+    account_id: &str,
+    region: &str,
+) -> Option<Setup> {
+    let policy_spec = desired.policy.present()?;
+    let attached = |arns: &[String]| arns.contains(&policy_spec.arn);
+    let principal = match (
+        desired.role.as_ref().and_then(Desire::present),
+        desired.user.as_ref().and_then(Desire::present),
+    ) {
+        (Some(spec), _) => Principal::Role(Role {
+            name: spec.name.clone(),
+            arn: spec.arn.clone(),
+            description: role::DESCRIPTION,
+            trust: spec.trust.clone(),
+            exists: observed.role.is_some(),
+            attached: observed
+                .role
+                .as_ref()
+                .is_some_and(|r| attached(&r.attached_policy_arns)),
+        }),
+        (None, Some(spec)) => Principal::User(User {
+            name: spec.name.clone(),
+            exists: observed.user.is_some(),
+            attached: observed
+                .user
+                .as_ref()
+                .is_some_and(|u| attached(&u.attached_policy_arns)),
+        }),
+        (None, None) => return None,
+    };
+    let provider = desired
+        .provider
+        .as_ref()
+        .and_then(Desire::present)
+        .map(|spec| Provider {
+            url: spec.url.clone(),
+            arn: spec.arn.clone(),
+            client_id: spec.client_id.clone(),
+            source: if observed.provider.is_some() {
+                ProviderSource::Shared
+            } else {
+                ProviderSource::Created
+            },
+        });
+    let repository = repository(desired, observed)?;
+    let secrets = desired
+        .secrets
+        .iter()
+        .zip(&observed.secrets)
+        .filter_map(|(d, live)| {
+            d.present().map(|spec| Secret {
+                environment: match &spec.place {
+                    Place::Repository => None,
+                    Place::Environment(e) => Some(e.clone()),
+                },
+                name: spec.name.clone(),
+                exists: live.secret.is_some(),
+            })
+        })
+        .collect();
+    let variables = desired
+        .variables
+        .iter()
+        .zip(&observed.variables)
+        .filter_map(|(d, live)| {
+            d.present().map(|spec| Variable {
+                name: spec.name.clone(),
+                value: spec.value.clone(),
+                exists: live.is_some(),
+            })
+        })
+        .collect();
+    Some(Setup {
+        account_id: account_id.to_string(),
+        region: region.to_string(),
+        repo: repo.clone(),
+        tags: ownership::tags(&repo.to_string()),
+        provider,
+        principal,
+        policy: Policy {
+            name: policy_spec.name.clone(),
+            arn: policy_spec.arn.clone(),
+            description: push_policy::DESCRIPTION,
+            document: policy_spec.document.clone(),
+            exists: observed.policy.is_some(),
+        },
+        repository,
+        secrets,
+        variables,
+    })
+}
+
+fn repository(desired: &Desired, observed: &Observed) -> Option<Repository> {
+    let spec = desired.repository.present()?;
+    let live = observed.repository.as_ref();
+    let (encryption_type, kms_key) = match (&spec.encryption, live) {
+        (Encryption::Aes256, _) => ("AES256", None),
+        // ECR reports the key's ARN even when the settings name an alias or no key at all;
+        // both engines compare the text and would replace the repository over a different one.
+        (Encryption::Kms(_), Some(l)) if l.encryption_type == "KMS" => ("KMS", l.kms_key.clone()),
+        (Encryption::Kms(key), _) => ("KMS", key.clone()),
+    };
+    Some(Repository {
+        name: spec.name.clone(),
+        scan_on_push: spec.scan_on_push,
+        tag_mutability: live
+            .map(|l| l.tag_mutability.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "MUTABLE".into()),
+        encryption_type,
+        kms_key,
+        exists: live.is_some(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A converged OIDC setup: everything exists, the provider is shared.
+    pub fn oidc_setup() -> Setup {
+        Setup {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            repo: RepoName {
+                owner: "acme".into(),
+                name: "app".into(),
+            },
+            tags: ownership::tags("acme/app"),
+            provider: Some(Provider {
+                url: "https://token.actions.githubusercontent.com".into(),
+                arn: "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+                    .into(),
+                client_id: "sts.amazonaws.com".into(),
+                source: ProviderSource::Shared,
+            }),
+            principal: Principal::Role(Role {
+                name: "GitHubActions-SkyPilot-ECR".into(),
+                arn: "arn:aws:iam::123456789012:role/GitHubActions-SkyPilot-ECR".into(),
+                description: role::DESCRIPTION,
+                trust: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}),
+                exists: true,
+                attached: true,
+            }),
+            policy: Policy {
+                name: "SkyPilot-ECR-Push".into(),
+                arn: "arn:aws:iam::123456789012:policy/SkyPilot-ECR-Push".into(),
+                description: push_policy::DESCRIPTION,
+                document: json!({"Version": "2012-10-17", "Statement": []}),
+                exists: true,
+            },
+            repository: Repository {
+                name: "skypilot".into(),
+                scan_on_push: true,
+                tag_mutability: "MUTABLE".into(),
+                encryption_type: "AES256",
+                kms_key: None,
+                exists: true,
+            },
+            secrets: vec![Secret {
+                environment: None,
+                name: "AWS_ECR_ROLE_ARN".into(),
+                exists: true,
+            }],
+            variables: vec![
+                Variable {
+                    name: "AWS_REGION".into(),
+                    value: "us-east-1".into(),
+                    exists: true,
+                },
+                Variable {
+                    name: "ECR_REPOSITORY".into(),
+                    value: "skypilot".into(),
+                    exists: true,
+                },
+            ],
+        }
+    }
+}
