@@ -109,7 +109,7 @@ pub enum Command {
         after_help = "Examples:\n  skyecr-bootstrap export --format terraform --out infra/ecr\n  skyecr-bootstrap export --format cloudformation --out infra/ecr-stack --output json\n\nRefuses (exit 1) while `plan` shows changes: run `apply` first, or pass --allow-drift.\nDIR is created when missing; a non-empty DIR must hold an earlier export, unless --force."
     )]
     Export {
-        /// The engine to write for.
+        /// terraform: OpenTofu/Terraform ≥ 1.6 with import blocks; cloudformation: a template and resources-to-import.json.
         #[arg(long, value_enum)]
         format: crate::export::Format,
         /// Directory to write into.

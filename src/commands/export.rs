@@ -54,6 +54,8 @@ pub async fn export(
     presentation: Presentation,
     request: ExportRequest,
 ) -> Result<ExitStatus> {
+    // Before any read: a directory that cannot take the export is known at once.
+    files::check(&request.out, request.force)?;
     let ctx = observe_and_plan(settings, Intent::default()).await?;
     if !ctx.plan.changes.is_empty() {
         if !request.allow_drift {

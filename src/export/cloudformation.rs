@@ -256,8 +256,8 @@ fn readme(setup: &Setup, stack: &str, imported: usize, total: usize) -> String {
         }
         out.push_str(
             "After the import, drift detection (`aws cloudformation detect-stack-drift`) reporting\n\
-             `IN_SYNC` means AWS is exactly as the template says, and the stack owns these resources:\n\
-             stop running `skyecr-bootstrap apply` or `destroy` for the AWS side.\n\n",
+             `IN_SYNC` means AWS is exactly as the template says. The stack owns these resources\n\
+             then: change them through it, not with `skyecr-bootstrap apply` or `destroy`.\n\n",
         );
     } else {
         out.push_str(&format!(
@@ -280,8 +280,8 @@ fn readme(setup: &Setup, stack: &str, imported: usize, total: usize) -> String {
     }
     out.push_str(
         "- the managed policy's tags: CloudFormation has no Tags property for it, so it keeps the ones it has.\n\
-         - GitHub's secrets and variables (CloudFormation has no type for them): `skyecr-bootstrap apply`\n  \
-         keeps writing them, or manage them with the Terraform export.\n",
+         - GitHub's secrets and variables (CloudFormation has no type for them): they stay as the tool\n  \
+         wrote them, and need no change while the role and the repository keep their names.\n",
     );
     if let Principal::User(user) = &setup.principal {
         out.push_str(&format!(

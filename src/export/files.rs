@@ -26,8 +26,9 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("cannot {what} {}: {e}", path.display()))
 }
 
-/// A directory to write into: created when missing; a symbolic link or a file is refused.
-fn real_directory(path: &Path) -> Result<()> {
+/// Whether `path` is a directory to write into (`false`: missing); a symbolic link or a file is
+/// refused, so that nothing lands where a link points.
+fn directory(path: &Path) -> Result<bool> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => Err(Error::Usage(format!(
             "{} is a symbolic link; export writes only into a real directory, so that nothing lands where the link points.\n  Pass the directory the link points to, or another --out.",
@@ -37,12 +38,38 @@ fn real_directory(path: &Path) -> Result<()> {
             "{} exists and is not a directory; choose another --out.",
             path.display()
         ))),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::create_dir_all(path).map_err(|e| io("create", path, e))
-        }
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(io("read", path, e)),
     }
+}
+
+/// A directory to write into, created when missing.
+fn real_directory(path: &Path) -> Result<()> {
+    if !directory(path)? {
+        fs::create_dir_all(path).map_err(|e| io("create", path, e))?;
+    }
+    Ok(())
+}
+
+/// Refuses a directory the export may not write into: a link, a file, or one with other
+/// content and no earlier export (unless `force`). Run before anything is read, and again
+/// before writing.
+pub fn check(dir: &Path, force: bool) -> Result<()> {
+    if !directory(dir)? || force || previous(dir).is_some() {
+        return Ok(());
+    }
+    let empty = fs::read_dir(dir)
+        .map_err(|e| io("read", dir, e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} is not empty and holds no earlier export (no {MANIFEST}); nothing was written.\n  Choose a new or empty directory, or pass --force to write into it (files with the export's names are replaced, others are left alone).",
+        dir.display()
+    )))
 }
 
 /// A path of an earlier manifest, kept only when it stays inside the directory.
@@ -101,18 +128,9 @@ fn write_atomically(path: &Path, contents: &str) -> Result<()> {
 /// Writes the export's files into `dir`, then the manifest. A directory with other content and
 /// no earlier export is refused unless `force`.
 pub fn write(dir: &Path, format: Format, files: &[File], force: bool) -> Result<Written> {
+    check(dir, force)?;
     real_directory(dir)?;
     let earlier = previous(dir);
-    let empty = fs::read_dir(dir)
-        .map_err(|e| io("read", dir, e))?
-        .next()
-        .is_none();
-    if earlier.is_none() && !empty && !force {
-        return Err(Error::Usage(format!(
-            "{} is not empty and holds no earlier export (no {MANIFEST}); nothing was written.\n  Choose a new or empty directory, or pass --force to write into it (files with the export's names are replaced, others are left alone).",
-            dir.display()
-        )));
-    }
     let mut names = Vec::new();
     for file in files {
         let relative = inside(&file.path).ok_or_else(|| {

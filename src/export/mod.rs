@@ -18,9 +18,10 @@ use crate::spec::Desired;
 /// Which engine the export is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// OpenTofu or Terraform ≥ 1.6, with `import` blocks.
+    // OpenTofu or Terraform ≥ 1.6, with `import` blocks. (Plain comments: doc comments would
+    // turn the whole `export --help` into clap's long form.)
     Terraform,
-    /// A CloudFormation template and the resources-to-import file.
+    // A CloudFormation template and the resources-to-import file.
     Cloudformation,
 }
 

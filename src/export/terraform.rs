@@ -481,21 +481,26 @@ fn imports_tf(imports: &[Import]) -> String {
 }
 
 fn readme(setup: &Setup, imports: &[Import]) -> String {
+    let n = imports.len();
+    let adopted = if n == 0 {
+        "nothing of it exists yet, so nothing is imported: the plan creates it all".to_string()
+    } else {
+        format!("`imports.tf` adopts the {n} resource(s) that exist")
+    };
     let mut out = format!(
         "# {repo}: GitHub Actions → Amazon ECR, as OpenTofu/Terraform\n\n\
          Written by `skyecr-bootstrap export` from the setup it made for {repo} in AWS account\n\
          {account} ({region}). `main.tf` describes it, `policies/` holds the policy documents\n\
-         exactly as the tool applies them, and `imports.tf` adopts the {n} resource(s) that exist.\n\n\
+         exactly as the tool applies them, and {adopted}.\n\n\
          ## Take over\n\n\
          ```sh\n\
          export GITHUB_TOKEN=...   # may write {repo}'s Actions secrets and variables\n\
          tofu init && tofu plan    # or: terraform init && terraform plan (>= 1.6)\n\
          ```\n\n\
-         The plan imports {n} resource(s). Expected in the first plan, and harmless:\n\n",
+         Expected in the first plan besides the {n} import(s), and harmless:\n\n",
         repo = setup.repo,
         account = setup.account_id,
         region = setup.region,
-        n = imports.len(),
     );
     if !setup.secrets.is_empty() {
         out.push_str(
