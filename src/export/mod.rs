@@ -133,29 +133,6 @@ pub struct User {
     pub attached: bool,
 }
 
-impl Principal {
-    pub fn name(&self) -> &str {
-        match self {
-            Principal::Role(r) => &r.name,
-            Principal::User(u) => &u.name,
-        }
-    }
-
-    pub fn exists(&self) -> bool {
-        match self {
-            Principal::Role(r) => r.exists,
-            Principal::User(u) => u.exists,
-        }
-    }
-
-    pub fn attached(&self) -> bool {
-        match self {
-            Principal::Role(r) => r.attached,
-            Principal::User(u) => u.attached,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub name: String,
@@ -317,6 +294,156 @@ fn repository(desired: &Desired, observed: &Observed) -> Option<Repository> {
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    use crate::cloud::aws::Identity;
+    use crate::cloud::github::{SecretMeta, Variable as LiveVariable};
+    use crate::config::{self, FileSettings};
+    use crate::resources::{oidc_provider, repository as ecr, role as iam_role, secret};
+    use crate::spec::{self, Intent, RepoIdentity};
+
+    fn desired(extra: serde_json::Value) -> Desired {
+        let mut raw = json!({"github_repo": "acme/app", "branches": ["main"]});
+        raw.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let file: FileSettings = serde_json::from_value(raw).unwrap();
+        let settings = config::validate(&file).unwrap();
+        let identity = Identity {
+            account_id: "123456789012".into(),
+            caller_arn: "arn:aws:iam::123456789012:user/ops".into(),
+            partition: "aws".into(),
+        };
+        let repo = RepoIdentity {
+            owner: "acme".into(),
+            name: "app".into(),
+            ids: Some((1001, 2002)),
+        };
+        spec::desired(
+            &settings,
+            &identity,
+            "us-east-1",
+            &repo,
+            None,
+            Intent::default(),
+        )
+        .unwrap()
+    }
+
+    fn model(desired: &Desired, observed: &Observed) -> Setup {
+        let repo = RepoName {
+            owner: "acme".into(),
+            name: "app".into(),
+        };
+        setup(desired, observed, &repo, "123456789012", "us-east-1").unwrap()
+    }
+
+    fn nothing(desired: &Desired) -> Observed {
+        Observed {
+            secrets: desired
+                .secrets
+                .iter()
+                .map(|_| secret::Live {
+                    environment_exists: false,
+                    secret: None,
+                    fingerprint: None,
+                    key: None,
+                })
+                .collect(),
+            variables: vec![None, None],
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn nothing_observed_is_all_to_create_with_a_provider_of_its_own() {
+        let d = desired(json!({}));
+        let s = model(&d, &nothing(&d));
+        assert_eq!(
+            s.provider.as_ref().map(|p| p.source),
+            Some(ProviderSource::Created)
+        );
+        let Principal::Role(role) = &s.principal else {
+            panic!("OIDC mode exports a role")
+        };
+        assert!(!role.exists && !role.attached && !s.policy.exists && !s.repository.exists);
+        assert_eq!(s.secrets.len(), 1);
+        assert!(s.secrets.iter().all(|x| !x.exists));
+        assert_eq!(s.tags, ownership::tags("acme/app"));
+        assert_eq!(s.repository.tag_mutability, "MUTABLE");
+    }
+
+    #[test]
+    fn what_exists_is_marked_and_an_existing_provider_is_shared() {
+        let d = desired(json!({}));
+        let Some(Desire::Present(role_spec)) = &d.role else {
+            panic!("OIDC mode wants a role")
+        };
+        let mut o = nothing(&d);
+        o.provider = Some(oidc_provider::Live {
+            client_ids: vec!["sts.amazonaws.com".into()],
+            trusted_by: vec![],
+        });
+        o.role = Some(iam_role::Live {
+            trust: role_spec.trust.clone(),
+            attached_policy_arns: vec!["arn:aws:iam::123456789012:policy/other".into()],
+        });
+        o.secrets[0].secret = Some(SecretMeta {
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        });
+        o.variables[1] = Some(LiveVariable {
+            value: "skypilot".into(),
+            updated_at: String::new(),
+        });
+        let s = model(&d, &o);
+        assert_eq!(s.provider.map(|p| p.source), Some(ProviderSource::Shared));
+        let Principal::Role(role) = &s.principal else {
+            panic!("OIDC mode exports a role")
+        };
+        // Another policy attached is not the push policy's attachment.
+        assert!(role.exists && !role.attached);
+        assert!(s.secrets[0].exists);
+        let exists: Vec<bool> = s.variables.iter().map(|v| v.exists).collect();
+        assert_eq!(exists, [false, true]);
+    }
+
+    #[test]
+    fn kms_keys_are_written_as_ecr_reports_them() {
+        let alias = "arn:aws:kms:us-east-1:123456789012:alias/images";
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let d = desired(json!({"encryption": "kms", "kms_key": alias}));
+        // Nothing yet: the engine creates it with the settings' alias.
+        let s = model(&d, &nothing(&d));
+        assert_eq!(
+            (
+                s.repository.encryption_type,
+                s.repository.kms_key.as_deref()
+            ),
+            ("KMS", Some(alias))
+        );
+        // Existing: the key ARN ECR reports, which an engine compares as text.
+        let mut o = nothing(&d);
+        o.repository = Some(ecr::Live {
+            scan_on_push: true,
+            encryption_type: "KMS".into(),
+            kms_key: Some(key.into()),
+            tag_mutability: "IMMUTABLE".into(),
+            holds_images: false,
+        });
+        let s = model(&d, &o);
+        assert_eq!(s.repository.kms_key.as_deref(), Some(key));
+        assert_eq!(s.repository.tag_mutability, "IMMUTABLE");
+    }
+
+    #[test]
+    fn access_key_mode_exports_the_user_and_no_secret() {
+        let d = desired(json!({"auth": "access-key"}));
+        let s = model(&d, &nothing(&d));
+        assert!(
+            matches!(&s.principal, Principal::User(u) if u.name == "github-actions-skypilot-ecr")
+        );
+        assert!(s.provider.is_none() && s.secrets.is_empty());
+        assert_eq!(s.variables.len(), 2);
+    }
 
     /// A converged OIDC setup: everything exists, the provider is shared.
     pub fn oidc_setup() -> Setup {
