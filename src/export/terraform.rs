@@ -242,17 +242,17 @@ fn versions_tf() -> String {
                 "required_providers",
                 vec![
                     Item::Comment(
-                        "5.81 made the OIDC provider's thumbprint_list optional (AWS validates GitHub itself).".into(),
+                        "6.x: the OIDC provider's thumbprint_list is optional (AWS validates GitHub itself).".into(),
                     ),
                     Item::Map(
                         "aws".into(),
                         vec![
                             ("source".into(), lit("hashicorp/aws")),
-                            ("version".into(), lit(">= 5.81")),
+                            ("version".into(), lit(">= 6.0")),
                         ],
                     ),
                     Item::Comment(
-                        "6.12 brought `value` on secrets and the REPOSITORY:NAME import IDs used in imports.tf.".into(),
+                        "6.12: the first with `value` on secrets (imports.tf's REPOSITORY:NAME IDs hold from 6.11).".into(),
                     ),
                     Item::Map(
                         "github".into(),

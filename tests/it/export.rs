@@ -852,7 +852,11 @@ fn export_refuses_while_what_exists_differs_from_the_settings() {
     // --allow-drift exports the settings, not what drifted, and still repairs nothing.
     w.clear_requests();
     export(&w, "terraform", &out_dir, &["--allow-drift"]).success();
-    assert_eq!(w.writes(), Vec::<String>::new(), "export wrote to AWS or GitHub");
+    assert_eq!(
+        w.writes(),
+        Vec::<String>::new(),
+        "export wrote to AWS or GitHub"
+    );
     let parsed = hcl(&out_dir);
     let repository = block(
         &parsed["main.tf"],
