@@ -125,6 +125,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write the setup as OpenTofu/Terraform or CloudFormation, importing what exists; AWS and GitHub are only read.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap export --format terraform --out infra/ecr\n  skyecr-bootstrap export --format cloudformation --out infra/ecr-stack --output json\n\nRefuses (exit 1) while `plan` shows changes: run `apply` first, or pass --allow-drift.\nDIR is created when missing; a non-empty DIR must hold an earlier export, unless --force."
+    )]
+    Export {
+        /// terraform: OpenTofu/Terraform ≥ 1.6 with import blocks; cloudformation: a template and resources-to-import.json.
+        #[arg(long, value_enum)]
+        format: crate::export::Format,
+        /// Directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Export even though what exists differs from the settings.
+        #[arg(long)]
+        allow_drift: bool,
+        /// Write into a non-empty directory that holds no earlier export.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a shell completion script on stdout.
     #[command(
         after_help = "Examples:\n  skyecr-bootstrap completions bash > ~/.local/share/bash-completion/completions/skyecr-bootstrap\n  skyecr-bootstrap completions zsh > \"${fpath[1]}/_skyecr-bootstrap\"\n  skyecr-bootstrap completions fish > ~/.config/fish/completions/skyecr-bootstrap.fish"

@@ -6,6 +6,7 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod finding;
 pub mod observe;
@@ -137,6 +138,20 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             // The job's environment comes from the command line only, never from skyecr.json's scopes.
             let job = commands::Job::from_flags(git_ref, &cli.settings.values.environments, event)?;
             commands::check_access(&settings()?, presentation, job).await
+        }
+        Command::Export {
+            format,
+            out,
+            allow_drift,
+            force,
+        } => {
+            let request = commands::ExportRequest {
+                format,
+                out,
+                allow_drift,
+                force,
+            };
+            commands::export(&settings()?, presentation, request).await
         }
         Command::Workflow {
             path,

@@ -3,6 +3,7 @@ mod audit;
 mod check_access;
 mod completions;
 mod destroy;
+mod export;
 mod init;
 mod plan_apply;
 mod rotate_keys;
@@ -11,6 +12,7 @@ mod workflow;
 pub use audit::audit;
 pub use check_access::{Job, check_access};
 pub use destroy::destroy;
+pub use export::{ExportRequest, export};
 pub use rotate_keys::rotate_keys;
 
 use crate::cloud::aws::{Aws, Identity};

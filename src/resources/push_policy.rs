@@ -14,8 +14,10 @@ pub type Change = super::change::Change<PolicyOp>;
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
-/// Also how a policy of an earlier, untagged version is recognised as the tool's.
-const DESCRIPTION: &str = "Push images to one ECR repository (managed by skyecr-bootstrap)";
+/// Also how a policy of an earlier, untagged version is recognised as the tool's, and what
+/// `export` writes (IAM cannot change a policy's description: an engine that saw another text
+/// would replace the policy).
+pub const DESCRIPTION: &str = "Push images to one ECR repository (managed by skyecr-bootstrap)";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

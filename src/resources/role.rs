@@ -14,8 +14,9 @@ use crate::policy;
 
 pub type Change = super::change::Change<RoleOp>;
 
-/// Also how a role of an earlier, untagged version is recognised as the tool's.
-const DESCRIPTION: &str =
+/// Also how a role of an earlier, untagged version is recognised as the tool's, and what
+/// `export` writes (an engine that saw another text would change the role).
+pub const DESCRIPTION: &str =
     "GitHub Actions pushes images to Amazon ECR (managed by skyecr-bootstrap)";
 
 #[derive(Debug, Clone, PartialEq)]

@@ -78,6 +78,11 @@ fn help_destroy() {
 }
 
 #[test]
+fn help_export() {
+    assert_snapshot!(help(&["export", "--help"]));
+}
+
+#[test]
 fn help_rotate_keys() {
     assert_snapshot!(help(&["rotate-keys", "--help"]));
 }
@@ -97,6 +102,7 @@ fn every_command_tells_its_version() {
         "audit",
         "check-access",
         "workflow",
+        "export",
         "completions",
     ] {
         let (code, stdout, stderr) = run(&[command, "--version"]);

@@ -8,6 +8,7 @@ mod access_keys;
 mod audit;
 mod aws_provisioning;
 mod cli_help;
+mod export;
 mod github_secrets;
 mod ownership;
 mod reliability;
