@@ -99,6 +99,16 @@ pub enum Command {
         /// The triggering event; `pull_request` jobs get their own subject.
         #[arg(long, value_name = "EVENT")]
         event: Option<String>,
+        /// A token's claims as a JSON object (`-` for stdin), as GitHub's OIDC debugger prints them.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["git_ref", "event", "sub"])]
+        claims: Option<PathBuf>,
+        /// The token's subject alone, with the repository's own claims.
+        #[arg(long, value_name = "SUBJECT", conflicts_with_all = ["git_ref", "event"])]
+        sub: Option<String>,
+        /// The role session name the job uses (configure-aws-credentials' role-session-name),
+        /// for trust conditions on sts:RoleSessionName.
+        #[arg(long, value_name = "NAME")]
+        session_name: Option<String>,
     },
     /// Write the GitHub Actions build-and-push workflow of the setup guide, matched to the settings.
     #[command(

@@ -162,6 +162,8 @@ pub enum ExitStatus {
     /// 2: audit found drift or a finding that matters, `plan --detailed-exitcode` has changes,
     /// or check-access says denied.
     Attention,
+    /// 3: check-access cannot know IAM's answer (a condition on a key it cannot know).
+    Undetermined,
     /// 130: interrupted.
     Interrupted,
 }
@@ -172,6 +174,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Attention => 2,
+            ExitStatus::Undetermined => 3,
             ExitStatus::Interrupted => 130,
         })
     }

@@ -134,10 +134,24 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Audit { all_roles } => {
             commands::audit(&settings()?, presentation, all_roles).await
         }
-        Command::CheckAccess { git_ref, event } => {
-            // The job's environment comes from the command line only, never from skyecr.json's scopes.
-            let job = commands::Job::from_flags(git_ref, &cli.settings.values.environments, event)?;
-            commands::check_access(&settings()?, presentation, job).await
+        Command::CheckAccess {
+            git_ref,
+            event,
+            claims,
+            sub,
+            session_name,
+        } => {
+            let claims = match (claims, sub) {
+                (Some(path), _) => commands::Claims::from_file(&path)?,
+                (None, Some(sub)) => commands::Claims::Subject(sub),
+                // The job's environment comes from the command line only, never from skyecr.json's scopes.
+                (None, None) => commands::Claims::Job(commands::Job::from_flags(
+                    git_ref,
+                    &cli.settings.values.environments,
+                    event,
+                )?),
+            };
+            commands::check_access(&settings()?, presentation, claims, session_name).await
         }
         Command::Export {
             format,

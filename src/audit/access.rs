@@ -1,11 +1,12 @@
 //! Would a GitHub Actions token be allowed to assume the role? IAM's trust evaluation, for `check-access`.
 //!
 //! Only `sts:AssumeRoleWithWebIdentity` is evaluated, with the claims of one token, so every
-//! key is single-valued. Operators this module does not implement are never guessed in the
-//! token's favour: under Allow they count as not met, under Deny as met, so a "denied" may be
-//! too cautious but an "allowed" is never too generous.
+//! key is single-valued. Nothing is guessed in the token's favour: a condition on a key the
+//! tool cannot know (`aws:SourceIp`, `sts:RoleSessionName` unless given, a claim the token may
+//! or may not carry) or an operator it does not implement is unknown, and an answer that
+//! depends on one is `undetermined`, never "allowed".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -23,11 +24,60 @@ pub struct Token {
     /// Full condition keys to claim values, e.g.
     /// `token.actions.githubusercontent.com:sub` → `repo:o/r:ref:refs/heads/main`.
     pub claims: BTreeMap<String, String>,
+    /// Which keys absent from `claims` are known to be absent from the request.
+    pub known: Known,
+}
+
+/// What is known about the keys a request does not carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Known {
+    /// Every key: what is not in the claims is absent.
+    #[default]
+    Everything,
+    /// Every claim of the issuer with this prefix (a whole token's claims, as a claims file
+    /// gives them) and the keys in the claims; any other key is unknown.
+    Issuer(String),
+    /// Only the keys in the claims and these (claims the tool knows GitHub leaves out).
+    Keys(BTreeSet<String>),
+}
+
+impl Known {
+    fn covers(&self, key: &str) -> bool {
+        match self {
+            Known::Everything => true,
+            Known::Issuer(prefix) => key
+                .to_ascii_lowercase()
+                .starts_with(&format!("{}:", prefix.to_ascii_lowercase())),
+            Known::Keys(keys) => keys.iter().any(|k| k.eq_ignore_ascii_case(key)),
+        }
+    }
+}
+
+/// IAM's answer, as far as it can be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    /// Depends on a key the tool cannot know.
+    Undetermined,
+}
+
+/// Whether a condition holds: known to, known not to, or depending on what cannot be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Truth {
+    Met,
+    NotMet,
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub allowed: bool,
+    pub verdict: Verdict,
+    /// The keys an undetermined answer depends on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_keys: Vec<String>,
     /// The statement that decided: the allowing one, or the explicit Deny. `None` when
     /// nothing allowed (the implicit deny).
     pub statement: Option<usize>,
@@ -35,21 +85,25 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// Evaluates the trust policy like IAM: an explicit Deny wins, then any Allow, else deny.
+/// Evaluates the trust policy like IAM: an explicit Deny wins, then any Allow, else deny. A
+/// statement whose conditions depend on an unknown key could go either way: a Deny that might
+/// apply, or an Allow that is the only way in, makes the answer undetermined.
 pub fn evaluate(doc: &PolicyDocument, token: &Token) -> Decision {
     let mut allowed_by: Option<(usize, String)> = None;
     let mut refusals = Vec::new();
+    let mut unknown: Vec<(usize, String, BTreeSet<String>)> = Vec::new();
+    let mut deny_unknown: Vec<(usize, String, BTreeSet<String>)> = Vec::new();
     for (index, statement) in applicable(doc, token) {
         let label = statement.label(index);
-        let checks: Vec<(bool, String)> = statement
+        let checks: Vec<(Truth, String, Option<String>)> = statement
             .conditions
             .iter()
-            .map(|c| check(c, &token.claims, statement.effect))
+            .map(|c| check(c, token))
             .collect();
         let failed: Vec<&str> = checks
             .iter()
-            .filter(|(met, _)| !met)
-            .map(|(_, why)| why.as_str())
+            .filter(|(t, _, _)| *t == Truth::NotMet)
+            .map(|(_, why, _)| why.as_str())
             .collect();
         if !failed.is_empty() {
             if statement.effect == Effect::Allow {
@@ -57,38 +111,74 @@ pub fn evaluate(doc: &PolicyDocument, token: &Token) -> Decision {
             }
             continue;
         }
+        let open: BTreeSet<String> = checks
+            .iter()
+            .filter(|(t, _, _)| *t == Truth::Unknown)
+            .filter_map(|(_, _, key)| key.clone())
+            .collect();
         let why = if checks.is_empty() {
             "it has no conditions".to_string()
         } else {
             checks
                 .iter()
-                .map(|(_, why)| why.as_str())
+                .map(|(_, why, _)| why.as_str())
                 .collect::<Vec<_>>()
                 .join(" and ")
         };
-        match statement.effect {
-            Effect::Deny => {
+        match (statement.effect, open.is_empty()) {
+            (Effect::Deny, true) => {
                 return Decision {
                     allowed: false,
+                    verdict: Verdict::Denied,
+                    unknown_keys: Vec::new(),
                     statement: Some(index),
                     reason: format!("{label} denies: {why}"),
                 };
             }
-            Effect::Allow => {
+            (Effect::Deny, false) => {
+                deny_unknown.push((index, format!("{label} may deny: {why}"), open))
+            }
+            (Effect::Allow, true) => {
                 if allowed_by.is_none() {
                     allowed_by = Some((index, format!("{label} allows: {why}")));
                 }
             }
+            (Effect::Allow, false) => {
+                unknown.push((index, format!("{label} may allow: {why}"), open))
+            }
         }
+    }
+    let undetermined = |cases: Vec<(usize, String, BTreeSet<String>)>| {
+        let keys: BTreeSet<String> = cases.iter().flat_map(|(_, _, k)| k.clone()).collect();
+        let reasons: Vec<String> = cases.into_iter().map(|(_, r, _)| r).collect();
+        Decision {
+            allowed: false,
+            verdict: Verdict::Undetermined,
+            statement: None,
+            reason: format!(
+                "undetermined: {}; the answer depends on {}, which this tool cannot know",
+                reasons.join("; "),
+                keys.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            unknown_keys: keys.into_iter().collect(),
+        }
+    };
+    if !deny_unknown.is_empty() && (allowed_by.is_some() || !unknown.is_empty()) {
+        return undetermined(deny_unknown);
     }
     match allowed_by {
         Some((index, reason)) => Decision {
             allowed: true,
+            verdict: Verdict::Allowed,
+            unknown_keys: Vec::new(),
             statement: Some(index),
             reason,
         },
+        None if !unknown.is_empty() => undetermined(unknown),
         None if refusals.is_empty() => Decision {
             allowed: false,
+            verdict: Verdict::Denied,
+            unknown_keys: Vec::new(),
             statement: None,
             reason: format!(
                 "no statement allows: no Allow statement trusts {} for {WEB_IDENTITY_ACTION}",
@@ -97,6 +187,8 @@ pub fn evaluate(doc: &PolicyDocument, token: &Token) -> Decision {
         },
         None => Decision {
             allowed: false,
+            verdict: Verdict::Denied,
+            unknown_keys: Vec::new(),
             statement: None,
             reason: format!("no statement allows: {}", refusals.join("; ")),
         },
@@ -162,20 +254,72 @@ fn principal_matches(statement: &Statement, provider_arn: &str) -> bool {
     }
 }
 
-/// Whether one condition holds for the claims, and the sentence that says why.
-fn check(
-    condition: &Condition,
-    claims: &BTreeMap<String, String>,
-    effect: Effect,
-) -> (bool, String) {
+/// Replaces IAM policy variables (`${token.actions.githubusercontent.com:sub}`, the escapes
+/// `${*}`, `${?}`, `${$}`) in a condition value with the request's values. `Err(key)` when a
+/// variable names a key whose value cannot be known; `Ok(None)` when the key is absent (IAM
+/// then lets the value match nothing).
+fn substitute(value: &str, token: &Token) -> Result<Option<String>, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(Some(out));
+        };
+        let inner = &after[..end];
+        match inner {
+            "*" => out.push_str("${*}"),
+            "?" => out.push_str("${?}"),
+            "$" => out.push('$'),
+            key => match claim(&token.claims, key) {
+                Some(v) => out.push_str(v),
+                None if token.known.covers(key) => return Ok(None),
+                None => return Err(key.to_string()),
+            },
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(Some(out))
+}
+
+/// Whether one condition holds for the token, the sentence that says why, and the key it
+/// depends on when that cannot be known.
+fn check(condition: &Condition, token: &Token) -> (Truth, String, Option<String>) {
     let operator = &condition.operator;
     let key = &condition.key;
-    let values = &condition.values;
-    let present = claim(claims, key);
+    let present = claim(&token.claims, key);
     let base = &operator.base;
+    let met = |b: bool| if b { Truth::Met } else { Truth::NotMet };
+    if present.is_none() && !token.known.covers(key) {
+        return (
+            Truth::Unknown,
+            format!("{operator} {key}: a key whose value this tool cannot know"),
+            Some(key.clone()),
+        );
+    }
+    // Policy variables in the values are resolved from the same request.
+    let mut values = Vec::new();
+    for v in &condition.values {
+        match substitute(v, token) {
+            Ok(Some(resolved)) => values.push(resolved),
+            Ok(None) => {}
+            Err(unknown_key) => {
+                return (
+                    Truth::Unknown,
+                    format!(
+                        "{operator} {key} compares with ${{{unknown_key}}}, a key whose value this tool cannot know"
+                    ),
+                    Some(unknown_key),
+                );
+            }
+        }
+    }
     match base {
         BaseOperator::Null => {
-            let met = values
+            let holds = values
                 .iter()
                 .any(|v| match v.to_ascii_lowercase().as_str() {
                     "true" => present.is_none(),
@@ -187,67 +331,66 @@ fn check(
             } else {
                 "absent"
             };
-            let verb = if met {
+            let verb = if holds {
                 "as required"
             } else {
                 "which is not allowed"
             };
             (
-                met,
+                met(holds),
                 format!("Null {key} {values:?}: the claim is {state}, {verb}"),
+                None,
             )
         }
-        BaseOperator::Other(_) => {
-            let met = effect == Effect::Deny;
-            let assumed = if met {
-                "assumed to match, so the Deny applies"
-            } else {
-                "treated as not met"
-            };
-            (
-                met,
-                format!("{operator} on {key} is not evaluated by this tool and is {assumed}"),
-            )
-        }
+        BaseOperator::Other(_) => (
+            Truth::Unknown,
+            format!("{operator} on {key} is not evaluated by this tool"),
+            Some(format!("{operator} {key}")),
+        ),
         _ => {
             let negated = base.is_negated_string();
             let Some(actual) = present else {
                 // IAM's rules for a missing key, in order of precedence.
                 return if operator.if_exists {
                     (
-                        true,
+                        Truth::Met,
                         format!(
                             "{operator} {key}: the token has no such claim, and IfExists passes then"
                         ),
+                        None,
                     )
                 } else if operator.qualifier == Some(SetQualifier::ForAllValues) {
                     (
-                        true,
+                        Truth::Met,
                         format!(
                             "{operator} {key}: the token has no such claim, and ForAllValues passes on an empty set"
                         ),
+                        None,
                     )
                 } else if operator.qualifier == Some(SetQualifier::ForAnyValue) {
                     (
-                        false,
+                        Truth::NotMet,
                         format!(
                             "{operator} {key}: the token has no such claim, and ForAnyValue fails on an empty set"
                         ),
+                        None,
                     )
                 } else if negated {
                     (
-                        true,
+                        Truth::Met,
                         format!(
                             "{operator} {key}: the token has no such claim, and negated operators pass then"
                         ),
+                        None,
                     )
                 } else {
                     (
-                        false,
+                        Truth::NotMet,
                         format!(
                             "{operator} {key} must {} {values:?} but the token has no such claim",
                             verb(base, false)
                         ),
+                        None,
                     )
                 };
             };
@@ -255,16 +398,21 @@ fn check(
                 .iter()
                 .find(|v| base.compare(v, actual) == Some(true));
             match (negated, hit) {
-                (false, Some(value)) => (true, format!("{operator} {key} matches {value:?}")),
+                (false, Some(value)) => (
+                    Truth::Met,
+                    format!("{operator} {key} matches {value:?}"),
+                    None,
+                ),
                 (false, None) => (
-                    false,
+                    Truth::NotMet,
                     format!(
                         "{operator} {key} must {} {values:?} but the token has {actual:?}",
                         verb(base, false)
                     ),
+                    None,
                 ),
                 (true, None) => (
-                    true,
+                    Truth::Met,
                     format!(
                         "{operator} {key}: {actual:?} {} {values:?}",
                         if base.has_wildcards() {
@@ -273,13 +421,15 @@ fn check(
                             "is none of"
                         }
                     ),
+                    None,
                 ),
                 (true, Some(value)) => (
-                    false,
+                    Truth::NotMet,
                     format!(
                         "{operator} {key} must {} {values:?} but the token has {actual:?}, which matches {value:?}",
                         verb(base, true)
                     ),
+                    None,
                 ),
             }
         }
@@ -362,6 +512,7 @@ mod tests {
                 (SUB.to_string(), sub.to_string()),
                 (AUD.to_string(), "sts.amazonaws.com".to_string()),
             ]),
+            known: Known::Everything,
         }
     }
 
@@ -379,6 +530,8 @@ mod tests {
             decision,
             Decision {
                 allowed: true,
+                verdict: Verdict::Allowed,
+                unknown_keys: Vec::new(),
                 statement: Some(0),
                 reason: format!(
                     "statement 0 allows: StringEquals {AUD} matches \"sts.amazonaws.com\" and StringLike {SUB} matches \"repo:o/r:ref:refs/tags/v*\""
@@ -599,5 +752,250 @@ mod tests {
                 "{pattern} vs {text}"
             );
         }
+    }
+
+    /// IAM's answers, written out by hand, for one token (`repo:o/r:ref:refs/heads/main`, aud,
+    /// repository o/r, ref refs/heads/main) whose other GitHub claims are absent; keys outside
+    /// the issuer cannot be known.
+    #[test]
+    fn iam_answers_for_every_operator_qualifier_and_unknown() {
+        const I: &str = "token.actions.githubusercontent.com";
+        let claims = BTreeMap::from([
+            (
+                format!("{I}:sub"),
+                "repo:o/r:ref:refs/heads/main".to_string(),
+            ),
+            (format!("{I}:aud"), "sts.amazonaws.com".to_string()),
+            (format!("{I}:repository"), "o/r".to_string()),
+            (format!("{I}:ref"), "refs/heads/main".to_string()),
+        ]);
+        let k = |claim: &str| format!("{I}:{claim}");
+        use Verdict::{Allowed as A, Denied as D, Undetermined as U};
+        let allow = |c: Value| {
+            json!([{"Effect": "Allow", "Principal": {"Federated": PROVIDER},
+            "Action": "sts:AssumeRoleWithWebIdentity", "Condition": c}])
+        };
+        let with_deny = |c: Value| {
+            json!([
+            {"Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": {"StringEquals": {k("aud"): "sts.amazonaws.com"}}},
+            {"Effect": "Deny", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": c}])
+        };
+        let cases: Vec<(&str, Value, Verdict)> = vec![
+            (
+                "StringEquals match",
+                allow(json!({"StringEquals": {k("sub"): "repo:o/r:ref:refs/heads/main"}})),
+                A,
+            ),
+            (
+                "StringEquals other",
+                allow(json!({"StringEquals": {k("sub"): "repo:o/r:ref:refs/heads/dev"}})),
+                D,
+            ),
+            (
+                "StringEquals takes * literally",
+                allow(json!({"StringEquals": {k("sub"): "repo:o/r:*"}})),
+                D,
+            ),
+            (
+                "StringLike wildcard",
+                allow(json!({"StringLike": {k("sub"): "repo:o/r:*"}})),
+                A,
+            ),
+            (
+                "StringLike ? is one character",
+                allow(json!({"StringLike": {k("sub"): "repo:o/r:ref:refs/heads/mai?"}})),
+                A,
+            ),
+            (
+                "StringLike prefix of another repo",
+                allow(json!({"StringLike": {k("sub"): "repo:o/other:*"}})),
+                D,
+            ),
+            (
+                "values are ORed",
+                allow(
+                    json!({"StringEquals": {k("sub"): ["repo:x/y:*", "repo:o/r:ref:refs/heads/main"]}}),
+                ),
+                A,
+            ),
+            (
+                "keys are ANDed",
+                allow(
+                    json!({"StringEquals": {k("sub"): "repo:o/r:ref:refs/heads/main", k("aud"): "other"}}),
+                ),
+                D,
+            ),
+            (
+                "operators are ANDed",
+                allow(
+                    json!({"StringEquals": {k("aud"): "sts.amazonaws.com"}, "StringLike": {k("sub"): "repo:o/r:ref:refs/tags/*"}}),
+                ),
+                D,
+            ),
+            (
+                "key names are case-insensitive",
+                allow(
+                    json!({"StringEquals": {"TOKEN.actions.githubusercontent.com:SUB": "repo:o/r:ref:refs/heads/main"}}),
+                ),
+                A,
+            ),
+            (
+                "values are case-sensitive",
+                allow(json!({"StringEquals": {k("sub"): "repo:O/R:ref:refs/heads/main"}})),
+                D,
+            ),
+            (
+                "IgnoreCase folds",
+                allow(
+                    json!({"StringEqualsIgnoreCase": {k("sub"): "REPO:O/R:REF:REFS/HEADS/MAIN"}}),
+                ),
+                A,
+            ),
+            (
+                "StringNotEquals other value",
+                allow(json!({"StringNotEquals": {k("sub"): "repo:o/r:ref:refs/heads/dev"}})),
+                A,
+            ),
+            (
+                "StringNotEquals same value",
+                allow(json!({"StringNotEquals": {k("sub"): "repo:o/r:ref:refs/heads/main"}})),
+                D,
+            ),
+            (
+                "StringNotLike matching",
+                allow(json!({"StringNotLike": {k("sub"): "repo:o/r:*"}})),
+                D,
+            ),
+            (
+                "absent claim fails a positive operator",
+                allow(json!({"StringEquals": {k("environment"): "prod"}})),
+                D,
+            ),
+            (
+                "absent claim passes a negated operator",
+                allow(json!({"StringNotEquals": {k("environment"): "prod"}})),
+                A,
+            ),
+            (
+                "IfExists passes on an absent claim",
+                allow(json!({"StringEqualsIfExists": {k("environment"): "prod"}})),
+                A,
+            ),
+            (
+                "IfExists still checks a present claim",
+                allow(json!({"StringEqualsIfExists": {k("ref"): "refs/heads/dev"}})),
+                D,
+            ),
+            (
+                "Null true on an absent claim",
+                allow(json!({"Null": {k("environment"): "true"}})),
+                A,
+            ),
+            (
+                "Null true on a present claim",
+                allow(json!({"Null": {k("sub"): "true"}})),
+                D,
+            ),
+            (
+                "Null false on a present claim",
+                allow(json!({"Null": {k("sub"): "false"}})),
+                A,
+            ),
+            (
+                "ForAnyValue on a present claim",
+                allow(json!({"ForAnyValue:StringLike": {k("sub"): ["x", "repo:o/r:*"]}})),
+                A,
+            ),
+            (
+                "ForAnyValue on an absent claim",
+                allow(json!({"ForAnyValue:StringEquals": {k("environment"): "prod"}})),
+                D,
+            ),
+            (
+                "ForAllValues on an absent claim passes",
+                allow(json!({"ForAllValues:StringEquals": {k("environment"): "prod"}})),
+                A,
+            ),
+            (
+                "ForAllValues on a present claim",
+                allow(
+                    json!({"ForAllValues:StringEquals": {k("sub"): "repo:o/r:ref:refs/heads/dev"}}),
+                ),
+                D,
+            ),
+            (
+                "a policy variable is the token's own claim",
+                allow(json!({"StringEquals": {k("sub"): format!("${{{I}:sub}}")}})),
+                A,
+            ),
+            (
+                "a policy variable inside a value",
+                allow(json!({"StringLike": {k("sub"): format!("repo:${{{I}:repository}}:*")}})),
+                A,
+            ),
+            (
+                "a policy variable of an absent claim matches nothing",
+                allow(json!({"StringLike": {k("sub"): format!("repo:${{{I}:environment}}:*")}})),
+                D,
+            ),
+            (
+                "a claim the tool cannot know: Null aws:SourceIp",
+                allow(
+                    json!({"StringEquals": {k("aud"): "sts.amazonaws.com"}, "Null": {"aws:SourceIp": "true"}}),
+                ),
+                U,
+            ),
+            (
+                "a session name it was not given",
+                allow(json!({"StringNotLike": {"sts:RoleSessionName": "GitHubActions*"}})),
+                U,
+            ),
+            (
+                "an unknown key under a failing statement is moot",
+                allow(
+                    json!({"StringEquals": {k("aud"): "other"}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+                ),
+                D,
+            ),
+            (
+                "an explicit Deny wins",
+                with_deny(json!({"StringLike": {k("sub"): "repo:o/r:*"}})),
+                D,
+            ),
+            (
+                "a Deny that does not match",
+                with_deny(json!({"StringLike": {k("sub"): "repo:x/*"}})),
+                A,
+            ),
+            (
+                "a Deny on a key the tool cannot know",
+                with_deny(json!({"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})),
+                U,
+            ),
+            ("no condition at all", allow(json!({})), A),
+        ];
+        assert!(cases.len() >= 30);
+        for (name, statements, expected) in cases {
+            let token = Token {
+                provider_arn: PROVIDER.into(),
+                claims: claims.clone(),
+                known: Known::Issuer(I.into()),
+            };
+            let decision = evaluate(&doc(statements), &token);
+            assert_eq!(decision.verdict, expected, "{name}: {}", decision.reason);
+            assert_eq!(decision.allowed, expected == A, "{name}");
+        }
+        // With the session name given, the same condition has an answer.
+        let mut named = claims.clone();
+        named.insert("sts:RoleSessionName".into(), "GitHubActions".into());
+        let token = Token {
+            provider_arn: PROVIDER.into(),
+            claims: named,
+            known: Known::Issuer(I.into()),
+        };
+        let statements = allow(json!({"StringNotLike": {"sts:RoleSessionName": "GitHubActions*"}}));
+        assert_eq!(evaluate(&doc(statements), &token).verdict, D);
     }
 }

@@ -7,7 +7,7 @@ mod trust;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use access::{Decision, Token, closest_allowed_subject, evaluate};
+pub use access::{Decision, Known, Token, Verdict, closest_allowed_subject, evaluate};
 pub use push_scope::push_scope_findings;
 pub use trust::{TrustContext, trust_findings};
 

@@ -1259,6 +1259,7 @@ mod tests {
                 "repo:acme/app:pull_request".to_string(),
             )]
             .into(),
+            known: Default::default(),
         };
         let mut parsed = 0;
         for (name, fixture) in corpus_files() {

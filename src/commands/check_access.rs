@@ -1,7 +1,7 @@
 //! `check-access`: would a GitHub Actions job with these claims be allowed to assume the role, and why.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::audit::{self, Token};
+use crate::audit::{self, Known, Token, Verdict};
 use crate::cloud::aws::Aws;
 use crate::cloud::github::{GitHub, RepoInfo, SubjectForm};
 use crate::config::{OutputFormat, Presentation, Settings, TrustScopes};
@@ -128,10 +128,143 @@ fn job_claims(repo: &RepoInfo, job: &Job, workflow: &str) -> BTreeMap<&'static s
     claims
 }
 
+/// Where the token's claims come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claims {
+    /// `--ref`/`--environment`/`--event`: the claims GitHub sends for such a job, in both
+    /// subject forms.
+    Job(Job),
+    /// `--sub SUBJECT`: that subject, with the repository's own claims.
+    Subject(String),
+    /// `--claims FILE`: a whole token's claims, as GitHub's OIDC debugger prints them.
+    Token(BTreeMap<String, String>),
+}
+
+impl Claims {
+    /// A claims file's JSON object (`-` reads stdin); values are the token's strings (numbers
+    /// and booleans as their text, as IAM compares them).
+    pub fn from_file(path: &std::path::Path) -> Result<Claims> {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| Error::Usage(format!("cannot read --claims {}: {e}", path.display())))?;
+        let refuse = |why: String| {
+            Error::Usage(format!(
+                "--claims {}: {why}. Give the token's claims as one JSON object, e.g. {{\"sub\": \"repo:acme/app:ref:refs/heads/main\", \"aud\": \"sts.amazonaws.com\"}}",
+                path.display()
+            ))
+        };
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&text) else {
+            return Err(refuse("is not a JSON object".into()));
+        };
+        let mut claims = BTreeMap::new();
+        for (key, value) in map {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(refuse(format!(
+                        "claim {key:?} is {other}, not one value (GitHub's claims are single strings)"
+                    )));
+                }
+            };
+            claims.insert(key, text);
+        }
+        Ok(Claims::Token(claims))
+    }
+}
+
+/// The claims of the repository itself, which every job of it carries.
+fn repository_claims(repo: &RepoInfo) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("aud", AUDIENCE.to_string()),
+        ("repository", format!("{}/{}", repo.owner, repo.name)),
+        ("repository_id", repo.repo_id.to_string()),
+        ("repository_owner", repo.owner.clone()),
+        ("repository_owner_id", repo.owner_id.to_string()),
+    ])
+}
+
+/// What the tokens are built from besides the claims asked about.
+struct Asked<'a> {
+    repo: &'a RepoInfo,
+    identity_of_repo: &'a RepoIdentity,
+    template: Option<&'a [String]>,
+    workflow: &'a str,
+    issuer: &'a str,
+    provider_arn: &'a str,
+    session_name: Option<&'a str>,
+}
+
+/// The tokens to evaluate: one per subject form GitHub may send (or the one given), with what
+/// is known about the keys they leave out.
+fn tokens(claims: &Claims, asked: &Asked<'_>) -> Result<Vec<Token>> {
+    let Asked {
+        repo,
+        identity_of_repo,
+        template,
+        workflow,
+        issuer,
+        provider_arn,
+        session_name,
+    } = *asked;
+    let full = |short: &str| {
+        if short.contains(':') {
+            short.to_string()
+        } else {
+            format!("{issuer}:{short}")
+        }
+    };
+    let token = |claims: BTreeMap<String, String>, known: Known| {
+        let mut claims = claims;
+        if let Some(name) = session_name {
+            claims.insert("sts:RoleSessionName".into(), name.to_string());
+        }
+        Token {
+            provider_arn: provider_arn.to_string(),
+            claims,
+            known,
+        }
+    };
+    let tokens = match claims {
+        Claims::Token(given) => {
+            let claims = given.iter().map(|(k, v)| (full(k), v.clone())).collect();
+            vec![token(claims, Known::Issuer(issuer.to_string()))]
+        }
+        Claims::Subject(sub) => {
+            let mut claims: BTreeMap<String, String> = repository_claims(repo)
+                .into_iter()
+                .map(|(k, v)| (full(k), v))
+                .collect();
+            claims.insert(full("sub"), sub.clone());
+            vec![token(claims, Known::Keys(BTreeSet::new()))]
+        }
+        Claims::Job(job) => {
+            let base = job_claims(repo, job, workflow);
+            // GitHub leaves `environment` out of a job that runs in none.
+            let absent = BTreeSet::from([full("environment")]);
+            job_subjects(identity_of_repo, job, template)?
+                .into_iter()
+                .map(|sub| {
+                    let mut claims: BTreeMap<String, String> =
+                        base.iter().map(|(k, v)| (full(k), v.clone())).collect();
+                    claims.insert(full("sub"), sub);
+                    token(claims, Known::Keys(absent.clone()))
+                })
+                .collect()
+        }
+    };
+    Ok(tokens)
+}
+
 pub async fn check_access(
     settings: &Settings,
     presentation: Presentation,
-    job: Job,
+    claims: Claims,
+    session_name: Option<String>,
 ) -> Result<ExitStatus> {
     let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
@@ -153,19 +286,16 @@ pub async fn check_access(
             settings.role_name
         )));
     };
-    let doc = policy::parse_policy(&live.trust).map_err(|e| {
-        Error::Usage(format!(
-            "the trust policy of role {} cannot be read: {e}",
-            settings.role_name
-        ))
+    let doc = policy::parse_policy(&live.trust).map_err(|e| Error::Unreadable {
+        action: "iam:GetRole",
+        what: format!("the trust policy of role {}", settings.role_name),
+        reason: e.to_string(),
     })?;
     let identity_of_repo = RepoIdentity {
         owner: repo.owner.clone(),
         name: repo.name.clone(),
         ids: Some((repo.owner_id, repo.repo_id)),
     };
-    let template = subject.template.as_deref();
-    let subjects = job_subjects(&identity_of_repo, &job, template)?;
     let arns = Arns {
         partition: &identity.partition,
         account_id: &identity.account_id,
@@ -178,48 +308,57 @@ pub async fn check_access(
         .pin_workflow
         .as_deref()
         .unwrap_or(crate::workflow::DEFAULT_WORKFLOW_PATH);
-    let claims = job_claims(&repo, &job, workflow);
-    let results: Vec<SubjectResult> = subjects
+    let template = subject.template.as_deref();
+    let asked = Asked {
+        repo: &repo,
+        identity_of_repo: &identity_of_repo,
+        template,
+        workflow,
+        issuer,
+        provider_arn: &provider_arn,
+        session_name: session_name.as_deref(),
+    };
+    let tokens = tokens(&claims, &asked)?;
+    let results: Vec<SubjectResult> = tokens
         .iter()
-        .map(|sub| {
-            let mut token_claims: BTreeMap<String, String> = claims
-                .iter()
-                .map(|(k, v)| (format!("{issuer}:{k}"), v.clone()))
-                .collect();
-            token_claims.insert(sub_key.clone(), sub.clone());
-            let token = Token {
-                provider_arn: provider_arn.clone(),
-                claims: token_claims,
-            };
-            let decision = audit::evaluate(&doc, &token);
-            let closest_allowed = if decision.allowed {
-                None
-            } else {
-                audit::closest_allowed_subject(&doc, &token, &sub_key)
+        .map(|token| {
+            let decision = audit::evaluate(&doc, token);
+            let closest_allowed = match decision.verdict {
+                Verdict::Denied => audit::closest_allowed_subject(&doc, token, &sub_key),
+                _ => None,
             };
             SubjectResult {
-                sub: sub.clone(),
+                sub: token.claims.get(&sub_key).cloned().unwrap_or_default(),
                 allowed: decision.allowed,
+                result: decision.verdict,
                 statement: decision.statement,
                 reason: decision.reason,
                 closest_allowed,
+                unknown_keys: decision.unknown_keys,
             }
         })
         .collect();
     // GitHub sends one form per repository, and says which; when it does not say, the job
-    // must pass in every form.
-    let deciding: Vec<&SubjectResult> = match (template, subject.form) {
-        (None, Some(SubjectForm::Immutable)) => {
+    // must pass in every form. A token given whole is judged as it is.
+    let deciding: Vec<&SubjectResult> = match (&claims, template, subject.form) {
+        (Claims::Job(_), None, Some(SubjectForm::Immutable)) => {
             results.iter().filter(|r| r.sub.contains('@')).collect()
         }
-        (None, Some(SubjectForm::Name)) => {
+        (Claims::Job(_), None, Some(SubjectForm::Name)) => {
             results.iter().filter(|r| !r.sub.contains('@')).collect()
         }
         _ => results.iter().collect(),
     };
-    let allowed = !deciding.is_empty() && deciding.iter().all(|r| r.allowed);
+    let result = if deciding.iter().any(|r| r.result == Verdict::Denied) || deciding.is_empty() {
+        Verdict::Denied
+    } else if deciding.iter().all(|r| r.result == Verdict::Allowed) {
+        Verdict::Allowed
+    } else {
+        Verdict::Undetermined
+    };
     let report = AccessReport {
-        allowed,
+        allowed: result == Verdict::Allowed,
+        result,
         role: settings.role_name.clone(),
         repository: format!("{}/{}", repo.owner, repo.name),
         subjects: results,
@@ -228,9 +367,9 @@ pub async fn check_access(
         OutputFormat::Json => println!("{}", access::json(&report)),
         _ => print!("{}", access::text(&report)),
     }
-    Ok(if allowed {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Attention
+    Ok(match result {
+        Verdict::Allowed => ExitStatus::Success,
+        Verdict::Denied => ExitStatus::Attention,
+        Verdict::Undetermined => ExitStatus::Undetermined,
     })
 }

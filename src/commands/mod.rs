@@ -10,7 +10,7 @@ mod rotate_keys;
 mod workflow;
 
 pub use audit::audit;
-pub use check_access::{Job, check_access};
+pub use check_access::{Claims, Job, check_access};
 pub use destroy::destroy;
 pub use export::{ExportRequest, export};
 pub use rotate_keys::rotate_keys;

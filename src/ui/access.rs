@@ -1,20 +1,27 @@
 //! `check-access` answers, as text or JSON.
 use serde::Serialize;
 
+use crate::audit::Verdict;
+
 /// The live trust policy's answer for one subject a job's token may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubjectResult {
     pub sub: String,
     pub allowed: bool,
+    pub result: Verdict,
     pub statement: Option<usize>,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closest_allowed: Option<String>,
+    /// The keys an undetermined answer depends on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessReport {
     pub allowed: bool,
+    pub result: Verdict,
     pub role: String,
     #[serde(skip)]
     pub repository: String,
@@ -24,17 +31,23 @@ pub struct AccessReport {
 pub fn text(report: &AccessReport) -> String {
     let mut out = format!("Role {} for a job in {}:\n", report.role, report.repository);
     for r in &report.subjects {
-        let verdict = if r.allowed {
-            console::style("allowed").green()
-        } else {
-            console::style("denied").red()
+        let verdict = match r.result {
+            Verdict::Allowed => console::style("allowed").green(),
+            Verdict::Denied => console::style("denied").red(),
+            Verdict::Undetermined => console::style("undetermined").yellow(),
         };
         out.push_str(&format!("  {verdict}  {}\n      {}\n", r.sub, r.reason));
         if let Some(c) = &r.closest_allowed {
             out.push_str(&format!("      closest allowed subject: {c}\n"));
         }
     }
-    let result = if report.allowed { "allowed" } else { "denied" };
+    let result = match report.result {
+        Verdict::Allowed => "allowed",
+        Verdict::Denied => "denied",
+        Verdict::Undetermined => {
+            "undetermined: IAM's answer depends on a key this tool cannot know (see above); give it with --claims FILE or --session-name NAME where it can be"
+        }
+    };
     out.push_str(&format!("Result: {result}\n"));
     out
 }

@@ -7,6 +7,7 @@ mod support;
 mod access_keys;
 mod audit;
 mod aws_provisioning;
+mod check_access;
 mod cli_help;
 mod export;
 mod github_secrets;

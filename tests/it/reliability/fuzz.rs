@@ -241,6 +241,7 @@ fn token(sub: &str, aud: &str, provider: &str) -> Token {
             (SUB.to_string(), sub.to_string()),
             (AUD.to_string(), aud.to_string()),
         ]),
+        known: Default::default(),
     }
 }
 
