@@ -20,6 +20,8 @@ pub struct Observed {
     pub role: Option<role::Live>,
     pub policy: Option<push_policy::Live>,
     pub repository: Option<repository::Live>,
+    /// The KMS key the settings name, described (`None` when they name none).
+    pub kms_key: Option<repository::KeyCheck>,
     pub user: Option<user::Live>,
     pub access_key: access_key::Live,
     /// In the order of `spec::secret_places` (as `Desired::secrets`).
@@ -120,11 +122,19 @@ pub async fn observe(
             .iter()
             .map(|v| variable::observe(github, repo, v)),
     );
-    let (provider, role, policy, repository, user, access_key, secrets, variables) = tokio::try_join!(
+    let key = async {
+        if teardown {
+            Ok(None)
+        } else {
+            repository::observe_key(aws, &settings.encryption).await
+        }
+    };
+    let (provider, role, policy, repository, kms_key, user, access_key, secrets, variables) = tokio::try_join!(
         provider,
         role,
         push_policy::observe(aws, &settings.policy_name),
         repository::observe(aws, &settings.ecr_repository, teardown),
+        key,
         user,
         access_key::observe(aws, github, repo, &settings.user_name),
         secrets,
@@ -135,6 +145,7 @@ pub async fn observe(
         role,
         policy,
         repository,
+        kms_key,
         user,
         access_key,
         secrets,

@@ -118,6 +118,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             &desired.repository,
             observed.repository.as_ref(),
             policy_vouches_for_repository(desired, observed),
+            observed.kms_key.as_ref(),
         ),
         Op::Repository,
     ));

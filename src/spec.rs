@@ -249,6 +249,7 @@ pub fn desired(
             repository::Spec {
                 name: settings.ecr_repository.clone(),
                 arn: repository_arn.clone(),
+                region: region.to_string(),
                 scan_on_push: true,
                 encryption: settings.encryption.clone(),
                 delete_images: intent.delete_images,

@@ -250,6 +250,11 @@ pub fn findings(
             live,
             registry,
         ));
+        out.extend(repository::findings(
+            desired.repository.spec(),
+            live,
+            observed.kms_key.as_ref(),
+        ));
     }
     if let (Some(spec), Some(live)) = (
         desired.user.as_ref().and_then(Desire::present),

@@ -25,6 +25,7 @@ pub struct Identity {
 pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub kms: aws_sdk_kms::Client,
     pub sts: aws_sdk_sts::Client,
     pub region: String,
     caller: OnceLock<String>,
@@ -59,6 +60,7 @@ impl Aws {
         Ok(Aws {
             iam: aws_sdk_iam::Client::new(&shared),
             ecr: aws_sdk_ecr::Client::new(&shared),
+            kms: aws_sdk_kms::Client::new(&shared),
             sts: aws_sdk_sts::Client::new(&shared),
             region,
             caller: OnceLock::new(),

@@ -434,6 +434,7 @@ pub(crate) mod tests {
             holds_images: false,
             arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             tags: crate::resources::ownership::tags("acme/app"),
+            policy: None,
         });
         let s = model(&d, &o);
         assert_eq!(s.repository.kms_key.as_deref(), Some(key));

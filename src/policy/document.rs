@@ -92,6 +92,14 @@ impl Principal {
             Principal::Listed(p) => &p.federated,
         }
     }
+
+    /// The `AWS` principals: account IDs and ARNs.
+    pub fn aws(&self) -> &[String] {
+        match self {
+            Principal::Any => &[],
+            Principal::Listed(p) => &p.aws,
+        }
+    }
 }
 
 /// A list of actions or resources, or everything except such a list (`NotAction`, `NotResource`).
@@ -102,6 +110,14 @@ pub enum Targets {
 }
 
 impl Targets {
+    /// As messages show it: `ecr:BatchGetImage, ecr:PutImage`, or `everything but …`.
+    pub fn describe(&self) -> String {
+        match self {
+            Targets::Only(list) => list.join(", "),
+            Targets::AllExcept(list) => format!("everything but {}", list.join(", ")),
+        }
+    }
+
     /// Whether an action name is covered, the way IAM matches actions: case-insensitive, with
     /// `*` and `?` wildcards.
     pub fn covers_action(&self, action: &str) -> bool {

@@ -8,6 +8,7 @@ use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::Encryption;
 use crate::error::{Error, Result};
+use crate::finding::{Finding, Findings, Severity};
 use crate::policy::wildcard_match;
 
 pub type Change = super::change::Change<RepositoryOp>;
@@ -16,6 +17,7 @@ pub type Change = super::change::Change<RepositoryOp>;
 pub struct Spec {
     pub name: String,
     pub arn: String,
+    pub region: String,
     pub scan_on_push: bool,
     pub encryption: Encryption,
     /// `destroy --force`: a teardown deletes the repository with its images.
@@ -41,6 +43,8 @@ pub struct Live {
     pub holds_images: bool,
     pub arn: String,
     pub tags: Tags,
+    /// The repository policy (who else may pull or push), when it has one.
+    pub policy: Option<serde_json::Value>,
 }
 
 impl Live {
@@ -84,13 +88,46 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
                 .map(|_| false),
         }
     };
-    let (described, holds_images) = tokio::join!(
+    let policy = async {
+        match aws
+            .ecr
+            .get_repository_policy()
+            .repository_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.policy_text().map(str::to_string)),
+            Err(e) => {
+                let f = failure("ecr:GetRepositoryPolicy", e);
+                // No policy, or no repository: both mean nobody else is granted anything.
+                if f.is("RepositoryPolicyNotFoundException") {
+                    Ok(None)
+                } else {
+                    aws.absent(f)
+                }
+            }
+        }
+    };
+    let (described, holds_images, policy) = tokio::join!(
         aws.ecr
             .describe_repositories()
             .repository_names(name)
             .send(),
-        images
+        images,
+        policy
     );
+    let policy = match policy? {
+        Some(text) => {
+            Some(
+                crate::policy::decode_document(&text).map_err(|e| Error::Unreadable {
+                    action: "ecr:GetRepositoryPolicy",
+                    what: format!("the repository policy of {name}"),
+                    reason: e.to_string(),
+                })?,
+            )
+        }
+        None => None,
+    };
     let holds_images = holds_images?;
     let described = match described {
         Ok(out) => out,
@@ -134,6 +171,147 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         holds_images,
         arn,
         tags,
+        policy,
+    }))
+}
+
+/// Audit checks of the repository's own policy: a grant to anyone, or to another account,
+/// lets others pull (or push) what the pipeline builds.
+pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>) -> Vec<Finding> {
+    let mut found = Findings::on(Kind::Repository, &spec.name);
+    if let Some(problem) = key.and_then(|k| k.problem(&spec.region)) {
+        found.add(
+            "repository-kms-key-unusable",
+            Severity::High,
+            format!("{} is encrypted with a key ECR can no longer use: {problem}", spec.name),
+            format!(
+                "aws kms enable-key --key-id {} (or, when it is scheduled for deletion: aws kms cancel-key-deletion --key-id {})",
+                key.map(|k| k.key.as_str()).unwrap_or_default(),
+                key.map(|k| k.key.as_str()).unwrap_or_default()
+            ),
+        );
+    }
+    let Some(policy) = &live.policy else {
+        return found.into_vec();
+    };
+    // arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME
+    let account = spec.arn.split(':').nth(4).unwrap_or_default();
+    let fix = format!(
+        "aws ecr delete-repository-policy --repository-name {} (or remove the statement: aws ecr set-repository-policy --repository-name {} --policy-text file://policy.json)",
+        spec.name, spec.name
+    );
+    let Ok(doc) = crate::policy::parse_policy(policy) else {
+        return found.into_vec();
+    };
+    for (i, statement) in doc.statements.iter().enumerate() {
+        if statement.effect != crate::policy::Effect::Allow {
+            continue;
+        }
+        let Some(principal) = &statement.principal else {
+            continue;
+        };
+        if principal.is_wildcard() {
+            found.add(
+                "repository-policy-public",
+                Severity::High,
+                format!(
+                    "the repository policy of {} grants {} to everyone (Principal \"*\") in statement {i}",
+                    spec.name,
+                    statement.action.describe()
+                ),
+                fix.clone(),
+            );
+            continue;
+        }
+        let others: Vec<&String> = principal
+            .aws()
+            .iter()
+            .filter(|p| p.as_str() != account && p.split(':').nth(4) != Some(account))
+            .collect();
+        if !others.is_empty() {
+            found.add(
+                "repository-policy-cross-account",
+                Severity::High,
+                format!(
+                    "the repository policy of {} grants {} to another account ({}) in statement {i}",
+                    spec.name,
+                    statement.action.describe(),
+                    others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                fix.clone(),
+            );
+        }
+    }
+    found.into_vec()
+}
+
+/// The KMS key the settings name, as `kms:DescribeKey` shows it: ECR needs it to exist, be
+/// enabled, be symmetric and sit in the repository's region, and finds out only when it
+/// creates the repository (or, for an existing one, when an image is pushed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub key: String,
+    /// `None`: the key does not exist (or this identity cannot see it).
+    pub state: Option<KeyState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyState {
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, … as KMS reports it.
+    pub state: String,
+    pub symmetric: bool,
+}
+
+impl KeyCheck {
+    /// What makes the key unusable for a repository in `region`, if anything.
+    pub fn problem(&self, region: &str) -> Option<String> {
+        let Some(state) = &self.state else {
+            return Some(format!(
+                "KMS key {} does not exist, or this identity cannot describe it",
+                self.key
+            ));
+        };
+        let key_region = state.arn.split(':').nth(3).unwrap_or_default();
+        if state.state != "Enabled" {
+            Some(format!("KMS key {} is {}", state.arn, state.state))
+        } else if key_region != region {
+            Some(format!(
+                "KMS key {} is in {key_region}, but the repository is in {region}",
+                state.arn
+            ))
+        } else if !state.symmetric {
+            Some(format!(
+                "KMS key {} is not a symmetric encryption key, which ECR requires",
+                state.arn
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Describes the key the settings name (`None` when they name none).
+pub async fn observe_key(aws: &Aws, encryption: &Encryption) -> Result<Option<KeyCheck>> {
+    let Encryption::Kms(Some(key)) = encryption else {
+        return Ok(None);
+    };
+    let state = match aws.kms.describe_key().key_id(key).send().await {
+        Ok(out) => out.key_metadata().map(|m| KeyState {
+            arn: m.arn().unwrap_or(key).to_string(),
+            state: m
+                .key_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            symmetric: m
+                .key_spec()
+                .is_none_or(|s| s.as_str() == "SYMMETRIC_DEFAULT"),
+        }),
+        Err(e) => aws.absent(failure("kms:DescribeKey", e))?,
+    };
+    Ok(Some(KeyCheck {
+        key: key.clone(),
+        state,
     }))
 }
 
@@ -182,7 +360,13 @@ fn encryption_matches(wanted: &Encryption, live: &Live) -> bool {
 
 /// `vouched`: the tool's own push policy names this repository, which makes an untagged one
 /// the tool's from before tags.
-pub fn diff(desire: &Desire<Spec>, live: Option<&Live>, vouched: bool) -> Vec<Change> {
+/// `key`: the KMS key the settings name, as described (creating with an unusable one is blocked).
+pub fn diff(
+    desire: &Desire<Spec>,
+    live: Option<&Live>,
+    vouched: bool,
+    key: Option<&KeyCheck>,
+) -> Vec<Change> {
     let spec = desire.spec();
     let change =
         |action, details, op| Change::new(Kind::Repository, &spec.name, action, details, op);
@@ -222,6 +406,17 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>, vouched: bool) -> Vec<Ch
         };
     }
     let (Some(live), Some(owner)) = (live, owner) else {
+        if let Some(problem) = key.and_then(|k| k.problem(&spec.region)) {
+            return vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Blocked,
+                vec![
+                    format!("{problem}: ECR cannot create the repository with it."),
+                    "Enable the key (aws kms enable-key --key-id KEY), choose another with --kms-key ARN, or use --encryption aes256.".into(),
+                ],
+            )];
+        }
         return vec![change(
             Action::Create,
             vec![
@@ -374,6 +569,7 @@ mod tests {
         Desire::Present(Spec {
             name: "skypilot".into(),
             arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
+            region: "us-east-1".into(),
             scan_on_push: true,
             encryption,
             delete_images: false,
@@ -393,6 +589,7 @@ mod tests {
             holds_images: false,
             arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             tags: ownership::tags("acme/app"),
+            policy: None,
         }
     }
 
@@ -402,6 +599,7 @@ mod tests {
             &spec(Encryption::Aes256),
             Some(&live(false, "AES256", None)),
             false,
+            None,
         );
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].op, Some(RepositoryOp::EnableScanOnPush));
@@ -413,6 +611,7 @@ mod tests {
             &spec(Encryption::Kms(None)),
             Some(&live(true, "AES256", None)),
             false,
+            None,
         );
         assert_eq!(changes[0].action, Action::Blocked);
         assert!(
@@ -430,6 +629,7 @@ mod tests {
                 Some("arn:aws:kms:us-east-1:123456789012:key/k2"),
             )),
             false,
+            None,
         );
         assert_eq!(other[0].action, Action::Blocked);
         assert!(
@@ -437,6 +637,7 @@ mod tests {
                 &spec(Encryption::Kms(Some(key.into()))),
                 Some(&live(true, "KMS", Some(key))),
                 false,
+                None,
             )
             .is_empty()
         );
@@ -454,14 +655,14 @@ mod tests {
                 ..spec(Encryption::Aes256).spec().clone()
             })
         };
-        let refused = diff(&absent(false), Some(&full), false);
+        let refused = diff(&absent(false), Some(&full), false, None);
         assert_eq!(
             (refused[0].action, refused[0].op.clone()),
             (Action::Blocked, None)
         );
-        let forced = diff(&absent(true), Some(&full), false);
+        let forced = diff(&absent(true), Some(&full), false, None);
         assert_eq!(forced[0].op, Some(RepositoryOp::Delete { force: true }));
-        assert!(diff(&absent(false), None, false).is_empty());
+        assert!(diff(&absent(false), None, false, None).is_empty());
     }
 
     #[test]
@@ -470,15 +671,62 @@ mod tests {
             tags: vec![],
             ..live(true, "AES256", None)
         };
-        let blocked = diff(&spec(Encryption::Aes256), Some(&untagged), false);
+        let blocked = diff(&spec(Encryption::Aes256), Some(&untagged), false, None);
         assert_eq!(blocked[0].action, Action::Blocked);
         assert!(blocked[0].details[0].contains("not created by skyecr-bootstrap"));
-        let earlier = diff(&spec(Encryption::Aes256), Some(&untagged), true);
+        let earlier = diff(&spec(Encryption::Aes256), Some(&untagged), true, None);
         assert!(matches!(earlier[0].op, Some(RepositoryOp::Tag(_))));
         let teardown = Desire::Absent(spec(Encryption::Aes256).spec().clone());
         assert_eq!(
-            diff(&teardown, Some(&untagged), false)[0].action,
+            diff(&teardown, Some(&untagged), false, None)[0].action,
             Action::Keep
         );
+    }
+
+    #[test]
+    fn an_unusable_kms_key_blocks_creating_and_is_found_later() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/k1";
+        let wanted = spec(Encryption::Kms(Some(key.into())));
+        let check = |state: &str, arn: &str, symmetric: bool| KeyCheck {
+            key: key.into(),
+            state: Some(KeyState {
+                arn: arn.into(),
+                state: state.into(),
+                symmetric,
+            }),
+        };
+        let fine = check("Enabled", key, true);
+        assert_eq!(
+            diff(&wanted, None, false, Some(&fine))[0].action,
+            Action::Create
+        );
+        for (bad, says) in [
+            (check("Disabled", key, true), "is Disabled"),
+            (check("PendingDeletion", key, true), "is PendingDeletion"),
+            (
+                check("Enabled", "arn:aws:kms:eu-west-1:123456789012:key/k1", true),
+                "is in eu-west-1",
+            ),
+            (check("Enabled", key, false), "not a symmetric"),
+            (
+                KeyCheck {
+                    key: key.into(),
+                    state: None,
+                },
+                "does not exist",
+            ),
+        ] {
+            let blocked = diff(&wanted, None, false, Some(&bad));
+            assert_eq!(blocked[0].action, Action::Blocked, "{says}");
+            assert!(
+                blocked[0].details[0].contains(says),
+                "{:?}",
+                blocked[0].details
+            );
+            let existing = live(true, "KMS", Some(key));
+            let found = findings(wanted.spec(), &existing, Some(&bad));
+            assert_eq!(found[0].id, "repository-kms-key-unusable", "{says}");
+        }
+        assert!(findings(wanted.spec(), &live(true, "KMS", Some(key)), Some(&fine)).is_empty());
     }
 }

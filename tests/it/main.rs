@@ -9,6 +9,7 @@ mod audit;
 mod aws_provisioning;
 mod check_access;
 mod cli_help;
+mod ecr_checks;
 mod export;
 mod github_secrets;
 mod ownership;

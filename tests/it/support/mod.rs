@@ -417,6 +417,10 @@ impl World {
         aws_sdk_ecr::Client::new(&self.sdk_config())
     }
 
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk_config())
+    }
+
     /// A raw ECR JSON call to moto, for settings the SDK omits when false (e.g. `scanOnPush`).
     pub fn ecr_raw(&self, operation: &str, body: Value) -> Value {
         self.rt.block_on(async {
