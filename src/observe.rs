@@ -10,7 +10,7 @@ use crate::cloud::github::{GitHub, RepoInfo, SubjectFormat};
 use crate::config::{AuthMode, Settings};
 use crate::error::{Error, Result};
 use crate::resources::{
-    access_key, oidc_provider, push_policy, repository, role, secret, user, variable,
+    access_key, environment, oidc_provider, push_policy, repository, role, secret, user, variable,
 };
 use crate::spec::{self, Intent};
 
@@ -20,6 +20,8 @@ pub struct Observed {
     pub role: Option<role::Live>,
     pub policy: Option<push_policy::Live>,
     pub repository: Option<repository::Live>,
+    /// The GitHub environments the trust names (OIDC mode).
+    pub environments: Vec<environment::Live>,
     /// The KMS key the settings name, described (`None` when they name none).
     pub kms_key: Option<repository::KeyCheck>,
     pub user: Option<user::Live>,
@@ -129,7 +131,25 @@ pub async fn observe(
             repository::observe_key(aws, &settings.encryption).await
         }
     };
-    let (provider, role, policy, repository, kms_key, user, access_key, secrets, variables) = tokio::try_join!(
+    let environments = async {
+        if oidc && !teardown {
+            environment::observe(github, repo, &settings.scopes.environments).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (
+        provider,
+        role,
+        policy,
+        repository,
+        kms_key,
+        user,
+        access_key,
+        secrets,
+        variables,
+        environments,
+    ) = tokio::try_join!(
         provider,
         role,
         push_policy::observe(aws, &settings.policy_name),
@@ -139,6 +159,7 @@ pub async fn observe(
         access_key::observe(aws, github, repo, &settings.user_name),
         secrets,
         variables,
+        environments,
     )?;
     Ok(Observed {
         provider,
@@ -146,6 +167,7 @@ pub async fn observe(
         policy,
         repository,
         kms_key,
+        environments,
         user,
         access_key,
         secrets,

@@ -17,7 +17,7 @@ use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
 use crate::policy::{self, PolicyDocument};
 use crate::resources::change::Desire;
-use crate::resources::{access_key, repository, role, secret, user};
+use crate::resources::{access_key, environment, repository, role, secret, user};
 use crate::spec::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -226,6 +226,11 @@ pub fn findings(
         &observed.role,
     ) {
         out.extend(role::findings(spec, live));
+        out.extend(environment::findings(
+            &spec.name,
+            &desired.access_key.spec().repo,
+            &observed.environments,
+        ));
         out.extend(document_findings(
             Kind::Role,
             &spec.name,

@@ -722,6 +722,27 @@ impl GitHub {
         )))
     }
 
+    /// An environment's deployment branch policy: `None` when the environment does not exist,
+    /// `Some(None)` when it exists with none (any branch may run a job in it).
+    pub async fn deployment_branch_policy(
+        &self,
+        repo: &RepoName,
+        environment: &str,
+    ) -> Result<Option<Option<Value>>> {
+        let path = format!(
+            "/repos/{}/{}/environments/{}",
+            enc(&repo.owner),
+            enc(&repo.name),
+            enc(environment)
+        );
+        let reply = self.call(Method::GET, &path, None).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let policy = &reply.body["deployment_branch_policy"];
+        Ok(Some((!policy.is_null()).then(|| policy.clone())))
+    }
+
     pub async fn environment_exists(&self, repo: &RepoName, environment: &str) -> Result<bool> {
         let path = format!(
             "/repos/{}/{}/environments/{}",

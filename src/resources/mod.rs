@@ -6,6 +6,7 @@ pub mod holdings;
 pub mod ownership;
 
 pub mod access_key;
+pub mod environment;
 pub mod oidc_provider;
 pub mod push_policy;
 pub mod repository;

@@ -343,7 +343,10 @@ fn different_encryption_is_blocked_and_nothing_is_written() {
 #[test]
 fn kms_encryption_is_created_with_the_key() {
     let w = World::start();
-    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    // The key must exist and be enabled: the tool describes it before creating the repository.
+    let created = w.block_on(w.kms().create_key().send()).unwrap();
+    let key = created.key_metadata().unwrap().arn().unwrap().to_string();
+    assert!(key.starts_with(&format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/")));
     w.apply(&["--encryption", "kms", "--kms-key", &key])
         .success();
     let repo = w

@@ -256,3 +256,68 @@ fn every_generated_trust_admits_its_scopes_and_not_their_neighbours() {
         assert_eq!(check(&w, job), expected, "{job:?}");
     }
 }
+
+#[test]
+fn an_environment_any_branch_can_use_makes_environment_trust_any_branch_trust() {
+    let w = World::start();
+    w.cmd()
+        .args([
+            "apply",
+            "--yes",
+            "--github-repo",
+            REPO,
+            "--environment",
+            "prod",
+        ])
+        .run()
+        .success();
+    let unprotected = |w: &World| -> Vec<String> {
+        let out = w
+            .cmd()
+            .args([
+                "audit",
+                "--output",
+                "json",
+                "--github-repo",
+                REPO,
+                "--environment",
+                "prod",
+            ])
+            .run();
+        out.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "environment-unprotected")
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["severity"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // Not there yet: GitHub creates it unprotected for the first job that names it.
+    let missing = unprotected(&w);
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].starts_with("medium ") && missing[0].contains("does not exist"));
+
+    let put = |policy: Value| {
+        w.github_api(
+            reqwest::Method::PUT,
+            &format!("/repos/{REPO}/environments/prod"),
+            json!({"deployment_branch_policy": policy}),
+        )
+    };
+    assert_eq!(put(Value::Null), 200);
+    let bare = unprotected(&w);
+    assert_eq!(bare.len(), 1, "{bare:?}");
+    assert!(bare[0].contains("no deployment branch"));
+
+    assert_eq!(
+        put(json!({"protected_branches": true, "custom_branch_policies": false})),
+        200
+    );
+    assert_eq!(unprotected(&w), Vec::<String>::new());
+}
