@@ -21,6 +21,12 @@ pub fn refuse_link(path: &Path) -> Result<()> {
 /// place: an interruption never leaves half a file, and a link at `path` is refused, not followed.
 pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
     refuse_link(path)?;
+    replace_atomically(path, contents)
+}
+
+/// As `write_atomically`, but a link at `path` is replaced by the file (its target untouched):
+/// for a directory the tool owns, such as an export's.
+pub fn replace_atomically(path: &Path, contents: &str) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -1,8 +1,8 @@
 //! Writing an export to disk: each file atomically (a temporary file renamed into place), never
 //! through a symbolic link, and never into someone else's directory unless told to.
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::json;
@@ -101,30 +101,6 @@ fn previous(dir: &Path) -> Option<Vec<String>> {
     )
 }
 
-/// Writes `contents` to `path` by renaming a fresh temporary file over it: a reader sees the old
-/// file or the new one, and a symbolic link at `path` is replaced, never followed.
-fn write_atomically(path: &Path, contents: &str) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = OpenOptions::new()
-        .write(true)
-        // Fails on anything already there, a symbolic link included.
-        .create_new(true)
-        .open(&temporary)
-        .and_then(|mut f| {
-            f.write_all(contents.as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| fs::rename(&temporary, path));
-    written.map_err(|e| {
-        let _ = fs::remove_file(&temporary);
-        io("write", path, e)
-    })
-}
-
 /// Writes the export's files into `dir`, then the manifest. A directory with other content and
 /// no earlier export is refused unless `force`.
 pub fn write(dir: &Path, format: Format, files: &[File], force: bool) -> Result<Written> {
@@ -148,7 +124,7 @@ pub fn write(dir: &Path, format: Format, files: &[File], force: bool) -> Result<
                 real_directory(&parent)?;
             }
         }
-        write_atomically(&dir.join(&relative), &file.contents)?;
+        crate::files::replace_atomically(&dir.join(&relative), &file.contents)?;
         names.push(file.path.clone());
     }
     let kept: BTreeSet<&String> = names.iter().collect();
@@ -173,7 +149,7 @@ pub fn write(dir: &Path, format: Format, files: &[File], force: bool) -> Result<
         "format": format.as_str(),
         "files": names,
     });
-    write_atomically(&dir.join(MANIFEST), &format!("{manifest:#}\n"))?;
+    crate::files::replace_atomically(&dir.join(MANIFEST), &format!("{manifest:#}\n"))?;
     names.push(MANIFEST.to_string());
     Ok(Written {
         files: names,

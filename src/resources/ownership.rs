@@ -1,5 +1,7 @@
 //! Whose a resource is: the tags the tool puts on what it creates, and what an existing
 //! resource's tags (or, from before tags, its description) say about it. Pure.
+use super::change::{Action, Change, Kind};
+
 /// Every role, user, managed policy and ECR repository the tool creates carries both tags; an
 /// OIDC provider (shared by every repository) carries only `managed-by`.
 pub const MANAGED_BY_KEY: &str = "managed-by";
@@ -90,6 +92,48 @@ pub fn blocked_reason(owner: &Owner, flag: &str, free_name: &str) -> Vec<String>
             ),
         ],
     }
+}
+
+/// The gate of an existing resource's diff: a resource that is not the tool's is a blocked
+/// change (naming whose it is and a free name) unless the run adopts it.
+pub fn blocked<Op>(
+    kind: Kind,
+    name: &str,
+    owner: &Owner,
+    adopt: bool,
+    flag: &str,
+    free_name: &str,
+) -> Option<Change<Op>> {
+    (!owner.is_ours() && !adopt).then(|| {
+        Change::not_run(
+            kind,
+            name,
+            Action::Blocked,
+            blocked_reason(owner, flag, free_name),
+        )
+    })
+}
+
+/// The change that writes the tool's tags a resource lacks (after adoption, or on a resource
+/// of an earlier version), if any.
+pub fn tagging<Op>(
+    kind: Kind,
+    name: &str,
+    owner: &Owner,
+    live: &[(String, String)],
+    wanted: &[(String, String)],
+    op: impl FnOnce(Tags) -> Op,
+) -> Option<Change<Op>> {
+    let missing = missing_tags(live, wanted);
+    (!missing.is_empty()).then(|| {
+        Change::new(
+            kind,
+            name,
+            Action::Update,
+            vec![tagging_detail(owner, &missing)],
+            op(missing),
+        )
+    })
 }
 
 /// The detail line of an adoption or of tagging an untagged resource of an earlier version.

@@ -186,23 +186,27 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             PolicyOp::Create,
         )];
     };
-    if !owner.is_ours() && !spec.adopt {
-        return vec![Change::not_run(
-            Kind::Policy,
-            &spec.name,
-            Action::Blocked,
-            ownership::blocked_reason(&owner, "--policy-name", &spec.free_name),
-        )];
+    let gate = ownership::blocked(
+        Kind::Policy,
+        &spec.name,
+        &owner,
+        spec.adopt,
+        "--policy-name",
+        &spec.free_name,
+    );
+    if let Some(blocked) = gate {
+        return vec![blocked];
     }
-    let mut changes = Vec::new();
-    let missing = ownership::missing_tags(&live.tags, &spec.tags);
-    if !missing.is_empty() {
-        changes.push(change(
-            Action::Update,
-            vec![ownership::tagging_detail(&owner, &missing)],
-            PolicyOp::Tag(missing),
-        ));
-    }
+    let mut changes: Vec<Change> = ownership::tagging(
+        Kind::Policy,
+        &spec.name,
+        &owner,
+        &live.tags,
+        &spec.tags,
+        PolicyOp::Tag,
+    )
+    .into_iter()
+    .collect();
     if policy::equivalent(&spec.document, &live.document) {
         return changes;
     }

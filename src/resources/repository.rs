@@ -426,23 +426,27 @@ pub fn diff(
             RepositoryOp::Create,
         )];
     };
-    if !owner.is_ours() && !spec.adopt {
-        return vec![Change::not_run(
-            Kind::Repository,
-            &spec.name,
-            Action::Blocked,
-            ownership::blocked_reason(&owner, "--ecr-repository", &spec.free_name),
-        )];
+    let gate = ownership::blocked(
+        Kind::Repository,
+        &spec.name,
+        &owner,
+        spec.adopt,
+        "--ecr-repository",
+        &spec.free_name,
+    );
+    if let Some(blocked) = gate {
+        return vec![blocked];
     }
-    let mut changes = Vec::new();
-    let missing = ownership::missing_tags(&live.tags, &spec.tags);
-    if !missing.is_empty() {
-        changes.push(change(
-            Action::Update,
-            vec![ownership::tagging_detail(&owner, &missing)],
-            RepositoryOp::Tag(missing),
-        ));
-    }
+    let mut changes: Vec<Change> = ownership::tagging(
+        Kind::Repository,
+        &spec.name,
+        &owner,
+        &live.tags,
+        &spec.tags,
+        RepositoryOp::Tag,
+    )
+    .into_iter()
+    .collect();
     if !encryption_matches(&spec.encryption, live) {
         let have = match &live.kms_key {
             Some(k) => format!("{} ({k})", live.encryption_type),

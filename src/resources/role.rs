@@ -183,13 +183,15 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             },
         )];
     }
-    if !owner.is_ours() && !spec.adopt {
-        return vec![Change::not_run(
-            Kind::Role,
-            &spec.name,
-            Action::Blocked,
-            ownership::blocked_reason(owner, "--role-name", &spec.free_name),
-        )];
+    if let Some(blocked) = ownership::blocked(
+        Kind::Role,
+        &spec.name,
+        owner,
+        spec.adopt,
+        "--role-name",
+        &spec.free_name,
+    ) {
+        return vec![blocked];
     }
     let mut changes = Vec::new();
     if !policy::equivalent(&spec.trust, &live.trust) {
@@ -318,18 +320,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RoleOp) -> Result<()> {
         RoleOp::UpdateTrust => update_trust(aws, spec).await,
         RoleOp::Fix(fix) => apply_fix(aws, spec, fix).await,
         RoleOp::Delete { detach, inline } => {
-            for arn in detach {
-                if let Err(e) = aws
-                    .iam
-                    .detach_role_policy()
-                    .role_name(&spec.name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                {
-                    aws.gone(failure("iam:DetachRolePolicy", e))?;
-                }
-            }
+            detach_all(aws, spec, detach).await?;
             for name in inline {
                 delete_inline(aws, spec, name).await?;
             }
@@ -358,18 +349,7 @@ async fn apply_fix(aws: &Aws, spec: &Spec, fix: &Fix) -> Result<()> {
     if fix.attach {
         attach(aws, spec).await?;
     }
-    for arn in &fix.detach {
-        if let Err(e) = aws
-            .iam
-            .detach_role_policy()
-            .role_name(&spec.name)
-            .policy_arn(arn)
-            .send()
-            .await
-        {
-            aws.gone(failure("iam:DetachRolePolicy", e))?;
-        }
-    }
+    detach_all(aws, spec, &fix.detach).await?;
     for name in &fix.delete_inline {
         delete_inline(aws, spec, name).await?;
     }
@@ -393,6 +373,22 @@ async fn apply_fix(aws: &Aws, spec: &Spec, fix: &Fix) -> Result<()> {
             .or_else(|e| aws.gone(failure("iam:DeleteRolePermissionsBoundary", e))),
         None => Ok(()),
     }
+}
+
+async fn detach_all(aws: &Aws, spec: &Spec, arns: &[String]) -> Result<()> {
+    for arn in arns {
+        if let Err(e) = aws
+            .iam
+            .detach_role_policy()
+            .role_name(&spec.name)
+            .policy_arn(arn)
+            .send()
+            .await
+        {
+            aws.gone(failure("iam:DetachRolePolicy", e))?;
+        }
+    }
+    Ok(())
 }
 
 async fn delete_inline(aws: &Aws, spec: &Spec, name: &str) -> Result<()> {

@@ -133,13 +133,15 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
             },
         )];
     }
-    if !owner.is_ours() && !spec.adopt {
-        return vec![Change::not_run(
-            Kind::User,
-            &spec.name,
-            Action::Blocked,
-            ownership::blocked_reason(owner, "--user-name", &spec.free_name),
-        )];
+    if let Some(blocked) = ownership::blocked(
+        Kind::User,
+        &spec.name,
+        owner,
+        spec.adopt,
+        "--user-name",
+        &spec.free_name,
+    ) {
+        return vec![blocked];
     }
     let wanted = holdings::Wanted {
         policy_arn: &spec.policy_arn,
