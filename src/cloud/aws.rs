@@ -7,7 +7,7 @@ use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_iam::config::Region;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
@@ -37,6 +37,7 @@ impl Aws {
             check_profile(p).await?;
         }
         let region = resolve_region(settings.region.as_deref(), settings.profile.as_deref()).await;
+        crate::config::check_region(&region)?;
         Aws::for_region(region, settings.profile.as_deref()).await
     }
 
@@ -174,11 +175,28 @@ impl Aws {
                 ),
             };
         }
+        let advice = what_to_do(&f);
         Error::Aws {
             action: f.action,
             code: f.code,
-            message: f.message,
+            message: format!("{}\n  {advice}", f.message),
         }
+    }
+}
+
+/// The second line of a failure: what a person can do about it.
+fn what_to_do(f: &AwsFailure) -> &'static str {
+    match (f.status, f.code.is_some()) {
+        (Some(s), false) if s >= 500 => {
+            "The answer did not come from AWS: a proxy or gateway in between answered instead. Check HTTPS_PROXY and AWS_ENDPOINT_URL, then rerun: the rerun continues where this one stopped."
+        }
+        (Some(s), _) if s >= 500 => {
+            "AWS could not complete the call. Rerun in a minute: the rerun continues where this one stopped."
+        }
+        (_, false) => {
+            "Check HTTPS_PROXY and AWS_ENDPOINT_URL (a proxy in between may have answered), then rerun: the rerun continues where this one stopped."
+        }
+        _ => "Rerun once the cause above is fixed: the rerun continues where this one stopped.",
     }
 }
 
@@ -241,9 +259,13 @@ where
             .and_then(|r| r.body().bytes())
             .and_then(|b| sniff_code(&String::from_utf8_lossy(b)))
     });
+    // An answer the SDK could not read is described by what came back, never by the SDK's
+    // Debug dump of it.
     let message = match (&err, err.message()) {
         (SdkError::ServiceError(_), Some(m)) => m.to_string(),
-        (SdkError::ServiceError(_), None) => DisplayErrorContext(&err).to_string(),
+        (SdkError::ServiceError(_) | SdkError::ResponseError(_), _) => {
+            unreadable_answer(err.raw_response())
+        }
         _ => causes(&err),
     };
     AwsFailure {
@@ -252,6 +274,19 @@ where
         message,
         status,
     }
+}
+
+/// "HTTP 500 with a body that is not an AWS answer: \"<html>…\"".
+fn unreadable_answer(raw: Option<&HttpResponse>) -> String {
+    let Some(raw) = raw else {
+        return "the answer could not be read".into();
+    };
+    let body = raw.body().bytes().unwrap_or_default();
+    format!(
+        "HTTP {} with a body that is not an AWS answer: {}",
+        raw.status().as_u16(),
+        crate::error::answer_start(body)
+    )
 }
 
 /// The error code in an error body the SDK could not parse: `<Code>X</Code>` (query

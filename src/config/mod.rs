@@ -285,6 +285,29 @@ pub fn presentation(merged: &RawSettings, yes: bool) -> Presentation {
     }
 }
 
+/// The region in use, wherever it came from (flags and the file were checked by `validate`;
+/// `AWS_REGION` and the AWS config were not): a near miss of a known region stops the run
+/// before any call, an unknown one is used as given with a warning, since new regions appear.
+pub fn check_region(region: &str) -> Result<()> {
+    match rules::region_knowledge(region) {
+        rules::RegionKnowledge::Known => Ok(()),
+        rules::RegionKnowledge::Typo(near) => Err(Error::InvalidSettings(vec![InvalidInput {
+            flag: "--region",
+            problem: format!(
+                "{region:?} (from AWS_REGION or the AWS config) is not an AWS region; did you mean {}?",
+                near.join(" or ")
+            ),
+            expected: "an AWS region such as us-east-1, by --region, AWS_REGION or the profile's region",
+        }])),
+        rules::RegionKnowledge::Unknown => {
+            eprintln!(
+                "warning: {region} is not a region this version knows; using it as given (a region newer than this release works)"
+            );
+            Ok(())
+        }
+    }
+}
+
 /// The region of a KMS key ARN when it is not `region`: ECR takes only a key of its own region.
 pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str> {
     key.split(':')

@@ -11,5 +11,6 @@ mod cli_help;
 mod github_secrets;
 mod ownership;
 mod reliability;
+mod ux;
 mod wizard;
 mod workflow;

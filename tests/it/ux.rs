@@ -1,0 +1,290 @@
+//! Everyday use: failures a person can act on, one JSON document for every outcome, plans that
+//! name every write.
+use serde_json::{Value, json};
+
+use crate::support::{REPO, World};
+
+const PROXY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>";
+
+/// One JSON document on stdout, holding an error message.
+#[track_caller]
+fn error_document(stdout: &str) -> String {
+    let doc: Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not exactly one JSON document ({e}):\n{stdout}"));
+    assert_eq!(doc.as_object().map(|o| o.len()), Some(1), "{doc}");
+    doc["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {doc}"))
+        .to_string()
+}
+
+#[test]
+fn an_html_page_instead_of_an_aws_answer_is_described_not_dumped() {
+    let w = World::start();
+    for (action, service) in [
+        ("GetCallerIdentity", "sts"),
+        ("DescribeRepositories", "ecr"),
+    ] {
+        w.reset();
+        w.aws_faults(json!({"action": action, "status": 500, "body": PROXY_PAGE, "times": null}));
+        let out = w
+            .cmd()
+            .args(["plan", "--github-repo", REPO, "--branch", "main"])
+            .run();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(
+            lines.first().copied(),
+            Some(
+                format!(
+                    "error: AWS {service}:{action} failed: HTTP 500 with a body that is not an AWS answer: \"<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>\""
+                )
+                .as_str()
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            lines.get(1).copied(),
+            Some(
+                "  The answer did not come from AWS: a proxy or gateway in between answered instead. Check HTTPS_PROXY and AWS_ENDPOINT_URL, then rerun: the rerun continues where this one stopped."
+            ),
+            "{}",
+            out.stderr
+        );
+
+        let out = w
+            .cmd()
+            .args([
+                "plan",
+                "--output",
+                "json",
+                "--github-repo",
+                REPO,
+                "--branch",
+                "main",
+            ])
+            .run();
+        let message = error_document(&out.stdout);
+        assert!(
+            message.starts_with(&format!("AWS {service}:{action} failed: HTTP 500 with a body that is not an AWS answer: \"<html><body><h1>502 Bad Gateway")),
+            "{message}"
+        );
+    }
+    // The world's end checks every output above for Debug dumps (ServiceError, Unhandled, source:).
+}
+
+#[test]
+fn an_html_page_instead_of_a_github_answer_is_described() {
+    let w = World::start();
+    w.github_faults(json!({"path_regex": "^/repos/acme/app$", "status": 502, "body": PROXY_PAGE, "times": null}));
+    let out = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: GitHub answered GET /repos/acme/app with 502 Bad Gateway (a body that is not GitHub's: \"<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>\").\n  GitHub, or a proxy in between (check HTTPS_PROXY and GITHUB_API_URL), failed: rerun in a minute"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_region_is_refused_with_a_suggestion_before_any_call() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--region",
+            "eu-wset-1",
+        ])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: invalid --region: \"eu-wset-1\" is not an AWS region; did you mean eu-west-1? (expected an AWS region such as us-east-1)"
+    );
+    let out = w
+        .cmd()
+        .env("AWS_REGION", "us-est-1")
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("did you mean us-east-1 or us-west-1?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.summary()["requests"], 0, "a refused region made calls");
+}
+
+#[test]
+fn a_region_newer_than_the_release_is_used_with_a_warning() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--region",
+            "ap-southeast-9",
+        ])
+        .run();
+    assert!(
+        out.stderr.starts_with(
+            "warning: ap-southeast-9 is not a region this version knows; using it as given"
+        ),
+        "{}",
+        out.stderr
+    );
+    let reached = w
+        .requests()
+        .iter()
+        .any(|r| r["service"] == "ecr" && r["action"] == "DescribeRepositories");
+    assert!(reached, "the region was not used");
+}
+
+#[test]
+fn command_lines_that_do_not_parse_still_give_one_json_document() {
+    let w = World::start();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["plan", "--bogus", "--output", "json"],
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &["--output", "json"],
+            "'skyecr-bootstrap' requires a subcommand but one was not provided",
+        ),
+        (
+            &["plan", "--output=json", "--auth", "nope"],
+            "invalid value 'nope' for '--auth <AUTH>'",
+        ),
+        (
+            &["audit", "--output", "json", "--region"],
+            "a value is required for '--region <REGION>' but none was supplied",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = w.cmd().args(args).run();
+        assert_eq!(out.code, 1, "{args:?}");
+        let message = error_document(&out.stdout);
+        assert!(message.starts_with(expected), "{args:?}: {message}");
+        assert!(
+            out.stderr.contains(expected),
+            "{args:?}: clap's own words left stderr"
+        );
+    }
+    // Asked through the settings file, not the command line.
+    std::fs::write(w.dir.path().join("skyecr.json"), r#"{"output": "json"}"#).unwrap();
+    let out = w.cmd().args(["plan", "--bogus"]).run();
+    assert_eq!(
+        error_document(&out.stdout),
+        "unexpected argument '--bogus' found"
+    );
+    // Text runs keep stdout empty.
+    std::fs::remove_file(w.dir.path().join("skyecr.json")).unwrap();
+    let out = w.cmd().args(["plan", "--bogus"]).run();
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""));
+}
+
+#[test]
+fn apply_in_json_prints_one_document_whatever_happens() {
+    let w = World::start();
+    let unconfirmed = w
+        .cmd()
+        .args([
+            "apply",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run();
+    assert_eq!(unconfirmed.code, 1);
+    assert_eq!(
+        error_document(&unconfirmed.stdout),
+        "apply needs confirmation, but there is no terminal to ask on.\n  Rerun with --yes to confirm non-interactively."
+    );
+    let applied = w.apply(&["--output", "json"]);
+    applied.success();
+    let doc = applied.json();
+    assert_eq!(doc["summary"]["create"], 7, "{doc}");
+    let again = w.apply(&["--output", "json"]);
+    assert_eq!(again.json()["changes"], json!([]));
+}
+
+#[test]
+fn the_plan_names_every_record_variable_it_writes() {
+    let w = World::start();
+    let plan = w.plan_json(&[]);
+    let details = |name: &str| -> Vec<String> {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| serde_json::from_value(c["details"].clone()).unwrap())
+            .unwrap_or_else(|| panic!("no change for {name} in {plan}"))
+    };
+    assert!(
+        details("AWS_ECR_ROLE_ARN")
+            .contains(&"record SKYECR_SHA256_AWS_ECR_ROLE_ARN (the value's fingerprint)".into()),
+        "{plan}"
+    );
+    assert!(details("AWS_REGION").contains(&"record SKYECR_SHA256_AWS_REGION".into()));
+
+    let keys = w.plan_json(&["--auth", "access-key"]);
+    let key = keys["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "access_key")
+        .unwrap();
+    assert!(
+        key["details"].as_array().unwrap().contains(&json!(
+            "record SKYECR_ACCESS_KEY_PENDING (while delivering), then SKYECR_ACCESS_KEY_ID"
+        )),
+        "{key}"
+    );
+
+    // Switching modes deletes the role's secret, and its record with it.
+    w.apply(&[]).success();
+    let plan = w
+        .cmd()
+        .args([
+            "plan",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--auth",
+            "access-key",
+        ])
+        .run()
+        .json();
+    let role_secret = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "AWS_ECR_ROLE_ARN")
+        .unwrap_or_else(|| panic!("no change for the role's secret in {plan}"));
+    assert_eq!(role_secret["action"], "delete", "{role_secret}");
+    assert_eq!(
+        role_secret["details"],
+        json!(["record SKYECR_SHA256_AWS_ECR_ROLE_ARN"])
+    );
+}
