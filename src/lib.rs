@@ -166,7 +166,10 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             commands::apply(&settings()?, presentation, force_secrets, adopt, save).await
         }
         Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
-        Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
+        Command::Destroy {
+            force,
+            keep_repository,
+        } => commands::destroy(&settings()?, presentation, force, keep_repository).await,
         Command::Audit { all_roles } => {
             commands::audit(&settings()?, presentation, all_roles).await
         }

@@ -37,7 +37,31 @@ pub struct Settings {
     pub permissions_boundary: Option<String>,
     /// The account the settings were applied to: a caller in another one is stopped.
     pub account_id: Option<String>,
+    /// `None`: the repository's tag mutability is left as it is (audit notes mutable tags).
+    pub tag_mutability: Option<TagMutability>,
 }
+
+/// `--tag-mutability` as given; the exceptions come separately (`--mutable-tag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagMutabilityName {
+    Mutable,
+    Immutable,
+}
+
+/// Whether a pushed tag can be pushed again to point at another image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagMutability {
+    Mutable,
+    /// Tags are fixed once pushed, except those matching `mutable_tags` (ECR's exclusion
+    /// filters, `*` wildcards allowed), such as `latest`, which the guide's workflow moves.
+    Immutable {
+        mutable_tags: Vec<String>,
+    },
+}
+
+/// ECR takes at most this many exclusion filters per repository.
+const MAX_MUTABLE_TAGS: usize = 5;
 
 // The setting enums are spelled the same by clap (flags) and serde (the file); a test checks it.
 
@@ -317,6 +341,7 @@ pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str
 
 /// Validates every value; all problems are reported at once.
 pub fn validate(raw: &RawSettings) -> Result<Settings> {
+    use table::MUTABLE_TAGS;
     use table::{
         ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY,
         OIDC_ISSUER, PERMISSIONS_BOUNDARY, POLICY_NAME, PROFILE, REGION, ROLE_NAME, SECRET_NAME,
@@ -419,6 +444,33 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         });
     }
 
+    for v in &raw.mutable_tags {
+        check(&mut errors, &MUTABLE_TAGS, v);
+    }
+    if raw.mutable_tags.len() > MAX_MUTABLE_TAGS {
+        errors.push(InvalidInput {
+            flag: MUTABLE_TAGS.flag,
+            problem: format!("is given {} times", raw.mutable_tags.len()),
+            expected: "at most 5 patterns (ECR's limit of exclusion filters); * matches many tags",
+        });
+    }
+    // An exception to immutability asks for immutability.
+    let tag_mutability = match (raw.tag_mutability, raw.mutable_tags.is_empty()) {
+        (None, true) => None,
+        (Some(TagMutabilityName::Mutable), true) => Some(TagMutability::Mutable),
+        (Some(TagMutabilityName::Mutable), false) => {
+            errors.push(InvalidInput {
+                flag: MUTABLE_TAGS.flag,
+                problem: "is an exception to immutable tags, but --tag-mutability is mutable"
+                    .into(),
+                expected: "--tag-mutability immutable --mutable-tag PATTERN, or no --mutable-tag",
+            });
+            Some(TagMutability::Mutable)
+        }
+        (Some(TagMutabilityName::Immutable) | None, _) => Some(TagMutability::Immutable {
+            mutable_tags: raw.mutable_tags.clone(),
+        }),
+    };
     let secret_scope = raw.secret_scope.unwrap_or_default();
     if secret_scope == SecretScope::Environment && raw.environments.is_empty() {
         errors.push(InvalidInput {
@@ -446,6 +498,7 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         issuer: Issuer(issuer),
         permissions_boundary: raw.permissions_boundary.clone(),
         account_id: raw.account_id.clone(),
+        tag_mutability,
     })
 }
 

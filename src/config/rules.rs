@@ -96,6 +96,22 @@ pub(super) fn region(v: &str) -> Check {
     }
 }
 
+/// An ECR tag-mutability exclusion filter: a tag, or a pattern with `*`.
+pub(super) fn image_tag_filter(v: &str) -> Check {
+    if v.is_empty() || v.len() > 128 {
+        return Err("is not 1-128 characters long".into());
+    }
+    match v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*')))
+    {
+        Some(c) => Err(format!(
+            "contains {c:?}, which ECR does not allow in a tag filter"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The regions of every AWS partition (aws, aws-cn, aws-us-gov, the ISO partitions and the
 /// European Sovereign Cloud) known to this release.
 const KNOWN_REGIONS: &[&str] = &[

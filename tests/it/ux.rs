@@ -288,3 +288,249 @@ fn the_plan_names_every_record_variable_it_writes() {
         json!(["record SKYECR_SHA256_AWS_ECR_ROLE_ARN"])
     );
 }
+
+/// The repository's tag mutability and exclusion filters, as ECR reports them.
+fn tag_mutability(w: &World) -> (String, Vec<String>) {
+    let out = w
+        .block_on(
+            w.ecr()
+                .describe_repositories()
+                .repository_names("skypilot")
+                .send(),
+        )
+        .unwrap();
+    let repo = &out.repositories()[0];
+    (
+        repo.image_tag_mutability().unwrap().as_str().to_string(),
+        repo.image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| format!("{}={}", f.filter_type().as_str(), f.filter()))
+            .collect(),
+    )
+}
+
+#[test]
+fn immutable_tags_with_a_latest_exception_are_created_drift_checked_and_fixed() {
+    let w = World::start();
+    let immutable = ["--tag-mutability", "immutable", "--mutable-tag", "latest"];
+    let plan = w.plan_json(&immutable);
+    let repository = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "repository")
+        .unwrap();
+    assert_eq!(
+        repository["details"],
+        json!([
+            "scan on push",
+            "encryption AES256",
+            "tags immutable (except latest)"
+        ])
+    );
+    w.apply(&immutable).success();
+    assert_eq!(
+        tag_mutability(&w),
+        (
+            "IMMUTABLE_WITH_EXCLUSION".to_string(),
+            vec!["WILDCARD=latest".to_string()]
+        )
+    );
+
+    // Someone makes every tag movable again.
+    w.block_on(
+        w.ecr()
+            .put_image_tag_mutability()
+            .repository_name("skypilot")
+            .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
+            .send(),
+    )
+    .unwrap();
+    let audit = w
+        .cmd()
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .args(immutable)
+        .run();
+    assert_eq!(audit.code, 2, "{}", audit.stderr);
+    let report = audit.json();
+    let repository = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "repository")
+        .unwrap();
+    assert_eq!(repository["status"], "modified");
+    assert_eq!(
+        repository["differences"],
+        json!([{"field": "tag_mutability", "expected": "immutable (except latest)", "actual": "mutable"}])
+    );
+    let text = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .args(immutable)
+        .run();
+    assert!(
+        text.stdout
+            .contains("  ~ repository skypilot\n      tags: mutable → immutable (except latest)\n"),
+        "{}",
+        text.stdout
+    );
+    w.clear_requests();
+    w.apply(&immutable).success();
+    assert_eq!(w.writes(), vec!["aws PutImageTagMutability".to_string()]);
+    assert_eq!(
+        tag_mutability(&w),
+        (
+            "IMMUTABLE_WITH_EXCLUSION".to_string(),
+            vec!["WILDCARD=latest".to_string()]
+        )
+    );
+    let audit = w
+        .cmd()
+        .args(["audit", "--github-repo", REPO, "--branch", "main"])
+        .args(immutable)
+        .run();
+    assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
+
+    // Without the setting, the repository is left as it is.
+    w.clear_requests();
+    w.apply(&[]).success();
+    assert_eq!(w.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn an_exception_to_mutable_tags_is_refused() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .args(["--tag-mutability", "mutable", "--mutable-tag", "latest"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: invalid --mutable-tag: is an exception to immutable tags, but --tag-mutability is mutable (expected --tag-mutability immutable --mutable-tag PATTERN, or no --mutable-tag)"
+    );
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--mutable-tag",
+            "a b",
+        ])
+        .run();
+    assert!(
+        out.stderr.contains(
+            "invalid --mutable-tag: \"a b\" contains ' ', which ECR does not allow in a tag filter"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_mutable_tags_fix_is_a_command_that_can_be_pasted() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let report = w
+        .cmd()
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run()
+        .json();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "repository-mutable-tags")
+        .unwrap_or_else(|| panic!("no repository-mutable-tags in {report}"));
+    assert_eq!(
+        finding["fix"],
+        "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name skypilot --region us-east-1 --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest)."
+    );
+}
+
+#[test]
+fn destroy_can_keep_the_repository_and_its_images() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let out = w
+        .cmd()
+        .args([
+            "destroy",
+            "--yes",
+            "--keep-repository",
+            "--github-repo",
+            REPO,
+        ])
+        .run();
+    out.success();
+    assert!(
+        out.stdout.contains("skypilot")
+            && out
+                .stdout
+                .contains("left in place with its images: --keep-repository"),
+        "{}",
+        out.stdout
+    );
+    let repos = w.block_on(w.ecr().describe_repositories().send()).unwrap();
+    assert_eq!(repos.repositories().len(), 1, "the repository went");
+    let roles = w.block_on(w.iam().list_roles().send()).unwrap();
+    assert!(roles.roles().is_empty(), "the role stayed");
+    // A plain destroy afterwards removes it.
+    let out = w
+        .cmd()
+        .args(["destroy", "--yes", "--github-repo", REPO])
+        .run();
+    out.success();
+    let repos = w.block_on(w.ecr().describe_repositories().send()).unwrap();
+    assert!(repos.repositories().is_empty());
+}
+
+#[test]
+fn help_lists_a_commands_own_flags_before_the_shared_settings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"))
+        .args(["destroy", "--help"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let (own, shared) = help
+        .split_once("Settings (every command; also keys of skyecr.json):\n")
+        .unwrap_or_else(|| panic!("no settings heading in:\n{help}"));
+    for flag in ["--force", "--keep-repository", "--yes"] {
+        assert!(
+            own.contains(flag),
+            "{flag} is not among destroy's own flags:\n{help}"
+        );
+    }
+    for flag in ["--kms-key", "--github-repo", "--tag-mutability", "--output"] {
+        assert!(
+            !own.contains(flag),
+            "{flag} is listed before the heading:\n{help}"
+        );
+        assert!(
+            shared.contains(flag),
+            "{flag} is missing under the heading:\n{help}"
+        );
+    }
+}

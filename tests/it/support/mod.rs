@@ -201,10 +201,12 @@ impl World {
         let outputs = self.outputs.lock().ok()?.clone();
         outputs.iter().find_map(|out| {
             let text = format!("{}{}", out.stdout, out.stderr);
+            // `source:` as Debug prints a field (`{ source: …`), not as in "resource:".
             [
                 "ServiceError",
                 "Unhandled",
-                "source:",
+                "{ source:",
+                ", source:",
                 "DispatchFailure",
                 "ErrorMetadata",
             ]
