@@ -21,6 +21,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub yes: bool,
 
+    /// Also print retries, waits and every AWS and GitHub request with its duration (stderr).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only results, prompts, warnings and errors: no progress lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

@@ -47,6 +47,12 @@ pub fn main_entry() -> ExitCode {
             .into();
         }
     };
+    if cli.verbose {
+        cloud::set_verbose();
+    }
+    if cli.quiet {
+        ui::progress::set_quiet();
+    }
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
     let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
     let file = config::load_file(cli.settings.config.as_deref(), creates).unwrap_or_default();

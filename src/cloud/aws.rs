@@ -8,8 +8,15 @@ use aws_config::default_provider::region::DefaultRegionChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_iam::config::Region;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::config::{FALLBACK_REGION, Settings};
 use crate::error::{AwsFailure, Error, Result};
@@ -58,9 +65,21 @@ impl Aws {
         }
         let shared = loader.load().await;
         Ok(Aws {
-            iam: aws_sdk_iam::Client::new(&shared),
-            ecr: aws_sdk_ecr::Client::new(&shared),
-            sts: aws_sdk_sts::Client::new(&shared),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
+            ecr: aws_sdk_ecr::Client::from_conf(
+                aws_sdk_ecr::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
             region,
             caller: OnceLock::new(),
         })
@@ -181,6 +200,58 @@ impl Aws {
             code: f.code,
             message: format!("{}\n  {advice}", f.message),
         }
+    }
+}
+
+/// `--verbose`: one note per AWS request attempt, with its service, action, status and duration.
+#[derive(Debug)]
+struct RequestLog;
+
+#[derive(Debug, Clone)]
+struct Sent(Instant);
+
+impl aws_smithy_types::config_bag::Storable for Sent {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Sent(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if !crate::cloud::verbose() {
+            return Ok(());
+        }
+        let (service, action) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_ascii_lowercase(), m.name().to_string()))
+            .unwrap_or_default();
+        let answer = context
+            .response()
+            .map(|r| r.status().as_u16().to_string())
+            .unwrap_or_else(|| "no answer".into());
+        let took = cfg
+            .load::<Sent>()
+            .map(|s| format!(" in {} ms", s.0.elapsed().as_millis()))
+            .unwrap_or_default();
+        crate::cloud::debug_note(&format!("aws {service} {action}: {answer}{took}"));
+        Ok(())
     }
 }
 

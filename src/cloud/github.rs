@@ -275,6 +275,7 @@ impl GitHub {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            let sent = std::time::Instant::now();
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) if attempt < ATTEMPTS => {
@@ -292,6 +293,11 @@ impl GitHub {
                 }
             };
             let status = response.status();
+            tracing_note(&format!(
+                "github {method} {path}: {} in {} ms",
+                status.as_u16(),
+                sent.elapsed().as_millis()
+            ));
             let headers = response.headers().clone();
             let header = |name: &str| {
                 headers
@@ -738,9 +744,7 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 fn tracing_note(text: &str) {
-    if std::env::var_os("SKYECR_DEBUG").is_some() {
-        eprintln!("note: {text}");
-    }
+    crate::cloud::debug_note(text);
 }
 
 #[cfg(test)]

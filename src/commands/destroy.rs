@@ -31,10 +31,10 @@ pub async fn destroy(
         ctx.plan.ensure_unblocked()?;
         confirm(presentation, "destroy")?;
         execute(&ctx).await?;
-        eprintln!(
+        ui::progress::note(&format!(
             "Destroy complete: {} resource(s) removed.",
             ctx.plan.changes.len()
-        );
+        ));
     }
     if json {
         println!(

@@ -49,7 +49,10 @@ pub async fn apply(
         ctx.plan.ensure_unblocked()?;
         confirm(presentation, "apply")?;
         execute(&ctx).await?;
-        eprintln!("Apply complete: {} change(s) made.", ctx.plan.changes.len());
+        ui::progress::note(&format!(
+            "Apply complete: {} change(s) made.",
+            ctx.plan.changes.len()
+        ));
     }
     if json {
         print_plan(&ctx, presentation);
@@ -58,15 +61,15 @@ pub async fn apply(
     if let Some(saving) = save
         && saving.save(&ctx.identity.account_id)?
     {
-        eprintln!(
+        ui::progress::note(&format!(
             "Saved these settings and AWS account {} to {} (--no-save leaves it alone).",
             ctx.identity.account_id,
             saving.path.display()
-        );
+        ));
     }
     if !ctx.plan.changes.is_empty() {
-        eprintln!(
-            "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift."
+        ui::progress::note(
+            "Next: `skyecr-bootstrap workflow` writes the build-and-push workflow; `skyecr-bootstrap audit` checks for drift.",
         );
     }
     Ok(ExitStatus::Success)

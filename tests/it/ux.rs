@@ -534,3 +534,48 @@ fn help_lists_a_commands_own_flags_before_the_shared_settings() {
         );
     }
 }
+
+#[test]
+fn verbose_names_every_request_and_quiet_prints_no_progress() {
+    let w = World::start();
+    let plan = ["plan", "--github-repo", REPO, "--branch", "main"];
+    let plain = w.cmd().env_remove("SKYECR_DEBUG").args(plan).run();
+    assert!(!plain.stderr.contains("note:"), "{}", plain.stderr);
+    let verbose = w
+        .cmd()
+        .env_remove("SKYECR_DEBUG")
+        .args(plan)
+        .args(["-v"])
+        .run();
+    for line in [
+        "note: aws sts GetCallerIdentity: 200 in ",
+        "note: aws iam ListOpenIDConnectProviders: 200 in ",
+        "note: github GET /repos/acme/app: 200 in ",
+    ] {
+        assert!(
+            verbose.stderr.contains(line),
+            "no {line:?} in:\n{}",
+            verbose.stderr
+        );
+    }
+    let quiet = w
+        .cmd()
+        .env_remove("SKYECR_DEBUG")
+        .args([
+            "apply",
+            "--yes",
+            "--quiet",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run();
+    quiet.success();
+    assert_eq!(quiet.stderr, "", "--quiet printed progress");
+    assert!(
+        quiet.stdout.contains("Plan: 7 to create"),
+        "{}",
+        quiet.stdout
+    );
+}
