@@ -32,7 +32,12 @@ fn an_html_page_instead_of_an_aws_answer_is_described_not_dumped() {
             .args(["plan", "--github-repo", REPO, "--branch", "main"])
             .run();
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let lines: Vec<&str> = out.stderr.lines().collect();
+        // The error and its advice, after the notes SKYECR_DEBUG prints.
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .skip_while(|l| !l.starts_with("error:"))
+            .collect();
         assert_eq!(
             lines.first().copied(),
             Some(
