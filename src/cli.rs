@@ -17,12 +17,20 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    #[command(flatten)]
-    pub settings: SettingsArgs,
-
     /// Do not ask for confirmation (only on the command line: never from a settings file).
     #[arg(long, global = true)]
     pub yes: bool,
+
+    /// Also print retries, waits and every AWS and GitHub request with its duration (stderr).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only results, prompts, warnings and errors: no progress lines.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,12 +80,15 @@ pub enum Command {
     RotateKeys,
     /// Remove what the tool created (after confirmation); keeps an OIDC provider other roles trust.
     #[command(
-        after_help = "Examples:\n  skyecr-bootstrap destroy --github-repo acme/app\n  skyecr-bootstrap destroy --github-repo acme/app --force --yes"
+        after_help = "Examples:\n  skyecr-bootstrap destroy --github-repo acme/app\n  skyecr-bootstrap destroy --github-repo acme/app --keep-repository\n  skyecr-bootstrap destroy --github-repo acme/app --force --yes"
     )]
     Destroy {
         /// Also delete the ECR repository when it holds images.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keep_repository")]
         force: bool,
+        /// Leave the ECR repository and its images in place; remove everything else.
+        #[arg(long)]
+        keep_repository: bool,
     },
     /// Read-only drift and security check of everything the tool manages (exit 2 on drift or a high/medium finding).
     #[command(
@@ -164,8 +175,10 @@ pub enum Command {
     },
 }
 
-/// The settings flags: where the settings file is, and every setting of the table.
+/// The settings flags: where the settings file is, and every setting of the table. They are
+/// shared by every command, so `--help` lists them after the command's own flags.
 #[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Settings (every command; also keys of skyecr.json)")]
 pub struct SettingsArgs {
     /// Settings file (JSON); default ./skyecr.json when it exists.
     #[arg(long, global = true, value_name = "PATH")]

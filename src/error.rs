@@ -138,6 +138,28 @@ pub enum Error {
     Io(String),
 }
 
+/// The start of an answer that is not the service's own (an HTML page from a proxy, say), as
+/// one quoted line: enough to recognise who answered, never a whole page.
+pub fn answer_start(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return "an empty body".into();
+    }
+    let line = words.join(" ");
+    let start: String = line
+        .chars()
+        .take(100)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let more = if line.chars().count() > 100 {
+        "…"
+    } else {
+        ""
+    };
+    format!("\"{start}{more}\"")
+}
+
 fn render_invalid(items: &[InvalidInput]) -> String {
     let lines: Vec<String> = items.iter().map(|i| format!("invalid {i}")).collect();
     lines.join("\n")

@@ -32,14 +32,28 @@ pub fn main_entry() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            let asked = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+            // A script that asked for JSON gets its one document even when the line did not parse.
+            if !asked && json_requested(std::env::args().skip(1)) {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": {"message": usage_message(&e)}})
+                );
+            }
             // Usage errors are 1, not clap's 2: a typo in CI must never read as drift.
-            return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitStatus::Success,
-                _ => ExitStatus::Failure,
+            return match asked {
+                true => ExitStatus::Success,
+                false => ExitStatus::Failure,
             }
             .into();
         }
     };
+    if cli.verbose {
+        cloud::set_verbose();
+    }
+    if cli.quiet {
+        ui::progress::set_quiet();
+    }
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
     let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
     let file = config::load_file(cli.settings.config.as_deref(), creates).unwrap_or_default();
@@ -76,6 +90,35 @@ pub fn main_entry() -> ExitCode {
         Ok(status) => status.into(),
         Err(e) => report(&e, json),
     }
+}
+
+/// Whether a command line that clap refused asked for JSON, by `--output json` or through the
+/// settings file it names (or `./skyecr.json`).
+fn json_requested(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    let value_of = |flag: &str| {
+        let inline = format!("{flag}=");
+        args.iter().enumerate().rev().find_map(|(i, a)| {
+            a.strip_prefix(&inline)
+                .map(str::to_string)
+                .or_else(|| (a == flag).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    match value_of("--output") {
+        Some(output) => output == "json",
+        None => {
+            let path = value_of("--config").map(std::path::PathBuf::from);
+            config::load_file(path.as_deref(), false)
+                .is_ok_and(|file| file.output == Some(OutputFormat::Json))
+        }
+    }
+}
+
+/// clap's error without its `error:` prefix and the usage lines that follow.
+fn usage_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.split("\n\n").next().unwrap_or(&text);
+    first.trim().trim_start_matches("error: ").to_string()
 }
 
 fn report(e: &Error, json: bool) -> ExitCode {
@@ -130,7 +173,10 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             commands::apply(&settings()?, presentation, force_secrets, adopt, save).await
         }
         Command::RotateKeys => commands::rotate_keys(&settings()?, presentation).await,
-        Command::Destroy { force } => commands::destroy(&settings()?, presentation, force).await,
+        Command::Destroy {
+            force,
+            keep_repository,
+        } => commands::destroy(&settings()?, presentation, force, keep_repository).await,
         Command::Audit { all_roles } => {
             commands::audit(&settings()?, presentation, all_roles).await
         }

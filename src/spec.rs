@@ -34,6 +34,8 @@ pub struct Intent {
     pub teardown: bool,
     /// `destroy --force`: a repository goes with its images.
     pub delete_images: bool,
+    /// `destroy --keep-repository`: the repository stays, with its images.
+    pub keep_repository: bool,
     /// `--adopt`: take over what exists under the chosen names but is not the tool's.
     pub adopt: bool,
 }
@@ -252,7 +254,9 @@ pub fn desired(
                 region: region.to_string(),
                 scan_on_push: true,
                 encryption: settings.encryption.clone(),
+                tag_mutability: settings.tag_mutability.clone(),
                 delete_images: intent.delete_images,
+                keep: intent.keep_repository,
                 tags,
                 repository,
                 adopt: intent.adopt,

@@ -387,7 +387,10 @@ fn repository_findings(
             "ECR cannot change encryption in place: push to a new repository created with --encryption kms, or set --encryption aes256.",
         );
     }
-    if live.tag_mutability != "IMMUTABLE" {
+    // Tag mutability the settings choose is checked as drift; only a repository left as it
+    // is gets the advice.
+    if spec.tag_mutability.is_none() && live.tag_mutability != "IMMUTABLE" {
+        let region = spec.arn.split(':').nth(3).unwrap_or_default();
         out.add(
             "repository-mutable-tags",
             Severity::Low,
@@ -395,7 +398,10 @@ fn repository_findings(
                 "tags in {} can be overwritten, so a tag does not pin one image",
                 spec.name
             ),
-            "Consider `aws ecr put-image-tag-mutability --image-tag-mutability IMMUTABLE` (the guide's :latest tag then needs a different scheme).",
+            format!(
+                "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name {} --region {region} --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest).",
+                spec.name
+            ),
         );
     }
     out.into_vec()

@@ -7,9 +7,16 @@ use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_iam::config::Region;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::config::{FALLBACK_REGION, Settings};
 use crate::error::{AwsFailure, Error, Result};
@@ -38,6 +45,7 @@ impl Aws {
             check_profile(p).await?;
         }
         let region = resolve_region(settings.region.as_deref(), settings.profile.as_deref()).await;
+        crate::config::check_region(&region)?;
         Aws::for_region(region, settings.profile.as_deref()).await
     }
 
@@ -58,10 +66,26 @@ impl Aws {
         }
         let shared = loader.load().await;
         Ok(Aws {
-            iam: aws_sdk_iam::Client::new(&shared),
-            ecr: aws_sdk_ecr::Client::new(&shared),
-            kms: aws_sdk_kms::Client::new(&shared),
-            sts: aws_sdk_sts::Client::new(&shared),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
+            ecr: aws_sdk_ecr::Client::from_conf(
+                aws_sdk_ecr::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&shared)
+                    .interceptor(RequestLog)
+                    .build(),
+            ),
             region,
             caller: OnceLock::new(),
         })
@@ -176,11 +200,80 @@ impl Aws {
                 ),
             };
         }
+        let advice = what_to_do(&f);
         Error::Aws {
             action: f.action,
             code: f.code,
-            message: f.message,
+            message: format!("{}\n  {advice}", f.message),
         }
+    }
+}
+
+/// `--verbose`: one note per AWS request attempt, with its service, action, status and duration.
+#[derive(Debug)]
+struct RequestLog;
+
+#[derive(Debug, Clone)]
+struct Sent(Instant);
+
+impl aws_smithy_types::config_bag::Storable for Sent {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Sent(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if !crate::cloud::verbose() {
+            return Ok(());
+        }
+        let (service, action) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_ascii_lowercase(), m.name().to_string()))
+            .unwrap_or_default();
+        let answer = context
+            .response()
+            .map(|r| r.status().as_u16().to_string())
+            .unwrap_or_else(|| "no answer".into());
+        let took = cfg
+            .load::<Sent>()
+            .map(|s| format!(" in {} ms", s.0.elapsed().as_millis()))
+            .unwrap_or_default();
+        crate::cloud::debug_note(&format!("aws {service} {action}: {answer}{took}"));
+        Ok(())
+    }
+}
+
+/// The second line of a failure: what a person can do about it.
+fn what_to_do(f: &AwsFailure) -> &'static str {
+    match (f.status, f.code.is_some()) {
+        (Some(s), false) if s >= 500 => {
+            "The answer did not come from AWS: a proxy or gateway in between answered instead. Check HTTPS_PROXY and AWS_ENDPOINT_URL, then rerun: the rerun continues where this one stopped."
+        }
+        (Some(s), _) if s >= 500 => {
+            "AWS could not complete the call. Rerun in a minute: the rerun continues where this one stopped."
+        }
+        (_, false) => {
+            "Check HTTPS_PROXY and AWS_ENDPOINT_URL (a proxy in between may have answered), then rerun: the rerun continues where this one stopped."
+        }
+        _ => "Rerun once the cause above is fixed: the rerun continues where this one stopped.",
     }
 }
 
@@ -243,9 +336,13 @@ where
             .and_then(|r| r.body().bytes())
             .and_then(|b| sniff_code(&String::from_utf8_lossy(b)))
     });
+    // An answer the SDK could not read is described by what came back, never by the SDK's
+    // Debug dump of it.
     let message = match (&err, err.message()) {
         (SdkError::ServiceError(_), Some(m)) => m.to_string(),
-        (SdkError::ServiceError(_), None) => DisplayErrorContext(&err).to_string(),
+        (SdkError::ServiceError(_) | SdkError::ResponseError(_), _) => {
+            unreadable_answer(err.raw_response())
+        }
         _ => causes(&err),
     };
     AwsFailure {
@@ -254,6 +351,19 @@ where
         message,
         status,
     }
+}
+
+/// "HTTP 500 with a body that is not an AWS answer: \"<html>…\"".
+fn unreadable_answer(raw: Option<&HttpResponse>) -> String {
+    let Some(raw) = raw else {
+        return "the answer could not be read".into();
+    };
+    let body = raw.body().bytes().unwrap_or_default();
+    format!(
+        "HTTP {} with a body that is not an AWS answer: {}",
+        raw.status().as_u16(),
+        crate::error::answer_start(body)
+    )
 }
 
 /// The error code in an error body the SDK could not parse: `<Code>X</Code>` (query

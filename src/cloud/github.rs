@@ -311,6 +311,7 @@ impl GitHub {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            let sent = std::time::Instant::now();
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) if attempt < ATTEMPTS => {
@@ -328,6 +329,11 @@ impl GitHub {
                 }
             };
             let status = response.status();
+            tracing_note(&format!(
+                "github {method} {path}: {} in {} ms",
+                status.as_u16(),
+                sent.elapsed().as_millis()
+            ));
             let headers = response.headers().clone();
             let header = |name: &str| {
                 headers
@@ -358,16 +364,25 @@ impl GitHub {
                 let body = if text.trim().is_empty() {
                     Value::Null
                 } else {
-                    serde_json::from_str(&text).map_err(|e| {
+                    serde_json::from_str(&text).map_err(|_| {
                         Error::GitHub(format!(
-                            "GitHub answered {method} {path} with a body that is not JSON ({e})"
+                            "GitHub answered {method} {path} with {status} and a body that is not JSON: {}.\n  A proxy in between may have answered: check HTTPS_PROXY and GITHUB_API_URL, then rerun.",
+                            crate::error::answer_start(text.as_bytes())
                         ))
                     })?
                 };
                 return Ok(Reply { status, body });
             }
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let message = body["message"].as_str().unwrap_or("").to_string();
+            let message = match body["message"].as_str() {
+                Some(m) => m.to_string(),
+                // A page from a proxy, say: its start tells a person who answered.
+                None if body.is_null() && !text.trim().is_empty() => format!(
+                    "a body that is not GitHub's: {}",
+                    crate::error::answer_start(text.as_bytes())
+                ),
+                None => String::new(),
+            };
 
             // Rate limits: primary (remaining 0 + reset) or secondary (retry-after).
             let remaining_zero = header("x-ratelimit-remaining").as_deref() == Some("0");
@@ -451,8 +466,11 @@ impl GitHub {
                     "GitHub refused {method} {path}{detail}.\n  The token needs Secrets and Variables write, Actions and Metadata read on the repository (classic token: `repo`)."
                 ),
             }),
+            s if s >= 500 => Error::GitHub(format!(
+                "GitHub answered {method} {path} with {status}{detail}.\n  GitHub, or a proxy in between (check HTTPS_PROXY and GITHUB_API_URL), failed: rerun in a minute, and the rerun continues where this one stopped."
+            )),
             _ => Error::GitHub(format!(
-                "GitHub answered {method} {path} with {status}{detail}"
+                "GitHub answered {method} {path} with {status}{detail}.\n  Rerun once the cause is fixed: the rerun continues where this one stopped."
             )),
         }
     }
@@ -784,9 +802,7 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 fn tracing_note(text: &str) {
-    if std::env::var_os("SKYECR_DEBUG").is_some() {
-        eprintln!("note: {text}");
-    }
+    crate::cloud::debug_note(text);
 }
 
 #[cfg(test)]

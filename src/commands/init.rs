@@ -349,6 +349,30 @@ fn delivered_secrets(desired: &Desired) -> Vec<(String, String)> {
     out
 }
 
+/// The variables the tool keeps as its records of what it wrote (docs/secrets.md).
+fn records(desired: &Desired) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = desired
+        .secrets
+        .iter()
+        .filter_map(Desire::present)
+        .map(|s| (s.fingerprint_variable(), "fingerprint of that secret"))
+        .collect();
+    if desired.access_key.present().is_some() {
+        out.push((
+            access_key::DELIVERED_VARIABLE.to_string(),
+            "which access key was delivered",
+        ));
+    }
+    out.extend(
+        desired
+            .variables
+            .iter()
+            .filter_map(Desire::present)
+            .map(|v| (v.record_name(), "fingerprint of that variable")),
+    );
+    out
+}
+
 /// The result on stdout: what GitHub Actions now has and what to do next.
 fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: bool) {
     // Later commands read ./skyecr.json by themselves; another file has to be named.
@@ -384,6 +408,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
                 "changes": ctx.plan.changes,
                 "secrets": secrets.iter().map(|(name, place)| json!({"name": name, "place": place})).collect::<Vec<_>>(),
                 "variables": ctx.desired.variables.iter().filter_map(Desire::present).map(|v| (v.name.clone(), json!(v.value))).collect::<serde_json::Map<_, _>>(),
+                "records": records(&ctx.desired).into_iter().map(|(name, what)| json!({"name": name, "what": what})).collect::<Vec<_>>(),
                 "next_steps": next.iter().map(|(cmd, _)| cmd.clone()).collect::<Vec<_>>(),
             })
         );
@@ -404,6 +429,10 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
     }
     for v in ctx.desired.variables.iter().filter_map(Desire::present) {
         out.push_str(&format!("  variable  {:<16} {}\n", v.name, v.value));
+    }
+    // The tool's own records are variables in the repository too: nothing it writes is hidden.
+    for (name, what) in records(&ctx.desired) {
+        out.push_str(&format!("  variable  {name} ({what})\n"));
     }
     out.push_str("\nNext steps:\n");
     for (cmd, why) in &next {

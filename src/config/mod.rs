@@ -41,7 +41,31 @@ pub struct Settings {
     pub pin_ids: bool,
     /// The workflow file `job_workflow_ref` is pinned to (`--pin-workflow`).
     pub pin_workflow: Option<String>,
+    /// `None`: the repository's tag mutability is left as it is (audit notes mutable tags).
+    pub tag_mutability: Option<TagMutability>,
 }
+
+/// `--tag-mutability` as given; the exceptions come separately (`--mutable-tag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagMutabilityName {
+    Mutable,
+    Immutable,
+}
+
+/// Whether a pushed tag can be pushed again to point at another image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagMutability {
+    Mutable,
+    /// Tags are fixed once pushed, except those matching `mutable_tags` (ECR's exclusion
+    /// filters, `*` wildcards allowed), such as `latest`, which the guide's workflow moves.
+    Immutable {
+        mutable_tags: Vec<String>,
+    },
+}
+
+/// ECR takes at most this many exclusion filters per repository.
+const MAX_MUTABLE_TAGS: usize = 5;
 
 // The setting enums are spelled the same by clap (flags) and serde (the file); a test checks it.
 
@@ -293,6 +317,29 @@ pub fn presentation(merged: &RawSettings, yes: bool) -> Presentation {
     }
 }
 
+/// The region in use, wherever it came from (flags and the file were checked by `validate`;
+/// `AWS_REGION` and the AWS config were not): a near miss of a known region stops the run
+/// before any call, an unknown one is used as given with a warning, since new regions appear.
+pub fn check_region(region: &str) -> Result<()> {
+    match rules::region_knowledge(region) {
+        rules::RegionKnowledge::Known => Ok(()),
+        rules::RegionKnowledge::Typo(near) => Err(Error::InvalidSettings(vec![InvalidInput {
+            flag: "--region",
+            problem: format!(
+                "{region:?} (from AWS_REGION or the AWS config) is not an AWS region; did you mean {}?",
+                near.join(" or ")
+            ),
+            expected: "an AWS region such as us-east-1, by --region, AWS_REGION or the profile's region",
+        }])),
+        rules::RegionKnowledge::Unknown => {
+            eprintln!(
+                "warning: {region} is not a region this version knows; using it as given (a region newer than this release works)"
+            );
+            Ok(())
+        }
+    }
+}
+
 /// The region of a KMS key ARN when it is not `region`: ECR takes only a key of its own region.
 pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str> {
     key.split(':')
@@ -302,6 +349,7 @@ pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str
 
 /// Validates every value; all problems are reported at once.
 pub fn validate(raw: &RawSettings) -> Result<Settings> {
+    use table::MUTABLE_TAGS;
     use table::{
         ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY,
         NO_PIN_IDS, OIDC_ISSUER, PERMISSIONS_BOUNDARY, PIN_WORKFLOW, POLICY_NAME, PROFILE, REGION,
@@ -413,6 +461,33 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         });
     }
 
+    for v in &raw.mutable_tags {
+        check(&mut errors, &MUTABLE_TAGS, v);
+    }
+    if raw.mutable_tags.len() > MAX_MUTABLE_TAGS {
+        errors.push(InvalidInput {
+            flag: MUTABLE_TAGS.flag,
+            problem: format!("is given {} times", raw.mutable_tags.len()),
+            expected: "at most 5 patterns (ECR's limit of exclusion filters); * matches many tags",
+        });
+    }
+    // An exception to immutability asks for immutability.
+    let tag_mutability = match (raw.tag_mutability, raw.mutable_tags.is_empty()) {
+        (None, true) => None,
+        (Some(TagMutabilityName::Mutable), true) => Some(TagMutability::Mutable),
+        (Some(TagMutabilityName::Mutable), false) => {
+            errors.push(InvalidInput {
+                flag: MUTABLE_TAGS.flag,
+                problem: "is an exception to immutable tags, but --tag-mutability is mutable"
+                    .into(),
+                expected: "--tag-mutability immutable --mutable-tag PATTERN, or no --mutable-tag",
+            });
+            Some(TagMutability::Mutable)
+        }
+        (Some(TagMutabilityName::Immutable) | None, _) => Some(TagMutability::Immutable {
+            mutable_tags: raw.mutable_tags.clone(),
+        }),
+    };
     let secret_scope = raw.secret_scope.unwrap_or_default();
     if secret_scope == SecretScope::Environment && raw.environments.is_empty() {
         errors.push(InvalidInput {
@@ -447,6 +522,7 @@ pub fn validate(raw: &RawSettings) -> Result<Settings> {
         },
         pin_workflow: raw.pin_workflow.clone(),
         issuer: Issuer(issuer),
+        tag_mutability,
     })
 }
 

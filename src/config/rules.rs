@@ -82,12 +82,147 @@ pub(super) fn region(v: &str) -> Check {
         && parts
             .last()
             .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-        && parts[0].len() == 2
+        && (2..=4).contains(&parts[0].len())
         && parts[0].chars().all(|c| c.is_ascii_lowercase());
     if !shape_ok || v.len() > 32 {
         return Err("is not an AWS region name".into());
     }
-    Ok(())
+    match region_knowledge(v) {
+        RegionKnowledge::Typo(near) => Err(format!(
+            "is not an AWS region; did you mean {}?",
+            near.join(" or ")
+        )),
+        RegionKnowledge::Known | RegionKnowledge::Unknown => Ok(()),
+    }
+}
+
+/// An ECR tag-mutability exclusion filter: a tag, or a pattern with `*`.
+pub(super) fn image_tag_filter(v: &str) -> Check {
+    if v.is_empty() || v.len() > 128 {
+        return Err("is not 1-128 characters long".into());
+    }
+    match v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*')))
+    {
+        Some(c) => Err(format!(
+            "contains {c:?}, which ECR does not allow in a tag filter"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The regions of every AWS partition (aws, aws-cn, aws-us-gov, the ISO partitions and the
+/// European Sovereign Cloud) known to this release.
+const KNOWN_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "eu-isoe-west-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
+    "eusc-de-east-1",
+];
+
+/// How a well-formed region name relates to the regions this release knows.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RegionKnowledge {
+    Known,
+    /// A near miss of these known regions: almost certainly a typo.
+    Typo(Vec<&'static str>),
+    /// Neither known nor close to a known one, or a new number in a known area
+    /// (`us-east-3`): new regions appear, so it is used as given.
+    Unknown,
+}
+
+pub fn region_knowledge(v: &str) -> RegionKnowledge {
+    if KNOWN_REGIONS.contains(&v) {
+        return RegionKnowledge::Known;
+    }
+    // A new number in a known area (`us-east-3`), or a known direction in a new country
+    // (`zz-north-1`), is how new regions are named; only other near misses are typos.
+    let area = |r: &str| r.rsplit_once('-').map(|(a, _)| a.to_string());
+    let country = |r: &str| r.split_once('-').map(|(c, _)| c.to_string());
+    let direction = |r: &str| area(r).and_then(|a| a.split_once('-').map(|(_, d)| d.to_string()));
+    let new_country = !KNOWN_REGIONS.iter().any(|r| country(r) == country(v))
+        && KNOWN_REGIONS.iter().any(|r| direction(r) == direction(v));
+    if new_country || KNOWN_REGIONS.iter().any(|r| area(r) == area(v)) {
+        return RegionKnowledge::Unknown;
+    }
+    let distances: Vec<(usize, &'static str)> = KNOWN_REGIONS
+        .iter()
+        .map(|r| (edit_distance(v, r), *r))
+        .collect();
+    let best = distances
+        .iter()
+        .map(|(d, _)| *d)
+        .min()
+        .unwrap_or(usize::MAX);
+    if best > 2 {
+        return RegionKnowledge::Unknown;
+    }
+    RegionKnowledge::Typo(
+        distances
+            .into_iter()
+            .filter(|(d, _)| *d == best)
+            .map(|(_, r)| r)
+            .take(3)
+            .collect(),
+    )
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Characters that render as nothing or reorder the text around them (zero-width characters,
@@ -331,6 +466,30 @@ fn platform(v: &str) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_typos_get_a_suggestion_and_new_regions_pass() {
+        assert_eq!(region_knowledge("eu-west-1"), RegionKnowledge::Known);
+        assert_eq!(
+            region_knowledge("eu-wset-1"),
+            RegionKnowledge::Typo(vec!["eu-west-1"])
+        );
+        assert_eq!(
+            region_knowledge("us-est-1"),
+            RegionKnowledge::Typo(vec!["us-east-1", "us-west-1"])
+        );
+        assert_eq!(region_knowledge("us-east-7"), RegionKnowledge::Unknown);
+        assert_eq!(region_knowledge("xy-north-1"), RegionKnowledge::Unknown);
+        assert_eq!(
+            region_knowledge("eu-nort-1"),
+            RegionKnowledge::Typo(vec!["eu-north-1"])
+        );
+        assert!(region("eusc-de-east-1").is_ok());
+        assert_eq!(
+            region("ap-southest-1"),
+            Err("is not an AWS region; did you mean ap-southeast-1?".into())
+        );
+    }
 
     #[test]
     fn invisible_characters_are_refused_in_names() {

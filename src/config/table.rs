@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rules::{self, Rule};
-use super::{AuthMode, ColorChoice, EncryptionName, OutputFormat, SecretScope};
+use super::{AuthMode, ColorChoice, EncryptionName, OutputFormat, SecretScope, TagMutabilityName};
 use crate::error::InvalidInput;
 
 /// One row of the table.
@@ -89,7 +89,7 @@ impl Layer for bool {
 /// - `<"VALUE"> optional(form, check, default)`: as `text`, but the flag may be given without
 ///   a value, which then is `default`;
 /// - `<"VALUE"> list(form, check)`: a repeatable flag (`Vec<String>`), each value checked;
-/// - `choice(Enum)`: one of the enum's spellings (`Option<Enum>`);
+/// - `[<"VALUE">] choice(Enum)`: one of the enum's spellings (`Option<Enum>`);
 /// - `switch`: on or off (`bool`);
 ///
 /// and `, presentation` for a setting of how results are shown. The field is the file key;
@@ -127,11 +127,11 @@ macro_rules! settings {
         }] $($rest)*);
     };
     (@rows [$($done:tt)*]
-        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt choice($enum:ident)
+        $(#[doc = $help:tt])* $name:ident $field:ident = $long:tt $(<$value:tt>)? choice($enum:ident)
         $(, $p:ident)?; $($rest:tt)*
     ) => {
         settings!(@rows [$($done)* {$name $field $long Form::Choice, settings!(@presentation $($p)?),
-            ($(#[doc = $help])* pub $field: Option<$enum>)
+            ($(#[doc = $help])* $(#[arg(value_name = $value)])? pub $field: Option<$enum>)
         }] $($rest)*);
     };
     (@rows [$($done:tt)*]
@@ -271,6 +271,14 @@ settings! {
     /// The AWS account these settings belong to; every command stops when the caller is in another [default: recorded by apply].
     ACCOUNT_ID account_id = "account-id" <"ID">
         text("a 12-digit AWS account ID", rules::account_id);
+    /// Whether a pushed tag can be overwritten [default: left as it is].
+    TAG_MUTABILITY tag_mutability = "tag-mutability" <"MODE"> choice(TagMutabilityName);
+    /// A tag left mutable under immutable tags, e.g. latest; `*` allowed (repeatable).
+    MUTABLE_TAGS mutable_tags = "mutable-tag" <"PATTERN">
+        list(
+            "1-128 letters, digits and . _ - *, e.g. latest or dev-*",
+            rules::image_tag_filter
+        );
     /// Result format on stdout [default: text].
     OUTPUT output = "output" choice(OutputFormat), presentation;
     /// When to use colors; NO_COLOR is honoured [default: auto].

@@ -431,6 +431,7 @@ pub(crate) mod tests {
             encryption_type: "KMS".into(),
             kms_key: Some(key.into()),
             tag_mutability: "IMMUTABLE".into(),
+            tag_exclusions: Vec::new(),
             holds_images: false,
             arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             tags: crate::resources::ownership::tags("acme/app"),

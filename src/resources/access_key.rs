@@ -373,6 +373,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
     let mut details = vec![
         reason,
         format!("secrets {KEY_ID_SECRET} and {SECRET_KEY_SECRET}"),
+        format!("record {PENDING_VARIABLE} (while delivering), then {DELIVERED_VARIABLE}"),
     ];
     if !retire.is_empty() {
         details.push(format!("then delete [{}]", retire.join(", ")));

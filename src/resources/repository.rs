@@ -1,12 +1,15 @@
-//! The ECR repository: scan on push, and the encryption chosen at creation (ECR cannot change it later).
+//! The ECR repository: scan on push, tag mutability, and the encryption chosen at creation (ECR
+//! cannot change it later).
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ScanFrequency, ScanType,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, ScanFrequency,
+    ScanType,
 };
 
 use super::change::{Action, Desire, Kind};
 use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
-use crate::config::Encryption;
+use crate::config::{Encryption, TagMutability};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Findings, Severity};
 use crate::policy::wildcard_match;
@@ -20,8 +23,12 @@ pub struct Spec {
     pub region: String,
     pub scan_on_push: bool,
     pub encryption: Encryption,
+    /// `None`: left as it is.
+    pub tag_mutability: Option<TagMutability>,
     /// `destroy --force`: a teardown deletes the repository with its images.
     pub delete_images: bool,
+    /// `destroy --keep-repository`: a teardown leaves the repository and its images alone.
+    pub keep: bool,
     pub tags: Tags,
     /// `OWNER/REPO`, canonical: whose setup this repository is.
     pub repository: String,
@@ -37,8 +44,10 @@ pub struct Live {
     /// `AES256`, `KMS` or `KMS_DSSE`, as ECR reports it.
     pub encryption_type: String,
     pub kms_key: Option<String>,
-    /// `MUTABLE` or `IMMUTABLE`; only audited (a low finding), never changed.
+    /// `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION`.
     pub tag_mutability: String,
+    /// The exclusion filters of a `…_WITH_EXCLUSION` mutability.
+    pub tag_exclusions: Vec<String>,
     /// Whether it holds any image (read for a teardown only).
     pub holds_images: bool,
     pub arn: String,
@@ -59,6 +68,8 @@ impl Live {
 pub enum RepositoryOp {
     Create,
     EnableScanOnPush,
+    /// Set the tag mutability the settings ask for.
+    SetTagMutability,
     /// Delete the repository (`force`: with its images).
     Delete {
         force: bool,
@@ -167,7 +178,12 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         tag_mutability: r
             .image_tag_mutability()
             .map(|m| m.as_str().to_string())
-            .unwrap_or_default(),
+            .unwrap_or_else(|| "MUTABLE".into()),
+        tag_exclusions: r
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| f.filter().to_string())
+            .collect(),
         holds_images,
         arn,
         tags,
@@ -345,6 +361,58 @@ fn describe(encryption: &Encryption) -> String {
     }
 }
 
+/// ECR's spelling of a tag mutability.
+fn ecr_mutability(wanted: &TagMutability) -> ImageTagMutability {
+    match wanted {
+        TagMutability::Mutable => ImageTagMutability::Mutable,
+        TagMutability::Immutable { mutable_tags } if mutable_tags.is_empty() => {
+            ImageTagMutability::Immutable
+        }
+        TagMutability::Immutable { .. } => ImageTagMutability::ImmutableWithExclusion,
+    }
+}
+
+fn wanted_exclusions(wanted: &TagMutability) -> Vec<String> {
+    match wanted {
+        TagMutability::Immutable { mutable_tags } => mutable_tags.clone(),
+        TagMutability::Mutable => Vec::new(),
+    }
+}
+
+/// A tag mutability as plans and audits show it: `immutable (except latest)`.
+fn describe_mutability(kind: &str, exclusions: &[String]) -> String {
+    let kind = kind
+        .trim_end_matches("_WITH_EXCLUSION")
+        .to_ascii_lowercase();
+    match exclusions {
+        [] => kind,
+        tags => format!("{kind} (except {})", tags.join(", ")),
+    }
+}
+
+fn mutability_matches(wanted: &TagMutability, live: &Live) -> bool {
+    let mut have = live.tag_exclusions.clone();
+    let mut want = wanted_exclusions(wanted);
+    have.sort();
+    want.sort();
+    live.tag_mutability == ecr_mutability(wanted).as_str() && have == want
+}
+
+/// ECR's exclusion filters for the tags that stay mutable (always buildable: both fields set).
+fn exclusion_filters(wanted: &TagMutability) -> Option<Vec<ImageTagMutabilityExclusionFilter>> {
+    let filters: Vec<_> = wanted_exclusions(wanted)
+        .iter()
+        .filter_map(|tag| {
+            ImageTagMutabilityExclusionFilter::builder()
+                .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                .filter(tag)
+                .build()
+                .ok()
+        })
+        .collect();
+    (!filters.is_empty()).then_some(filters)
+}
+
 /// Whether the live encryption is what was asked for. An alias ARN cannot be compared to the
 /// key ARN ECR reports without a KMS call, so only the type is checked then.
 fn encryption_matches(wanted: &Encryption, live: &Live) -> bool {
@@ -373,6 +441,12 @@ pub fn diff(
     let owner = live.map(|l| l.owner(&spec.repository, vouched));
     if desire.present().is_none() {
         return match (live, owner) {
+            (Some(_), _) if spec.keep => vec![Change::not_run(
+                Kind::Repository,
+                &spec.name,
+                Action::Keep,
+                vec!["left in place with its images: --keep-repository".into()],
+            )],
             (Some(_), Some(owner)) if !owner.is_ours() => vec![Change::not_run(
                 Kind::Repository,
                 &spec.name,
@@ -417,14 +491,17 @@ pub fn diff(
                 ],
             )];
         }
-        return vec![change(
-            Action::Create,
-            vec![
-                "scan on push".into(),
-                format!("encryption {}", describe(&spec.encryption)),
-            ],
-            RepositoryOp::Create,
-        )];
+        let mut details = vec![
+            "scan on push".into(),
+            format!("encryption {}", describe(&spec.encryption)),
+        ];
+        if let Some(wanted) = &spec.tag_mutability {
+            details.push(format!(
+                "tags {}",
+                describe_mutability(ecr_mutability(wanted).as_str(), &wanted_exclusions(wanted))
+            ));
+        }
+        return vec![change(Action::Create, details, RepositoryOp::Create)];
     };
     let gate = ownership::blocked(
         Kind::Repository,
@@ -474,6 +551,20 @@ pub fn diff(
             .differing("scan_on_push", true.into(), false.into()),
         );
     }
+    if let Some(wanted) = &spec.tag_mutability
+        && !mutability_matches(wanted, live)
+    {
+        let want = describe_mutability(ecr_mutability(wanted).as_str(), &wanted_exclusions(wanted));
+        let have = describe_mutability(&live.tag_mutability, &live.tag_exclusions);
+        changes.push(
+            change(
+                Action::Update,
+                vec![format!("tags: {have} → {want}")],
+                RepositoryOp::SetTagMutability,
+            )
+            .differing("tag_mutability", want.clone().into(), have.into()),
+        );
+    }
     changes
 }
 
@@ -506,11 +597,14 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             }
             .build()
             .map_err(|e| Error::Usage(format!("the repository's encryption settings: {e}")))?;
+            let mutability = spec.tag_mutability.as_ref();
             aws.ecr
                 .create_repository()
                 .repository_name(&spec.name)
                 .image_scanning_configuration(scanning)
                 .encryption_configuration(encryption)
+                .set_image_tag_mutability(mutability.map(ecr_mutability))
+                .set_image_tag_mutability_exclusion_filters(mutability.and_then(exclusion_filters))
                 .set_tags(Some(ecr_tags(&spec.tags)))
                 .send()
                 .await
@@ -533,6 +627,20 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             .await
             .map(|_| ())
             .map_err(|e| aws.error(failure("ecr:PutImageScanningConfiguration", e))),
+        RepositoryOp::SetTagMutability => {
+            let Some(wanted) = &spec.tag_mutability else {
+                return Ok(());
+            };
+            aws.ecr
+                .put_image_tag_mutability()
+                .repository_name(&spec.name)
+                .image_tag_mutability(ecr_mutability(wanted))
+                .set_image_tag_mutability_exclusion_filters(exclusion_filters(wanted))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws.error(failure("ecr:PutImageTagMutability", e)))
+        }
         RepositoryOp::Tag(tags) => aws
             .ecr
             .tag_resource()
@@ -576,7 +684,9 @@ mod tests {
             region: "us-east-1".into(),
             scan_on_push: true,
             encryption,
+            tag_mutability: None,
             delete_images: false,
+            keep: false,
             tags: ownership::tags("acme/app"),
             repository: "acme/app".into(),
             adopt: false,
@@ -590,6 +700,7 @@ mod tests {
             encryption_type: kind.into(),
             kms_key: key.map(str::to_string),
             tag_mutability: "MUTABLE".into(),
+            tag_exclusions: vec![],
             holds_images: false,
             arn: "arn:aws:ecr:us-east-1:123456789012:repository/skypilot".into(),
             tags: ownership::tags("acme/app"),
@@ -607,6 +718,41 @@ mod tests {
         );
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].op, Some(RepositoryOp::EnableScanOnPush));
+    }
+
+    #[test]
+    fn tag_mutability_is_set_as_asked_and_left_alone_otherwise() {
+        let asked = |m: TagMutability| {
+            Desire::Present(Spec {
+                tag_mutability: Some(m),
+                ..spec(Encryption::Aes256).spec().clone()
+            })
+        };
+        let latest = TagMutability::Immutable {
+            mutable_tags: vec!["latest".into()],
+        };
+        let mutable = live(true, "AES256", None);
+        let changes = diff(&asked(latest.clone()), Some(&mutable), false, None);
+        assert_eq!(changes[0].op, Some(RepositoryOp::SetTagMutability));
+        assert_eq!(
+            changes[0].details,
+            vec!["tags: mutable → immutable (except latest)".to_string()]
+        );
+        let excluded = Live {
+            tag_mutability: "IMMUTABLE_WITH_EXCLUSION".into(),
+            tag_exclusions: vec!["latest".into()],
+            ..mutable.clone()
+        };
+        assert!(diff(&asked(latest), Some(&excluded), false, None).is_empty());
+        let strict = TagMutability::Immutable {
+            mutable_tags: vec![],
+        };
+        assert_eq!(
+            diff(&asked(strict), Some(&excluded), false, None)[0].details,
+            vec!["tags: immutable (except latest) → immutable".to_string()]
+        );
+        assert!(diff(&spec(Encryption::Aes256), Some(&excluded), false, None).is_empty());
+        assert!(diff(&asked(TagMutability::Mutable), Some(&mutable), false, None).is_empty());
     }
 
     #[test]

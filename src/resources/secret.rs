@@ -143,7 +143,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
                 Kind::Secret,
                 &spec.label(),
                 Action::Delete,
-                vec![],
+                vec![format!("record {}", spec.fingerprint_variable())],
                 SecretOp::Delete,
             )],
             (Some(_), None) => vec![Change::not_run(
@@ -166,10 +166,16 @@ pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
     } else {
         Action::Update
     };
-    let mut details = vec![format!(
-        "value: {} (sealed with the repository key; never shown)",
-        reason.describe()
-    )];
+    let mut details = vec![
+        format!(
+            "value: {} (sealed with the repository key; never shown)",
+            reason.describe()
+        ),
+        format!(
+            "record {} (the value's fingerprint)",
+            spec.fingerprint_variable()
+        ),
+    ];
     if !live.environment_exists {
         details.push("create the GitHub environment first".into());
     }

@@ -60,7 +60,11 @@ pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
     let change = |action, details, op| Change::new(Kind::Variable, &spec.name, action, details, op);
     if desire.present().is_none() {
         return match (&live.variable, &live.record) {
-            (_, Some(_)) => vec![change(Action::Delete, vec![], VariableOp::Delete)],
+            (_, Some(_)) => vec![change(
+                Action::Delete,
+                vec![format!("record {}", spec.record_name())],
+                VariableOp::Delete,
+            )],
             (Some(_), None) => vec![Change::not_run(
                 Kind::Variable,
                 &spec.name,

@@ -1,6 +1,7 @@
 //! One progress line per change on stderr: a spinner on a terminal, plain lines otherwise.
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use console::style;
@@ -8,6 +9,21 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
 use crate::plan::{Action, Change, Kind};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: no progress lines and no notes of what was done; results, prompts, warnings and
+/// errors still show.
+pub fn set_quiet() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
+/// A line about the run's progress on stderr, unless `--quiet`.
+pub fn note(text: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{text}");
+    }
+}
 
 pub struct Progress {
     bars: Option<MultiProgress>,
@@ -40,7 +56,9 @@ fn verb(action: Action, done: bool) -> &'static str {
 
 impl Progress {
     pub fn new() -> Progress {
-        let fancy = std::io::stderr().is_terminal() && console::colors_enabled_stderr();
+        let fancy = std::io::stderr().is_terminal()
+            && console::colors_enabled_stderr()
+            && !QUIET.load(Ordering::Relaxed);
         Progress {
             bars: fancy.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             finished: Mutex::new(Vec::new()),
@@ -92,7 +110,7 @@ impl Progress {
                 );
                 bar.finish_with_message(text);
             }
-            None => eprintln!("{text}"),
+            None => note(&text),
         }
     }
 

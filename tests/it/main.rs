@@ -15,5 +15,6 @@ mod github_secrets;
 mod ownership;
 mod reliability;
 mod trust;
+mod ux;
 mod wizard;
 mod workflow;

@@ -342,6 +342,21 @@ fn scenarios() -> Vec<Scenario> {
             command: with(&["apply", "--yes"], &oidc),
         },
         Scenario {
+            name: "apply making tags immutable but latest (OIDC)",
+            setup: |w| apply_as_admin(w, Mode::Oidc),
+            command: with(
+                &[
+                    "apply",
+                    "--yes",
+                    "--tag-mutability",
+                    "immutable",
+                    "--mutable-tag",
+                    "latest",
+                ],
+                &oidc,
+            ),
+        },
+        Scenario {
             name: "audit --all-roles",
             setup: |w| apply_as_admin(w, Mode::Oidc),
             command: with(&["audit", "--all-roles"], &oidc),

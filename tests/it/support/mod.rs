@@ -62,7 +62,7 @@ impl Drop for World {
         let leak = if std::thread::panicking() {
             None
         } else {
-            self.leaked_secret()
+            self.leaked_secret().or_else(|| self.debug_dump())
         };
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -194,6 +194,31 @@ impl World {
             }
         }
         None
+    }
+
+    /// Which output shows an SDK error's Debug formatting instead of words a person can act on.
+    pub fn debug_dump(&self) -> Option<String> {
+        let outputs = self.outputs.lock().ok()?.clone();
+        outputs.iter().find_map(|out| {
+            let text = format!("{}{}", out.stdout, out.stderr);
+            // `source:` as Debug prints a field (`{ source: …`), not as in "resource:".
+            [
+                "ServiceError",
+                "Unhandled",
+                "{ source:",
+                ", source:",
+                "DispatchFailure",
+                "ErrorMetadata",
+            ]
+            .iter()
+            .find(|needle| text.contains(*needle))
+            .map(|needle| {
+                format!(
+                    "an SDK Debug dump ({needle}) reached the user (exit {}):\n{text}",
+                    out.code
+                )
+            })
+        })
     }
 
     #[track_caller]

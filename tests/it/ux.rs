@@ -1,0 +1,586 @@
+//! Everyday use: failures a person can act on, one JSON document for every outcome, plans that
+//! name every write.
+use serde_json::{Value, json};
+
+use crate::support::{REPO, World};
+
+const PROXY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>";
+
+/// One JSON document on stdout, holding an error message.
+#[track_caller]
+fn error_document(stdout: &str) -> String {
+    let doc: Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not exactly one JSON document ({e}):\n{stdout}"));
+    assert_eq!(doc.as_object().map(|o| o.len()), Some(1), "{doc}");
+    doc["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {doc}"))
+        .to_string()
+}
+
+#[test]
+fn an_html_page_instead_of_an_aws_answer_is_described_not_dumped() {
+    let w = World::start();
+    for (action, service) in [
+        ("GetCallerIdentity", "sts"),
+        ("DescribeRepositories", "ecr"),
+    ] {
+        w.reset();
+        w.aws_faults(json!({"action": action, "status": 500, "body": PROXY_PAGE, "times": null}));
+        let out = w
+            .cmd()
+            .args(["plan", "--github-repo", REPO, "--branch", "main"])
+            .run();
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        // The error and its advice, after the notes SKYECR_DEBUG prints.
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .skip_while(|l| !l.starts_with("error:"))
+            .collect();
+        assert_eq!(
+            lines.first().copied(),
+            Some(
+                format!(
+                    "error: AWS {service}:{action} failed: HTTP 500 with a body that is not an AWS answer: \"<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>\""
+                )
+                .as_str()
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            lines.get(1).copied(),
+            Some(
+                "  The answer did not come from AWS: a proxy or gateway in between answered instead. Check HTTPS_PROXY and AWS_ENDPOINT_URL, then rerun: the rerun continues where this one stopped."
+            ),
+            "{}",
+            out.stderr
+        );
+
+        let out = w
+            .cmd()
+            .args([
+                "plan",
+                "--output",
+                "json",
+                "--github-repo",
+                REPO,
+                "--branch",
+                "main",
+            ])
+            .run();
+        let message = error_document(&out.stdout);
+        assert!(
+            message.starts_with(&format!("AWS {service}:{action} failed: HTTP 500 with a body that is not an AWS answer: \"<html><body><h1>502 Bad Gateway")),
+            "{message}"
+        );
+    }
+    // The world's end checks every output above for Debug dumps (ServiceError, Unhandled, source:).
+}
+
+#[test]
+fn an_html_page_instead_of_a_github_answer_is_described() {
+    let w = World::start();
+    w.github_faults(json!({"path_regex": "^/repos/acme/app$", "status": 502, "body": PROXY_PAGE, "times": null}));
+    let out = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: GitHub answered GET /repos/acme/app with 502 Bad Gateway (a body that is not GitHub's: \"<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>\").\n  GitHub, or a proxy in between (check HTTPS_PROXY and GITHUB_API_URL), failed: rerun in a minute"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_region_is_refused_with_a_suggestion_before_any_call() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--region",
+            "eu-wset-1",
+        ])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: invalid --region: \"eu-wset-1\" is not an AWS region; did you mean eu-west-1? (expected an AWS region such as us-east-1)"
+    );
+    let out = w
+        .cmd()
+        .env("AWS_REGION", "us-est-1")
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("did you mean us-east-1 or us-west-1?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.summary()["requests"], 0, "a refused region made calls");
+}
+
+#[test]
+fn a_region_newer_than_the_release_is_used_with_a_warning() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--region",
+            "ap-southeast-9",
+        ])
+        .run();
+    assert!(
+        out.stderr.starts_with(
+            "warning: ap-southeast-9 is not a region this version knows; using it as given"
+        ),
+        "{}",
+        out.stderr
+    );
+    let reached = w
+        .requests()
+        .iter()
+        .any(|r| r["service"] == "ecr" && r["action"] == "DescribeRepositories");
+    assert!(reached, "the region was not used");
+}
+
+#[test]
+fn command_lines_that_do_not_parse_still_give_one_json_document() {
+    let w = World::start();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["plan", "--bogus", "--output", "json"],
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &["--output", "json"],
+            "'skyecr-bootstrap' requires a subcommand but one was not provided",
+        ),
+        (
+            &["plan", "--output=json", "--auth", "nope"],
+            "invalid value 'nope' for '--auth <AUTH>'",
+        ),
+        (
+            &["audit", "--output", "json", "--region"],
+            "a value is required for '--region <REGION>' but none was supplied",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = w.cmd().args(args).run();
+        assert_eq!(out.code, 1, "{args:?}");
+        let message = error_document(&out.stdout);
+        assert!(message.starts_with(expected), "{args:?}: {message}");
+        assert!(
+            out.stderr.contains(expected),
+            "{args:?}: clap's own words left stderr"
+        );
+    }
+    // Asked through the settings file, not the command line.
+    std::fs::write(w.dir.path().join("skyecr.json"), r#"{"output": "json"}"#).unwrap();
+    let out = w.cmd().args(["plan", "--bogus"]).run();
+    assert_eq!(
+        error_document(&out.stdout),
+        "unexpected argument '--bogus' found"
+    );
+    // Text runs keep stdout empty.
+    std::fs::remove_file(w.dir.path().join("skyecr.json")).unwrap();
+    let out = w.cmd().args(["plan", "--bogus"]).run();
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""));
+}
+
+#[test]
+fn apply_in_json_prints_one_document_whatever_happens() {
+    let w = World::start();
+    let unconfirmed = w
+        .cmd()
+        .args([
+            "apply",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run();
+    assert_eq!(unconfirmed.code, 1);
+    assert_eq!(
+        error_document(&unconfirmed.stdout),
+        "apply needs confirmation, but there is no terminal to ask on.\n  Rerun with --yes to confirm non-interactively."
+    );
+    let applied = w.apply(&["--output", "json"]);
+    applied.success();
+    let doc = applied.json();
+    assert_eq!(doc["summary"]["create"], 7, "{doc}");
+    let again = w.apply(&["--output", "json"]);
+    assert_eq!(again.json()["changes"], json!([]));
+}
+
+#[test]
+fn the_plan_names_every_record_variable_it_writes() {
+    let w = World::start();
+    let plan = w.plan_json(&[]);
+    let details = |name: &str| -> Vec<String> {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| serde_json::from_value(c["details"].clone()).unwrap())
+            .unwrap_or_else(|| panic!("no change for {name} in {plan}"))
+    };
+    assert!(
+        details("AWS_ECR_ROLE_ARN")
+            .contains(&"record SKYECR_SHA256_AWS_ECR_ROLE_ARN (the value's fingerprint)".into()),
+        "{plan}"
+    );
+    assert!(details("AWS_REGION").contains(&"record SKYECR_SHA256_AWS_REGION".into()));
+
+    let keys = w.plan_json(&["--auth", "access-key"]);
+    let key = keys["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "access_key")
+        .unwrap();
+    assert!(
+        key["details"].as_array().unwrap().contains(&json!(
+            "record SKYECR_ACCESS_KEY_PENDING (while delivering), then SKYECR_ACCESS_KEY_ID"
+        )),
+        "{key}"
+    );
+
+    // Switching modes deletes the role's secret, and its record with it.
+    w.apply(&[]).success();
+    let plan = w
+        .cmd()
+        .args([
+            "plan",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--auth",
+            "access-key",
+        ])
+        .run()
+        .json();
+    let role_secret = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "AWS_ECR_ROLE_ARN")
+        .unwrap_or_else(|| panic!("no change for the role's secret in {plan}"));
+    assert_eq!(role_secret["action"], "delete", "{role_secret}");
+    assert_eq!(
+        role_secret["details"],
+        json!(["record SKYECR_SHA256_AWS_ECR_ROLE_ARN"])
+    );
+}
+
+/// The repository's tag mutability and exclusion filters, as ECR reports them.
+fn tag_mutability(w: &World) -> (String, Vec<String>) {
+    let out = w
+        .block_on(
+            w.ecr()
+                .describe_repositories()
+                .repository_names("skypilot")
+                .send(),
+        )
+        .unwrap();
+    let repo = &out.repositories()[0];
+    (
+        repo.image_tag_mutability().unwrap().as_str().to_string(),
+        repo.image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| format!("{}={}", f.filter_type().as_str(), f.filter()))
+            .collect(),
+    )
+}
+
+#[test]
+fn immutable_tags_with_a_latest_exception_are_created_drift_checked_and_fixed() {
+    let w = World::start();
+    let immutable = ["--tag-mutability", "immutable", "--mutable-tag", "latest"];
+    let plan = w.plan_json(&immutable);
+    let repository = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource"] == "repository")
+        .unwrap();
+    assert_eq!(
+        repository["details"],
+        json!([
+            "scan on push",
+            "encryption AES256",
+            "tags immutable (except latest)"
+        ])
+    );
+    w.apply(&immutable).success();
+    assert_eq!(
+        tag_mutability(&w),
+        (
+            "IMMUTABLE_WITH_EXCLUSION".to_string(),
+            vec!["WILDCARD=latest".to_string()]
+        )
+    );
+
+    // Someone makes every tag movable again.
+    w.block_on(
+        w.ecr()
+            .put_image_tag_mutability()
+            .repository_name("skypilot")
+            .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Mutable)
+            .send(),
+    )
+    .unwrap();
+    let audit = w
+        .cmd()
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .args(immutable)
+        .run();
+    assert_eq!(audit.code, 2, "{}", audit.stderr);
+    let report = audit.json();
+    let repository = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "repository")
+        .unwrap();
+    assert_eq!(repository["status"], "modified");
+    assert_eq!(
+        repository["differences"],
+        json!([{"field": "tag_mutability", "expected": "immutable (except latest)", "actual": "mutable"}])
+    );
+    let text = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .args(immutable)
+        .run();
+    assert!(
+        text.stdout
+            .contains("  ~ repository skypilot\n      tags: mutable → immutable (except latest)\n"),
+        "{}",
+        text.stdout
+    );
+    w.clear_requests();
+    w.apply(&immutable).success();
+    assert_eq!(w.writes(), vec!["aws PutImageTagMutability".to_string()]);
+    assert_eq!(
+        tag_mutability(&w),
+        (
+            "IMMUTABLE_WITH_EXCLUSION".to_string(),
+            vec!["WILDCARD=latest".to_string()]
+        )
+    );
+    let audit = w
+        .cmd()
+        .args(["audit", "--github-repo", REPO, "--branch", "main"])
+        .args(immutable)
+        .run();
+    assert_eq!(audit.code, 0, "{}{}", audit.stdout, audit.stderr);
+
+    // Without the setting, the repository is left as it is.
+    w.clear_requests();
+    w.apply(&[]).success();
+    assert_eq!(w.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn an_exception_to_mutable_tags_is_refused() {
+    let w = World::start();
+    let out = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .args(["--tag-mutability", "mutable", "--mutable-tag", "latest"])
+        .run();
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr.trim_end(),
+        "error: invalid --mutable-tag: is an exception to immutable tags, but --tag-mutability is mutable (expected --tag-mutability immutable --mutable-tag PATTERN, or no --mutable-tag)"
+    );
+    let out = w
+        .cmd()
+        .args([
+            "plan",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--mutable-tag",
+            "a b",
+        ])
+        .run();
+    assert!(
+        out.stderr.contains(
+            "invalid --mutable-tag: \"a b\" contains ' ', which ECR does not allow in a tag filter"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_mutable_tags_fix_is_a_command_that_can_be_pasted() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let report = w
+        .cmd()
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run()
+        .json();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "repository-mutable-tags")
+        .unwrap_or_else(|| panic!("no repository-mutable-tags in {report}"));
+    assert_eq!(
+        finding["fix"],
+        "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name skypilot --region us-east-1 --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest)."
+    );
+}
+
+#[test]
+fn destroy_can_keep_the_repository_and_its_images() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let out = w
+        .cmd()
+        .args([
+            "destroy",
+            "--yes",
+            "--keep-repository",
+            "--github-repo",
+            REPO,
+        ])
+        .run();
+    out.success();
+    assert!(
+        out.stdout.contains("skypilot")
+            && out
+                .stdout
+                .contains("left in place with its images: --keep-repository"),
+        "{}",
+        out.stdout
+    );
+    let repos = w.block_on(w.ecr().describe_repositories().send()).unwrap();
+    assert_eq!(repos.repositories().len(), 1, "the repository went");
+    let roles = w.block_on(w.iam().list_roles().send()).unwrap();
+    assert!(roles.roles().is_empty(), "the role stayed");
+    // A plain destroy afterwards removes it.
+    let out = w
+        .cmd()
+        .args(["destroy", "--yes", "--github-repo", REPO])
+        .run();
+    out.success();
+    let repos = w.block_on(w.ecr().describe_repositories().send()).unwrap();
+    assert!(repos.repositories().is_empty());
+}
+
+#[test]
+fn help_lists_a_commands_own_flags_before_the_shared_settings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"))
+        .args(["destroy", "--help"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let (own, shared) = help
+        .split_once("Settings (every command; also keys of skyecr.json):\n")
+        .unwrap_or_else(|| panic!("no settings heading in:\n{help}"));
+    for flag in ["--force", "--keep-repository", "--yes"] {
+        assert!(
+            own.contains(flag),
+            "{flag} is not among destroy's own flags:\n{help}"
+        );
+    }
+    for flag in ["--kms-key", "--github-repo", "--tag-mutability", "--output"] {
+        assert!(
+            !own.contains(flag),
+            "{flag} is listed before the heading:\n{help}"
+        );
+        assert!(
+            shared.contains(flag),
+            "{flag} is missing under the heading:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn verbose_names_every_request_and_quiet_prints_no_progress() {
+    let w = World::start();
+    let plan = ["plan", "--github-repo", REPO, "--branch", "main"];
+    let plain = w.cmd().env_remove("SKYECR_DEBUG").args(plan).run();
+    assert!(!plain.stderr.contains("note:"), "{}", plain.stderr);
+    let verbose = w
+        .cmd()
+        .env_remove("SKYECR_DEBUG")
+        .args(plan)
+        .args(["-v"])
+        .run();
+    for line in [
+        "note: aws sts GetCallerIdentity: 200 in ",
+        "note: aws iam ListOpenIDConnectProviders: 200 in ",
+        "note: github GET /repos/acme/app: 200 in ",
+    ] {
+        assert!(
+            verbose.stderr.contains(line),
+            "no {line:?} in:\n{}",
+            verbose.stderr
+        );
+    }
+    let quiet = w
+        .cmd()
+        .env_remove("SKYECR_DEBUG")
+        .args([
+            "apply",
+            "--yes",
+            "--quiet",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+        ])
+        .run();
+    quiet.success();
+    assert_eq!(quiet.stderr, "", "--quiet printed progress");
+    assert!(
+        quiet.stdout.contains("Plan: 7 to create"),
+        "{}",
+        quiet.stdout
+    );
+}
