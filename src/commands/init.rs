@@ -161,16 +161,17 @@ pub async fn init(
     let given_scopes = given.scopes();
     // Trust scopes and the role ARN secret belong to the OIDC role; an access key works from
     // any workflow, so in that mode they are kept as given, for a later switch back.
-    let (scopes, secret_scope) = if auth == AuthMode::Oidc {
+    let (scopes, secret_scope, pin_workflow) = if auth == AuthMode::Oidc {
         let (name, branch) = (full_name.clone(), repo.default_branch.clone());
         let scopes = ask(move |p| p.scopes(&name, &branch, &given_scopes)).await?;
         let secret_scope = ask_secret_scope(&scopes, given.secret_scope).await?;
-        (scopes, secret_scope)
+        let pin_workflow = ask_workflow_pin(given.pin_workflow.clone()).await?;
+        (scopes, secret_scope, pin_workflow)
     } else {
         note(
             "Access keys work from any workflow of the repository: there is no trust scope to choose.",
         );
-        (given_scopes, given.secret_scope)
+        (given_scopes, given.secret_scope, given.pin_workflow.clone())
     };
 
     let names = ask_names(&given, auth).await?;
@@ -195,6 +196,9 @@ pub async fn init(
         secret_scope,
         permissions_boundary: given.permissions_boundary.clone(),
         account_id: Some(identity.account_id.clone()),
+        pin_workflow,
+        no_pin_ids: given.no_pin_ids,
+        pin_ids: given.pin_ids,
         // How results are shown is a matter of each run, not of the saved setup.
         ..RawSettings::default()
     };
@@ -237,6 +241,21 @@ pub async fn init(
     }
     print_result(&ctx, &config_file, flags, json);
     Ok(ExitStatus::Success)
+}
+
+/// The trust's pins, one line each, and whether only the workflow file may assume the role
+/// (the default: `skyecr-bootstrap workflow` writes that very file).
+async fn ask_workflow_pin(given: Option<String>) -> Result<Option<String>> {
+    note(
+        "The trust also pins the repository and owner IDs: a repository renamed, or recreated under this name by someone else, cannot assume the role.",
+    );
+    let path = given.unwrap_or_else(|| crate::workflow::DEFAULT_WORKFLOW_PATH.to_string());
+    note(&format!(
+        "A workflow pin lets only {path}, on the trusted refs, assume the role: a second workflow in the repository cannot."
+    ));
+    let prompt = format!("Pin the trust to the workflow file {path}?");
+    let pin = ask(move |p| p.confirm(&prompt, true)).await?;
+    Ok(pin.then_some(path))
 }
 
 /// Where the role ARN secret lives; only a question when environments were chosen.

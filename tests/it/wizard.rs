@@ -157,6 +157,7 @@ fn accept_the_rest(t: &mut Terminal) {
         "Branches whose workflows may push",
         "Tag patterns that may push",
         "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
         "IAM role name",
         "IAM push policy name",
         "GitHub secret for the role ARN",
@@ -192,6 +193,11 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
     t.answer("(main)", "main, release");
     t.answer("Tag patterns that may push", "v*");
     t.answer("GitHub environments whose jobs may push", "");
+    t.expect("pins the repository and owner IDs");
+    t.answer(
+        "Pin the trust to the workflow file .github/workflows/build-push-ecr-custom.yaml?",
+        "",
+    );
     t.answer("IAM role name", "");
     t.answer("IAM push policy name", "");
     t.answer("GitHub secret for the role ARN", "");
@@ -285,6 +291,7 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
             "tags": ["v*"],
             "secret_name": "AWS_ECR_ROLE_ARN",
             "oidc_issuer": "https://token.actions.githubusercontent.com",
+            "pin_workflow": ".github/workflows/build-push-ecr-custom.yaml",
             "account_id": ACCOUNT
         })
     );
