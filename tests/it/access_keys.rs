@@ -48,6 +48,21 @@ fn assert_working_pair(w: &World) -> (String, String) {
         pair.0.starts_with("AKIA") && pair.1.len() >= 40,
         "GitHub holds no key pair: {pair:?}"
     );
+    // moto signs with any secret, so the pair is compared with what IAM issued: the newest
+    // key, with its own secret.
+    let newest = w.newest_key_of(USER).expect("IAM issued a key");
+    assert!(
+        newest.id == pair.0 && newest.secret == pair.1,
+        "GitHub holds {} with {} (the newest key IAM issued is {}{})",
+        pair.0,
+        if newest.id == pair.0 && newest.secret != pair.1 {
+            "a secret IAM did not issue for it"
+        } else {
+            "its secret"
+        },
+        newest.id,
+        if newest.id == pair.0 { "" } else { ": not this one" }
+    );
     assert_eq!(
         keys(w),
         vec![pair.0.clone()],

@@ -1,0 +1,1 @@
+//! The world's own behaviours (tests/support), each shown to work.
