@@ -2,7 +2,7 @@
 //! and malformed answers from AWS or GitHub give a clear error, never a panic.
 use serde_json::{Value, json};
 
-use super::{Mode, assert_clean_failure, assert_converged, clean_state};
+use super::{Mode, assert_clean_failure, assert_converged, clean_state, write_log};
 use crate::support::{REPO, World};
 
 /// Where a hostile value goes: flags (on top of valid settings), or a settings file.
@@ -442,6 +442,9 @@ struct Malformed {
     aws: Value,
     github: Value,
     says: &'static [&'static str],
+    /// The answer is to a write, so writes happen; every other malformed answer is to a read,
+    /// and nothing may be written after it.
+    to_a_write: bool,
 }
 
 fn get_role_answer(document: &str) -> String {
@@ -471,6 +474,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 "<html>upstream error</html>".into()
             )]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer is truncated",
@@ -481,6 +485,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 r#"{"id": 2002, "full_name": "acme/ap"#.into()
             )]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer lacks the IDs",
@@ -488,6 +493,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([gh("^/repos/acme/app$", r#"{"full_name": 5}"#.into())]),
             says: &["lacks full_name"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer names a wildcard repository",
@@ -498,6 +504,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 r#"{"id": 2002, "full_name": "acme/*", "owner": {"id": 1001}}"#.into()
             )]),
             says: &["\"acme/*\"", "not an OWNER/REPO"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key of 31 bytes",
@@ -508,6 +515,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": b64(31)}).to_string()
             )]),
             says: &["31-byte"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key of 33 bytes",
@@ -518,6 +526,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": b64(33)}).to_string()
             )]),
             says: &["33-byte"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key not base64",
@@ -528,6 +537,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": "!!!not*base64"}).to_string()
             )]),
             says: &["not valid base64"],
+            to_a_write: false,
         },
         Malformed {
             what: "variable answer truncated",
@@ -535,6 +545,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([gh("/variables/AWS_REGION$", r#"{"name": "AWS_REG"#.into())]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "server error with an HTML body",
@@ -542,6 +553,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([{"method": "GET", "path_regex": "^/repos/acme/app$", "status": 502, "body": "<html>Bad gateway", "times": null}]),
             says: &["502"],
+            to_a_write: false,
         },
         Malformed {
             what: "GitHub contradicts itself about a variable",
@@ -552,6 +564,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 {"method": "PATCH", "path_regex": "/actions/variables/", "status": 404, "times": null},
             ]),
             says: &["did not accept variable"],
+            to_a_write: true,
         },
         Malformed {
             what: "trust policy that is not JSON",
@@ -560,6 +573,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": get_role_answer("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B")}]),
             github: json!([]),
             says: &["iam:GetRole", "not valid JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "push policy version that is not JSON",
@@ -568,6 +582,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": authorization_details("{not json")}]),
             github: json!([]),
             says: &["iam:GetAccountAuthorizationDetails", "SkyPilot-ECR-Push"],
+            to_a_write: false,
         },
         Malformed {
             what: "ECR answer truncated",
@@ -576,6 +591,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": r#"{"repositories": [{"repositoryName": "sky"#}]),
             github: json!([]),
             says: &["ecr:DescribeRepositories"],
+            to_a_write: false,
         },
         Malformed {
             what: "STS answer that is not XML",
@@ -584,6 +600,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": "{\"Account\": 1}"}]),
             github: json!([]),
             says: &["sts:GetCallerIdentity"],
+            to_a_write: false,
         },
     ]
 }
@@ -603,6 +620,7 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
         w.aws_faults(m.aws.clone());
         w.github_faults(m.github.clone());
         for command in m.commands {
+            w.clear_requests();
             let out = w
                 .cmd()
                 .args([*command, "--yes"])
@@ -610,6 +628,25 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
                 .run();
             let context = format!("{}: {command}", m.what);
             assert_clean_failure(&out, &context);
+            if !m.to_a_write {
+                assert_eq!(
+                    write_log(&w),
+                    Vec::new(),
+                    "{context}: something was written after the malformed answer"
+                );
+            }
+            // Every rule of the case met the request it was made for.
+            for side in [
+                format!("{}/_proxy/faults", w.aws),
+                format!("{}/_standin/faults", w.github),
+            ] {
+                for r in w.get(&side).as_array().cloned().unwrap_or_default() {
+                    assert!(
+                        r["hits"].as_u64() > Some(0),
+                        "{context}: the fault never fired: {r}"
+                    );
+                }
+            }
             for s in m.says {
                 assert!(
                     out.stderr.contains(s),
