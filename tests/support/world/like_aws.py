@@ -1,7 +1,8 @@
 """Where moto is kinder than AWS, the proxy makes its answers look like AWS's (README: "moto gaps").
 
 - Policy documents in IAM answers are URL-encoded (RFC 3986) by AWS everywhere: moto encodes
-  them in GetRole and CreateRole, but not in ListRoles nor in GetAccountAuthorizationDetails.
+  them in GetRole, CreateRole and policy versions, but not the trust documents of ListRoles
+  and GetAccountAuthorizationDetails.
 - GetAccountAuthorizationDetails is paginated by AWS (MaxItems, default 100; Marker;
   IsTruncated); moto returns everything at once and ignores both parameters.
 - AWS may return fewer than MaxItems items even when more exist ("IAM might return fewer than
@@ -90,6 +91,14 @@ def paginate_authorization_details(root, params, paging):
     if result is None:
         return
     lists = [(name, result.find(q(name))) for name in GAAD_LISTS]
+    # moto's order changes from one process to the next; AWS's is its own. Each list is put
+    # in the order of its ARNs, so a page holds the same items in every run of a test.
+    for _, parent in lists:
+        if parent is not None:
+            members = sorted(list(parent), key=lambda m: m.findtext(q("Arn")) or "")
+            for m in list(parent):
+                parent.remove(m)
+            parent.extend(members)
     items = [(name, member) for name, parent in lists if parent is not None
              for member in list(parent)]
     start = marker_offset((params.get("Marker") or [""])[0])
