@@ -61,7 +61,11 @@ fn assert_working_pair(w: &World) -> (String, String) {
             "its secret"
         },
         newest.id,
-        if newest.id == pair.0 { "" } else { ": not this one" }
+        if newest.id == pair.0 {
+            ""
+        } else {
+            ": not this one"
+        }
     );
     assert_eq!(
         keys(w),

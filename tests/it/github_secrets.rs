@@ -81,8 +81,10 @@ fn a_key_rotated_mid_run_is_read_again_and_the_secret_written_with_it() {
     w.apply(&[]).success();
     let before = w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["key_id"].clone();
     // The world rotates the key when the first PUT of the secret arrives, before answering it.
-    w.github_faults(json!([{"method": "PUT", "path_regex": "/actions/secrets/AWS_ECR_ROLE_ARN$",
-                            "rotate_key": true, "times": 1}]));
+    w.github_faults(
+        json!([{"method": "PUT", "path_regex": "/actions/secrets/AWS_ECR_ROLE_ARN$",
+                            "rotate_key": true, "times": 1}]),
+    );
     w.clear_requests();
     w.apply(&["--force-secrets"]).success();
     let fired = w.get(&format!("{}/_standin/faults", w.github));

@@ -272,7 +272,9 @@ fn read_everything(doc: &Value, sub: &str) {
 /// 1-100 ASCII letters, digits, `.`, `_` and `-`, and not `.` or `..`.
 fn plain_repository(owner: &str, name: &str) -> bool {
     let owner_ok = (1..=39).contains(&owner.len())
-        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !owner.starts_with('-')
         && !owner.ends_with('-');
     let name_ok = (1..=100).contains(&name.len())
@@ -317,7 +319,11 @@ fn change_meaning(statement: &Value, change: Change) -> Option<Value> {
     });
     match change {
         Change::Effect => {
-            let flipped = if s["Effect"] == "Allow" { "Deny" } else { "Allow" };
+            let flipped = if s["Effect"] == "Allow" {
+                "Deny"
+            } else {
+                "Allow"
+            };
             s["Effect"] = json!(flipped);
         }
         Change::Operator => {
@@ -331,7 +337,10 @@ fn change_meaning(statement: &Value, change: Change) -> Option<Value> {
             };
             let subs = s["Condition"][&op][SUB].take();
             s["Condition"][&op].as_object_mut()?.remove(SUB);
-            if s["Condition"][&op].as_object().is_some_and(|m| m.is_empty()) {
+            if s["Condition"][&op]
+                .as_object()
+                .is_some_and(|m| m.is_empty())
+            {
                 s["Condition"].as_object_mut()?.remove(&op);
             }
             if s["Condition"].get(negated).is_none() {
@@ -353,7 +362,8 @@ fn change_meaning(statement: &Value, change: Change) -> Option<Value> {
         }
         Change::Provider => {
             s.get("Principal")?;
-            s["Principal"] = json!({"Federated": "arn:aws:iam::123456789012:oidc-provider/elsewhere.example"});
+            s["Principal"] =
+                json!({"Federated": "arn:aws:iam::123456789012:oidc-provider/elsewhere.example"});
         }
         Change::Widen => {
             let op = sub_operator?;
@@ -370,9 +380,7 @@ fn change_meaning(statement: &Value, change: Change) -> Option<Value> {
                     None => format!("{v}*"),
                 })
                 .collect();
-            s["Condition"]["StringEquals"]
-                .as_object_mut()?
-                .remove(SUB);
+            s["Condition"]["StringEquals"].as_object_mut()?.remove(SUB);
             s["Condition"]["StringLike"] = json!({SUB: widened});
         }
         Change::Resource => {

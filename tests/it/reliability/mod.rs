@@ -61,18 +61,19 @@ fn canonical(v: &Value) -> Value {
             items.sort_by_key(|i| i.to_string());
             Value::Array(items)
         }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), canonical(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
         other => other.clone(),
     }
 }
 
 /// The fingerprint variable's value for a secret holding `value`, computed here.
 fn sha256_of(value: &str) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(value.as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(value.as_bytes()))
+    )
 }
 
 /// Everything the tool manages, read straight from moto and the stand-in (not recorded):
@@ -181,9 +182,8 @@ pub fn snapshot(w: &World) -> Value {
             .map(|k| {
                 let is_newest = newest.is_some_and(|n| &n.id == k);
                 let held = Some(k) == delivered_id.as_ref();
-                let secret_matches = newest.is_some_and(|n| {
-                    &n.id == k && Some(&n.secret) == delivered_secret.as_ref()
-                });
+                let secret_matches = newest
+                    .is_some_and(|n| &n.id == k && Some(&n.secret) == delivered_secret.as_ref());
                 let signs = held
                     && w.caller_with(k, delivered_secret.as_deref().unwrap_or_default())
                         .is_some_and(|arn| arn.ends_with(&format!(":user/{name}")));
@@ -195,7 +195,11 @@ pub fn snapshot(w: &World) -> Value {
                     }
                     (_, true, false, _) => format!(
                         "<{k}: GitHub holds it with a secret IAM did not issue for it{}>",
-                        if is_newest { "" } else { ", and it is not the newest key" }
+                        if is_newest {
+                            ""
+                        } else {
+                            ", and it is not the newest key"
+                        }
                     ),
                     (false, true, true, _) => format!("<{k}: delivered, but not the newest key>"),
                     (_, true, true, false) => format!("<{k}: delivered, but does not sign>"),

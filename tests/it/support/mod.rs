@@ -203,7 +203,10 @@ impl World {
                 n: k["n"].as_u64().unwrap_or_default(),
                 user: k["user_name"].as_str().unwrap_or_default().to_string(),
                 id: k["access_key_id"].as_str().unwrap_or_default().to_string(),
-                secret: k["secret_access_key"].as_str().unwrap_or_default().to_string(),
+                secret: k["secret_access_key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect()
     }
@@ -244,7 +247,11 @@ impl World {
             }
         }
         let listing = self.get(&format!("{}/_world/secrets", self.github));
-        for v in listing["variable_values"].as_array().cloned().unwrap_or_default() {
+        for v in listing["variable_values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             if let Some(v) = v.as_str() {
                 texts.push(("a GitHub variable".to_string(), v.to_string()));
             }
@@ -333,7 +340,11 @@ impl World {
     #[track_caller]
     pub fn wait_for_writes(&self, k: u64) {
         let r = self.wait(json!({"mutating": k}));
-        assert!(r.is_some(), "the world never saw {k} writes: {}", self.summary());
+        assert!(
+            r.is_some(),
+            "the world never saw {k} writes: {}",
+            self.summary()
+        );
     }
 
     /// Blocks until `count` requests wait in the hold `name` (a fault rule with `"hold"`).
