@@ -69,6 +69,14 @@ def world_endpoints(handler, world, path, query, body):
         return handler.send_json(200, world.holds.release(name))
     elif path == "/_world/wait" and method == "POST":
         return wait(handler, world, body)
+    elif path == "/_world/age" and method == "POST":
+        try:
+            seconds = json.loads(body.decode("utf-8") or "{}")["seconds"]
+            if not isinstance(seconds, int) or seconds < 0:
+                raise ValueError("seconds must be a non-negative integer")
+        except (ValueError, KeyError, TypeError) as e:
+            return handler.send_json(400, {"error": "expected {\"seconds\": N}: %s" % e})
+        return handler.send_json(200, age(world, seconds))
     elif path == "/_world/access-keys" and method == "GET":
         return handler.send_json(200, world.secrets.issued_pairs())
     elif path == "/_world/rounds" and method == "POST":
@@ -78,6 +86,34 @@ def world_endpoints(handler, world, path, query, body):
         except Exception as e:  # noqa: BLE001
             return handler.send_json(400, {"error": "expected a list of {start, end}: %s" % e})
     return unknown(handler, path)
+
+
+def age(world, seconds):
+    """Everything that exists now was made `seconds` earlier: the creation dates of moto's
+    access keys and the stand-in's timestamps of secrets and variables move back. A test
+    makes a delivery that happened long before the run under test without waiting."""
+    import datetime
+    from moto.iam.models import iam_backends
+
+    delta = datetime.timedelta(seconds=seconds)
+    keys = 0
+    for account in list(iam_backends.values()):
+        for backend in list(account.values()):
+            for user in list(backend.users.values()):
+                for key in user.access_keys:
+                    key.create_date -= delta
+                    keys += 1
+    from .github import shift_iso
+    items = 0
+    gh = world.github
+    with gh.lock:
+        for repo in gh.repos.values():
+            for scope in [repo] + list(repo.environments.values()):
+                for item in list(scope.secrets.values()) + list(scope.variables.values()):
+                    for field in ("created_at", "updated_at"):
+                        item[field] = shift_iso(item[field], -seconds)
+                    items += 1
+    return {"access_keys": keys, "secrets_and_variables": items}
 
 
 def wait(handler, world, body):
@@ -179,11 +215,17 @@ def standin_endpoints(handler, world, path, body):
                 gh.orgs[org.lower()] = {"include_claim_keys": list(keys)}
             return handler.send_json(201, {"org": org, "oidc_sub": {"include_claim_keys": list(keys)}})
         if segs == ["clock"] and method == "POST":
-            step = (data or {}).get("advance_s")
-            if not isinstance(step, int) or step < 0:
-                raise ValueError("advance_s must be a non-negative integer")
             from .github import CLOCK  # github imports this module: import at use
-            CLOCK["offset"] += step
+            d = data or {}
+            if "offset_s" in d:
+                if not isinstance(d["offset_s"], int):
+                    raise ValueError("offset_s must be an integer (seconds, negative for the past)")
+                CLOCK["offset"] = d["offset_s"]
+            else:
+                step = d.get("advance_s")
+                if not isinstance(step, int) or step < 0:
+                    raise ValueError("advance_s must be a non-negative integer")
+                CLOCK["offset"] += step
             return handler.send_json(200, {"offset_s": CLOCK["offset"]})
         if segs == ["reset"] and method == "POST":
             gh.reset()

@@ -783,6 +783,12 @@ def now_iso():
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def shift_iso(ts, seconds):
+    """A timestamp of ours moved by `seconds`."""
+    t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def body_name(body):
     """The "name" of a JSON request body (variables are created by name), for the log."""
     if not body or not body.strip().startswith(b"{"):
@@ -908,6 +914,7 @@ class GitHubHandler(BaseHandler):
 
         rule = world.github_faults.take(
             lambda r: (not r.get("method") or r["method"].upper() == method) and r["_re"].search(path)
+            and (r.get("mutating") is None or bool(r["mutating"]) == rec["mutating"])
             and body_matches(r, body))
         if rule is not None:
             rec["fault"] = fault_description(rule)
