@@ -59,8 +59,22 @@ impl Case {
 }
 
 const OIDC_APPLY: &[&str] = &["apply", "--yes", "--github-repo", REPO, "--branch", "main"];
-const KEY_APPLY: &[&str] = &["apply", "--yes", "--github-repo", REPO, "--auth", "access-key"];
-const ROTATE: &[&str] = &["rotate-keys", "--yes", "--github-repo", REPO, "--auth", "access-key"];
+const KEY_APPLY: &[&str] = &[
+    "apply",
+    "--yes",
+    "--github-repo",
+    REPO,
+    "--auth",
+    "access-key",
+];
+const ROTATE: &[&str] = &[
+    "rotate-keys",
+    "--yes",
+    "--github-repo",
+    REPO,
+    "--auth",
+    "access-key",
+];
 
 fn fresh_apply(mode: Mode) -> Case {
     Case {
@@ -267,10 +281,14 @@ fn two_applies_at_once_converge_without_duplicates() {
             &format!("{}/_standin/tokens", w.github),
             json!({"token": SECOND_TOKEN, "permissions": "all", "login": "acme", "user_id": 1001}),
         );
-        w.aws_faults(json!({"action_regex": ".*", "mutating": true, "hold": "race-aws",
-                            "until_callers": 2, "times": null}));
-        w.github_faults(json!({"mutating": true, "hold": "race-github", "until_callers": 2,
-                               "times": null}));
+        w.aws_faults(
+            json!({"action_regex": ".*", "mutating": true, "hold": "race-aws",
+                            "until_callers": 2, "times": null}),
+        );
+        w.github_faults(
+            json!({"mutating": true, "hold": "race-github", "until_callers": 2,
+                               "times": null}),
+        );
         let a = case.run_spawned(&w, CALLER_KEY_ID, crate::support::TOKEN);
         let b = case.run_spawned(&w, SECOND_KEY_ID, SECOND_TOKEN);
         let (a, b) = (a.wait(), b.wait());

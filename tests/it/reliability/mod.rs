@@ -326,7 +326,9 @@ pub fn assert_delivered(state: &Value, mode: Mode) {
     if mode == Mode::AccessKey {
         assert_eq!(
             state["users"][0]["keys"],
-            json!(["<the delivered key: the newest that exists, with the secret IAM issued for it, working>"]),
+            json!([
+                "<the delivered key: the newest that exists, with the secret IAM issued for it, working>"
+            ]),
             "{state:#}"
         );
         assert_eq!(
