@@ -499,18 +499,30 @@ fn a_call_that_hangs_is_abandoned_and_retried() {
             .args(Mode::Oidc.args())
             .run()
     };
+    // The first attempt of each call is held by the world and never answered while the run
+    // lasts: the tool must give up on it (after 1 s) and try again.
     w.aws_faults(json!([
-        {"action": "GetRole", "delay_ms": 2500, "times": 1},
-        {"action": "CreatePolicy", "delay_ms": 2500, "times": 1},
-        {"action": "CreateRole", "delay_ms": 2500, "times": 1},
+        {"action": "GetRole", "hold": "hang", "times": 1, "timeout_s": 20},
+        {"action": "CreatePolicy", "hold": "hang", "times": 1, "timeout_s": 20},
+        {"action": "CreateRole", "hold": "hang", "times": 1, "timeout_s": 20},
     ]));
     let out = apply(&w);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_converged(&w, Mode::Oidc, &clean, "one slow answer per call");
+    // All three were held, and none was waited for until the world let it go (20 s).
+    let hang = w.holds()[0].clone();
+    assert_eq!(
+        (&hang["held"], &hang["timeouts"]),
+        (&json!(3), &json!(0)),
+        "{hang}"
+    );
+    // The abandoned attempts go on to moto now (and find the resources made by the retries).
+    w.release_hold("hang");
+    assert_converged(&w, Mode::Oidc, &clean, "one unanswered attempt per call");
 
     w.reset();
-    w.aws_faults(json!({"action": "DescribeRepositories", "delay_ms": 2500, "times": null}));
+    w.aws_faults(json!({"action": "DescribeRepositories", "hold": "forever", "times": null}));
     let hung = apply(&w);
+    w.release_hold("forever");
     assert_clean_failure(&hung, "a call that never answers");
     assert!(
         hung.stderr.contains("ecr:DescribeRepositories") && hung.stderr.contains("timed out"),
