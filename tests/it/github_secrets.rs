@@ -233,6 +233,7 @@ fn server_errors_and_short_rate_limits_are_retried() {
         {"method": "PUT", "path_regex": "/actions/secrets/AWS_ECR_ROLE_ARN$", "rate_limit": true, "reset_in": 1, "times": 1}
     ]));
     w.apply(&[]).success();
+    w.assert_fault_hits(&[2, 1]);
     assert_eq!(
         w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
         json!(role_arn())
@@ -245,6 +246,7 @@ fn a_long_rate_limit_stops_with_when_to_retry_and_the_rerun_finishes() {
     w.github_faults(json!([{"method": "PUT", "path_regex": "/actions/secrets/", "rate_limit": true, "reset_in": 3600, "times": 1}]));
     let out = w.apply(&[]);
     assert_eq!(out.code, 1);
+    w.assert_fault_hits(&[1]);
     assert!(
         out.stderr.contains("rate limit") && out.stderr.contains("rerun"),
         "{}",

@@ -527,6 +527,29 @@ impl World {
         self.get(&format!("{}/_standin/repos/{REPO}/state", self.github))
     }
 
+    /// Every fault rule of both sides with how often it fired: `(side, rule, hits)`.
+    pub fn fault_hits(&self) -> Vec<(String, Value, u64)> {
+        let mut out = Vec::new();
+        for (side, url) in [
+            ("aws", format!("{}/_proxy/faults", self.aws)),
+            ("github", format!("{}/_standin/faults", self.github)),
+        ] {
+            for r in self.get(&url).as_array().cloned().unwrap_or_default() {
+                let hits = r["hits"].as_u64().unwrap_or(0);
+                out.push((side.to_string(), r, hits));
+            }
+        }
+        out
+    }
+
+    /// Each fault rule fired exactly as often as `expected` says, in the order they were added
+    /// (AWS side first).
+    #[track_caller]
+    pub fn assert_fault_hits(&self, expected: &[u64]) {
+        let hits: Vec<u64> = self.fault_hits().iter().map(|(_, _, n)| *n).collect();
+        assert_eq!(hits, expected, "fault rules: {:#?}", self.fault_hits());
+    }
+
     pub fn github_faults(&self, rules: Value) {
         self.post(&format!("{}/_standin/faults", self.github), rules);
     }
