@@ -347,6 +347,14 @@ impl World {
         );
     }
 
+    /// Blocks until the world has answered and logged `count` requests of `action` (an AWS
+    /// action, or GitHub's `"METHOD /path"`).
+    #[track_caller]
+    pub fn wait_for_action(&self, action: &str, count: u64) {
+        let r = self.wait(json!({"action": action, "count": count}));
+        assert!(r.is_some(), "the world never saw {count} × {action}");
+    }
+
     /// Blocks until `count` requests wait in the hold `name` (a fault rule with `"hold"`).
     #[track_caller]
     pub fn wait_for_held(&self, name: &str, count: u64) {

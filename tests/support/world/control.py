@@ -118,13 +118,16 @@ def age(world, seconds):
 
 def wait(handler, world, body):
     """Blocks until the world has seen what the body names, so tests wait for events instead
-    of sleeping: {"mutating": k} (k mutating requests logged) or {"held": NAME, "count": n}
-    (n requests waiting in a hold); "timeout_s" (default 60). 200 when it happened, 408 if not."""
+    of sleeping: {"mutating": k} (k mutating requests logged), {"action": A, "count": n} (n
+    requests of action A answered and logged) or {"held": NAME, "count": n} (n requests waiting
+    in a hold); "timeout_s" (default 60). 200 when it happened, 408 if not."""
     try:
         d = json.loads(body.decode("utf-8") or "{}")
         timeout = float(d.get("timeout_s", 60))
         if "mutating" in d:
             ok = world.log.wait_mutating(int(d["mutating"]), timeout)
+        elif "action" in d:
+            ok = world.log.wait_mutating(int(d.get("count", 1)), timeout, action=str(d["action"]))
         elif "held" in d:
             ok = world.holds.wait(str(d["held"]), int(d.get("count", 1)), timeout)
         else:

@@ -42,11 +42,16 @@ class RequestLog:
             self.items.append(rec)
             self.lock.notify_all()
 
-    def wait_mutating(self, count, timeout):
-        """Blocks until the log holds `count` mutating requests (True), or timeout (False)."""
+    def wait_mutating(self, count, timeout, action=None):
+        """Blocks until the log holds `count` mutating requests, or with `action` that many
+        requests of that action (True), or timeout (False)."""
         deadline = time.monotonic() + float(timeout)
+
+        def counted(r):
+            return r["action"] == action if action is not None else r["mutating"]
+
         with self.lock:
-            while sum(1 for r in self.items if r["mutating"]) < count:
+            while sum(1 for r in self.items if counted(r)) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
