@@ -384,15 +384,21 @@ impl GitHub {
                 None => String::new(),
             };
 
-            // Rate limits: primary (remaining 0 + reset) or secondary (retry-after).
+            // Rate limits, primary or secondary, come as 403 or 429 (GitHub's "Rate limits for
+            // the REST API"): wait out retry-after, else the reset time when remaining is 0. A
+            // secondary limit may carry neither (then GitHub asks for at least a minute), so it
+            // is told by its message: a 403 saying so is a rate limit, not a missing permission.
             let remaining_zero = header("x-ratelimit-remaining").as_deref() == Some("0");
             let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
-            if (status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS)
-                && (remaining_zero || retry_after.is_some())
+            let lowered = message.to_ascii_lowercase();
+            let secondary = lowered.contains("secondary rate limit") || lowered.contains("abuse");
+            if status == StatusCode::TOO_MANY_REQUESTS
+                || (status == StatusCode::FORBIDDEN
+                    && (remaining_zero || retry_after.is_some() || secondary))
             {
                 let wait = match retry_after {
                     Some(s) => Duration::from_secs(s),
-                    None => {
+                    None if remaining_zero => {
                         let reset = header("x-ratelimit-reset")
                             .and_then(|v| v.parse::<u64>().ok())
                             .unwrap_or(0);
@@ -401,6 +407,11 @@ impl GitHub {
                             .map(|d| d.as_secs())
                             .unwrap_or(0);
                         Duration::from_secs(reset.saturating_sub(now) + 1)
+                    }
+                    None => {
+                        return Err(Error::GitHub(format!(
+                            "GitHub's rate limit was hit ({message}) without saying for how long; GitHub asks to wait at least a minute.\n  Nothing is lost: rerun then and the tool continues where it stopped."
+                        )));
                     }
                 };
                 if wait <= MAX_RATE_LIMIT_WAIT && attempt < ATTEMPTS {

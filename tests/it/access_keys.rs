@@ -48,6 +48,25 @@ fn assert_working_pair(w: &World) -> (String, String) {
         pair.0.starts_with("AKIA") && pair.1.len() >= 40,
         "GitHub holds no key pair: {pair:?}"
     );
+    // moto signs with any secret, so the pair is compared with what IAM issued: the newest
+    // key, with its own secret.
+    let newest = w.newest_key_of(USER).expect("IAM issued a key");
+    assert!(
+        newest.id == pair.0 && newest.secret == pair.1,
+        "GitHub holds {} with {} (the newest key IAM issued is {}{})",
+        pair.0,
+        if newest.id == pair.0 && newest.secret != pair.1 {
+            "a secret IAM did not issue for it"
+        } else {
+            "its secret"
+        },
+        newest.id,
+        if newest.id == pair.0 {
+            ""
+        } else {
+            ": not this one"
+        }
+    );
     assert_eq!(
         keys(w),
         vec![pair.0.clone()],
@@ -111,6 +130,8 @@ fn a_github_failure_after_key_creation_deletes_the_new_key() {
     w.github_faults(json!([{"method": "PUT", "path_regex": "/actions/secrets/AWS_SECRET_ACCESS_KEY$", "status": 500, "times": 10}]));
     let out = access_key_apply(&w, &[]);
     assert_eq!(out.code, 1);
+    // The GitHub client's four attempts all met the fault.
+    w.assert_fault_hits(&[4]);
     assert!(
         out.stderr.contains("deleted again") && out.stderr.contains("nothing is orphaned"),
         "{}",
@@ -185,10 +206,11 @@ fn rotate_keys_replaces_the_pair_and_survives_a_fault_between_steps() {
     assert_ne!(new, old, "a new key");
     assert_no_leak(&[&rotate], &[&secret]);
 
-    // Fault after both secrets are written, before the delivery is recorded.
+    // Fault after both secrets are written, before the delivery is recorded: on the record
+    // alone (by its name in the body: every variable is created by a POST on one path).
     w.github_faults(json!([
         {"method": "PATCH", "path_regex": "/actions/variables/SKYECR_ACCESS_KEY_ID$", "status": 500, "times": 10},
-        {"method": "POST", "path_regex": "/actions/variables$", "status": 500, "times": 10}
+        {"method": "POST", "path_regex": "/actions/variables$", "body_regex": r#""name":\s*"SKYECR_ACCESS_KEY_ID""#, "status": 500, "times": 10}
     ]));
     let failed = w
         .cmd()
@@ -202,7 +224,10 @@ fn rotate_keys_replaces_the_pair_and_survives_a_fault_between_steps() {
         ])
         .run();
     assert_eq!(failed.code, 1, "{}", failed.stderr);
+    // The record exists, so it is updated (PATCH), four attempts; nothing else met a fault.
+    w.assert_fault_hits(&[4, 0]);
     let pair = delivered_pair(&w);
+    assert_ne!(pair.0, new, "GitHub holds the pair this rotation delivered");
     assert_eq!(
         w.caller_with(&pair.0, &pair.1),
         Some(format!("arn:aws:iam::{ACCOUNT}:user/{USER}")),

@@ -1,8 +1,7 @@
 //! Issue: provision the AWS side idempotently (plan/apply against moto).
 use serde_json::{Value, json};
 
-use crate::support::{ACCOUNT, REPO, World};
-use skyecr_bootstrap::policy::{decode_document, equivalent};
+use crate::support::{ACCOUNT, REPO, World, decode_policy};
 
 const ROLE: &str = "GitHubActions-SkyPilot-ECR";
 const PROVIDER_URL: &str = "token.actions.githubusercontent.com";
@@ -15,11 +14,12 @@ fn provider_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{PROVIDER_URL}")
 }
 
-/// The trust policy the contract describes, written out by hand.
+/// The trust policy the contract describes, written out by hand, exactly as IAM must hold it.
 fn expected_trust() -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
+            "Sid": "GitHubActionsOidc",
             "Effect": "Allow",
             "Principal": {"Federated": provider_arn()},
             "Action": "sts:AssumeRoleWithWebIdentity",
@@ -38,12 +38,13 @@ fn expected_trust() -> Value {
     })
 }
 
+/// The push policy of the setup guide, written out by hand, exactly as IAM must hold it.
 fn expected_push_policy() -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-            {"Effect": "Allow", "Action": [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "PushToOneRepository", "Effect": "Allow", "Action": [
                 "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
                 "ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"],
              "Resource": format!("arn:aws:ecr:us-east-1:{ACCOUNT}:repository/skypilot")}
@@ -52,15 +53,7 @@ fn expected_push_policy() -> Value {
 }
 
 fn live_trust(w: &World) -> Value {
-    let role = w
-        .block_on(w.iam().get_role().role_name(ROLE).send())
-        .expect("role exists");
-    decode_document(
-        role.role()
-            .and_then(|r| r.assume_role_policy_document())
-            .unwrap_or_default(),
-    )
-    .expect("trust JSON")
+    w.trust_policy(ROLE)
 }
 
 fn live_push_policy(w: &World) -> Value {
@@ -81,12 +74,11 @@ fn live_push_policy(w: &World) -> Value {
                 .send(),
         )
         .expect("version");
-    decode_document(
+    decode_policy(
         doc.policy_version()
             .and_then(|v| v.document())
             .unwrap_or_default(),
     )
-    .expect("policy JSON")
 }
 
 fn plan_changes(w: &World) -> Vec<(String, String)> {
@@ -141,16 +133,8 @@ fn fresh_apply_creates_the_contracts_resources_and_a_rerun_writes_nothing() {
         .unwrap();
     assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
 
-    assert!(
-        equivalent(&live_trust(&w), &expected_trust()),
-        "trust policy: {}",
-        live_trust(&w)
-    );
-    assert!(
-        equivalent(&live_push_policy(&w), &expected_push_policy()),
-        "push policy: {}",
-        live_push_policy(&w)
-    );
+    assert_eq!(live_trust(&w), expected_trust(), "trust policy");
+    assert_eq!(live_push_policy(&w), expected_push_policy(), "push policy");
     let attached = w
         .block_on(w.iam().list_attached_role_policies().role_name(ROLE).send())
         .unwrap();
@@ -294,8 +278,8 @@ fn out_of_band_changes_are_planned_and_fixed() {
         w.apply(&[]).success();
         assert_eq!(plan_changes(&w), vec![], "{what}: apply did not converge");
     }
-    assert!(equivalent(&live_trust(&w), &expected_trust()));
-    assert!(equivalent(&live_push_policy(&w), &expected_push_policy()));
+    assert_eq!(live_trust(&w), expected_trust());
+    assert_eq!(live_push_policy(&w), expected_push_policy());
     assert!(scan_on_push(&w));
     drop(iam);
 }
@@ -441,7 +425,7 @@ fn a_policy_holding_five_versions_is_pruned_oldest_first() {
         .filter_map(|v| v.version_id())
         .collect();
     assert_eq!(default, vec!["v6"]);
-    assert!(equivalent(&live_push_policy(&w), &expected_push_policy()));
+    assert_eq!(live_push_policy(&w), expected_push_policy());
 }
 
 #[test]

@@ -7,27 +7,26 @@ fn role_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/GitHubActions-SkyPilot-ECR")
 }
 
-fn sub_values(w: &World) -> Vec<String> {
-    let role = w
-        .block_on(
-            w.iam()
-                .get_role()
-                .role_name("GitHubActions-SkyPilot-ECR")
-                .send(),
-        )
-        .expect("role");
-    let trust = skyecr_bootstrap::policy::decode_document(
-        role.role()
-            .and_then(|r| r.assume_role_policy_document())
-            .unwrap_or_default(),
-    )
-    .unwrap();
-    let mut subs: Vec<String> = skyecr_bootstrap::policy::condition_values(&trust, "sub")
-        .into_values()
-        .flatten()
-        .collect();
-    subs.sort();
-    subs
+const ROLE: &str = "GitHubActions-SkyPilot-ECR";
+
+/// The `Condition` block of the role's (only) statement, as IAM holds it, decoded here.
+fn condition(w: &World) -> Value {
+    let trust = w.trust_policy(ROLE);
+    assert_eq!(
+        trust["Statement"].as_array().map(Vec::len),
+        Some(1),
+        "{trust:#}"
+    );
+    trust["Statement"][0]["Condition"].clone()
+}
+
+/// The whole `Condition` block that trusts exactly `subjects`, operators included, as written
+/// out by hand: the audience and the subjects both under `StringEquals`.
+fn exact_subjects(subjects: &[&str]) -> Value {
+    json!({"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": subjects,
+    }})
 }
 
 fn aws_writes(w: &World) -> Vec<String> {
@@ -57,11 +56,11 @@ fn fresh_apply_delivers_the_role_arn_sealed_and_the_variables() {
     assert_eq!(state["variables"]["AWS_REGION"]["value"], "us-east-1");
     assert_eq!(state["variables"]["ECR_REPOSITORY"]["value"], "skypilot");
     assert_eq!(
-        sub_values(&w),
-        vec![
+        condition(&w),
+        exact_subjects(&[
             "repo:acme/app:ref:refs/heads/main",
             "repo:acme@1001/app@2002:ref:refs/heads/main"
-        ]
+        ])
     );
 
     w.clear_requests();
@@ -74,17 +73,46 @@ fn fresh_apply_delivers_the_role_arn_sealed_and_the_variables() {
     );
 }
 
+/// GitHub rotates the secrets key between the tool's read of it and its write: the write
+/// answers 422, the tool reads the key again and writes with the new one.
 #[test]
-fn a_rotated_key_still_accepts_forced_secrets_and_foreign_writes_are_detected() {
+fn a_key_rotated_mid_run_is_read_again_and_the_secret_written_with_it() {
     let w = World::start();
     w.apply(&[]).success();
-    w.post(
-        &format!("{}/_standin/repos/{REPO}/rotate-key", w.github),
-        json!({}),
-    );
     let before = w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["key_id"].clone();
+    // The world rotates the key when the first PUT of the secret arrives, before answering it.
+    w.github_faults(
+        json!([{"method": "PUT", "path_regex": "/actions/secrets/AWS_ECR_ROLE_ARN$",
+                            "rotate_key": true, "times": 1}]),
+    );
     w.clear_requests();
     w.apply(&["--force-secrets"]).success();
+    let fired = w.get(&format!("{}/_standin/faults", w.github));
+    assert_eq!(fired[0]["hits"], 1, "the key was never rotated: {fired}");
+    let calls: Vec<(String, u64)> = w
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/actions/secrets/"))
+        })
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let put = "PUT /repos/acme/app/actions/secrets/AWS_ECR_ROLE_ARN".to_string();
+    let key = "GET /repos/acme/app/actions/secrets/public-key".to_string();
+    let stale = calls.iter().position(|c| *c == (put.clone(), 422));
+    let reread = calls.iter().rposition(|c| *c == (key.clone(), 200));
+    let written = calls.iter().rposition(|c| *c == (put.clone(), 204));
+    assert!(
+        matches!((stale, reread, written), (Some(a), Some(b), Some(c)) if a < b && b < c),
+        "expected the PUT refused with 422, the key read again, the PUT accepted: {calls:?}"
+    );
     let state = w.github_state();
     assert_eq!(
         state["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
@@ -95,9 +123,18 @@ fn a_rotated_key_still_accepts_forced_secrets_and_foreign_writes_are_detected() 
         "written with the new key"
     );
     assert_eq!(aws_writes(&w), Vec::<String>::new());
+}
 
-    // Someone overwrites the secret by hand: the next plan notices and apply restores it.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+#[test]
+fn a_secret_overwritten_by_hand_is_planned_and_restored() {
+    let w = World::start();
+    w.apply(&[]).success();
+    // Someone overwrites the secret by hand, a second after the tool wrote it (GitHub's
+    // timestamps have whole seconds: the stand-in's clock moves on instead of the test waiting).
+    w.post(
+        &format!("{}/_standin/clock", w.github),
+        json!({"advance_s": 1}),
+    );
     w.post(
         &format!("{}/_standin/repos/{REPO}/seed", w.github),
         json!({"secrets": {"AWS_ECR_ROLE_ARN": "arn:aws:iam::999999999999:role/evil"}}),
@@ -196,6 +233,7 @@ fn server_errors_and_short_rate_limits_are_retried() {
         {"method": "PUT", "path_regex": "/actions/secrets/AWS_ECR_ROLE_ARN$", "rate_limit": true, "reset_in": 1, "times": 1}
     ]));
     w.apply(&[]).success();
+    w.assert_fault_hits(&[2, 1]);
     assert_eq!(
         w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
         json!(role_arn())
@@ -208,6 +246,7 @@ fn a_long_rate_limit_stops_with_when_to_retry_and_the_rerun_finishes() {
     w.github_faults(json!([{"method": "PUT", "path_regex": "/actions/secrets/", "rate_limit": true, "reset_in": 3600, "times": 1}]));
     let out = w.apply(&[]);
     assert_eq!(out.code, 1);
+    w.assert_fault_hits(&[1]);
     assert!(
         out.stderr.contains("rate limit") && out.stderr.contains("rerun"),
         "{}",
@@ -246,11 +285,11 @@ fn environment_scope_writes_the_secret_into_the_environment() {
         "not at repository level"
     );
     assert_eq!(
-        sub_values(&w),
-        vec![
+        condition(&w),
+        exact_subjects(&[
             "repo:acme/app:environment:prod",
             "repo:acme@1001/app@2002:environment:prod"
-        ]
+        ])
     );
 }
 
@@ -263,8 +302,8 @@ fn a_custom_subject_template_shapes_the_subjects() {
     );
     w.apply(&[]).success();
     assert_eq!(
-        sub_values(&w),
-        vec!["repository_owner_id:1001:repository_id:2002:ref:refs/heads/main"]
+        condition(&w),
+        exact_subjects(&["repository_owner_id:1001:repository_id:2002:ref:refs/heads/main"])
     );
 
     w.post(

@@ -89,10 +89,21 @@ impl Terminal {
         }
     }
 
-    /// Sends keys as typed (`\r` is Enter, `\x1b[B` the down arrow, `\x03` Ctrl-C).
+    /// Sends keys as typed (`\r` is Enter, `\x1b[B` the down arrow, `\x03` Ctrl-C), once the
+    /// prompt reads them: a prompt that reads keys turns the terminal's echo off (raw mode, or
+    /// no echo for a secret), and keys that arrived before would be echoed, translated or
+    /// flushed by the terminal instead.
+    #[track_caller]
     fn keys(&mut self, keys: &str) {
-        // A moment for the prompt to start reading keys after drawing itself.
-        std::thread::sleep(Duration::from_millis(50));
+        let deadline = Instant::now() + WAIT;
+        while self.session.get_process().get_echo().unwrap_or(false) {
+            assert!(
+                Instant::now() < deadline,
+                "no prompt read keys within {WAIT:?}; the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.session.send(keys).expect("type into the terminal");
     }
 

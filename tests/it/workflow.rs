@@ -465,7 +465,13 @@ fn tag_step_reads_exactly_the_expected_variables() {
                 ("ECR_REPOSITORY".to_owned(), "skypilot".to_owned()),
             ])
         );
-        assert_eq!(step.script, skyecr_bootstrap::workflow::tag_script());
+        // The step runs the file in templates/ as written there (its first line, the
+        // shellcheck directive, is lint configuration and is dropped).
+        let template = step_templates()
+            .into_iter()
+            .find(|t| t.path.ends_with("templates/tags.sh"))
+            .expect("templates/tags.sh");
+        assert_eq!(step.script, template.body);
         assert!(!step.script.contains("${{"));
     }
 }

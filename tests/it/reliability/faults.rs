@@ -6,18 +6,42 @@ use serde_json::{Value, json};
 use super::{Mode, assert_clean_failure, assert_converged, clean_state, snapshot, write_log};
 use crate::support::{Output, World};
 
-/// One mutating call of a clean apply, as a fault rule matches it.
+/// One mutating call of a clean apply, as a fault rule matches it: an AWS action, or a GitHub
+/// method and path, with the variable's name for the `POST`s that create variables (they all
+/// share one path: without the name, only whichever came first would meet the fault).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Write {
     Aws(String),
-    GitHub { method: String, path: String },
+    GitHub {
+        method: String,
+        path: String,
+        name: Option<String>,
+    },
 }
 
 impl Write {
     fn label(&self) -> String {
         match self {
             Write::Aws(a) => format!("AWS {a}"),
-            Write::GitHub { method, path } => format!("GitHub {method} {path}"),
+            Write::GitHub { method, path, name } => match name {
+                Some(n) => format!("GitHub {method} {path} ({n})"),
+                None => format!("GitHub {method} {path}"),
+            },
+        }
+    }
+
+    /// A rule matching this write and no other.
+    fn matcher(&self) -> Value {
+        match self {
+            Write::Aws(a) => json!({"action": a}),
+            Write::GitHub { method, path, name } => {
+                let mut r =
+                    json!({"method": method, "path_regex": format!("^{}$", regex_escape(path))});
+                if let Some(n) = name {
+                    r["body_regex"] = json!(format!(r#""name"\s*:\s*"{}""#, regex_escape(n)));
+                }
+                r
+            }
         }
     }
 }
@@ -71,11 +95,15 @@ fn writes_of_fresh_apply(w: &World, mode: Mode) -> Vec<Write> {
 
 fn distinct_writes(w: &World) -> Vec<Write> {
     let mut out = Vec::new();
-    for (protocol, action, method, path) in write_log(w) {
-        let write = if protocol == "aws" {
-            Write::Aws(action)
+    for l in write_log(w) {
+        let write = if l.protocol == "aws" {
+            Write::Aws(l.action)
         } else {
-            Write::GitHub { method, path }
+            Write::GitHub {
+                method: l.method,
+                path: l.path,
+                name: l.name,
+            }
         };
         if !out.contains(&write) {
             out.push(write);
@@ -112,16 +140,16 @@ fn regex_escape(text: &str) -> String {
 
 /// A rule for `fault` on `write`, `times` times (`None`: every time).
 fn rule(write: &Write, fault: Fault, times: Option<u32>) -> Value {
-    let mut r = match (write, fault) {
-        (Write::Aws(a), Fault::Throttle) => json!({"action": a, "throttle": true}),
-        (Write::Aws(a), Fault::Status500) => json!({"action": a, "status": 500}),
-        (Write::Aws(a), Fault::Status503) => {
-            json!({"action": a, "status": 503, "aws_error": "ServiceUnavailable"})
+    let mut r = write.matcher();
+    match (write, fault) {
+        (Write::Aws(_), Fault::Throttle) => r["throttle"] = json!(true),
+        (Write::Aws(_), Fault::Status500) => r["status"] = json!(500),
+        (Write::Aws(_), Fault::Status503) => {
+            r["status"] = json!(503);
+            r["aws_error"] = json!("ServiceUnavailable");
         }
-        (Write::Aws(a), Fault::Drop) => json!({"action": a, "drop_connection": true}),
-        (Write::GitHub { method, path }, fault) => {
-            let mut r =
-                json!({"method": method, "path_regex": format!("^{}$", regex_escape(path))});
+        (Write::Aws(_), Fault::Drop) => r["drop_connection"] = json!(true),
+        (Write::GitHub { .. }, fault) => {
             match fault {
                 // GitHub's throttling: a secondary rate limit with a short retry-after.
                 Fault::Throttle => {
@@ -132,9 +160,8 @@ fn rule(write: &Write, fault: Fault, times: Option<u32>) -> Value {
                 Fault::Status503 => r["status"] = json!(503),
                 Fault::Drop => r["drop_connection"] = json!(true),
             }
-            r
         }
-    };
+    }
     r["times"] = times.map_or(Value::Null, |t| json!(t));
     r
 }
@@ -159,7 +186,11 @@ fn hits(w: &World) -> Vec<(String, u64)> {
                 .or(r["path_regex"].as_str())
                 .or(r["consistency"].as_str())
                 .unwrap_or("?");
-            out.push((format!("{side} {what}"), r["hits"].as_u64().unwrap_or(0)));
+            let label = match r["body_regex"].as_str() {
+                Some(body) => format!("{side} {what} (body {body})"),
+                None => format!("{side} {what}"),
+            };
+            out.push((label, r["hits"].as_u64().unwrap_or(0)));
         }
     }
     out
@@ -256,23 +287,31 @@ fn persistent_faults_fail_clearly_and_the_rerun_converges(mode: Mode) {
         inject(&w, write, rule(write, fault, None));
         let out = mode.apply(&w);
         assert_clean_failure(&out, &context);
+        // The error line names the call: `AWS SERVICE:ACTION failed`, GitHub's method with the
+        // path, or GitHub's rate limit (which applies to every call, not to this one).
+        let error = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default();
         let named = match write {
-            Write::Aws(action) => out.stderr.contains(&format!(":{action}")),
-            Write::GitHub { path, .. } => {
-                out.stderr.contains(path.as_str())
-                    || (matches!(fault, Fault::Throttle) && out.stderr.contains("rate limit"))
+            Write::Aws(action) => {
+                error.contains(&format!("AWS iam:{action} failed"))
+                    || error.contains(&format!("AWS ecr:{action} failed"))
+            }
+            Write::GitHub { method, path, .. } => {
+                error.contains(&format!("{method} {path}"))
+                    || (matches!(fault, Fault::Throttle) && error.contains("rate limit"))
             }
         };
         assert!(
             named,
-            "{context}: the message does not say what failed\n{}",
+            "{context}: the error does not say what failed\n{}",
             out.stderr
         );
-        assert!(
-            out.stderr.contains("rerun") || out.stderr.contains("Rerun") || named,
-            "{context}: {}",
-            out.stderr
-        );
+        for (what, n) in hits(&w) {
+            assert!(n >= 1, "{context}: the fault on {what} never fired");
+        }
         w.send(
             reqwest::Method::DELETE,
             &format!("{}/_proxy/faults", w.aws),
@@ -312,16 +351,16 @@ fn lost_responses_leave_no_duplicate(mode: Mode) {
     for write in &writes {
         let context = format!("{mode:?}, response of {} lost", write.label());
         w.reset();
-        let mut r = match write {
-            Write::Aws(a) => json!({"action": a}),
-            Write::GitHub { method, path } => {
-                json!({"method": method, "path_regex": format!("^{}$", regex_escape(path))})
-            }
-        };
+        let mut r = write.matcher();
         r["lose_response"] = json!(true);
         r["times"] = json!(1);
         inject(&w, write, r);
         let first = mode.apply(&w);
+        assert_eq!(
+            hits(&w).into_iter().map(|(_, n)| n).collect::<Vec<_>>(),
+            vec![1],
+            "{context}: the lost answer never happened"
+        );
         if first.code != 0 {
             assert_clean_failure(&first, &context);
             let rerun = mode.apply(&w);
@@ -348,9 +387,11 @@ fn consistency_windows_are_waited_out() {
     let w = World::start();
     for mode in [Mode::Oidc, Mode::AccessKey] {
         let clean = clean_state(&w, mode);
+        // Counted, not timed: the next request that names a new entity fails, however slow
+        // the machine is (one run shares one propagation budget across all its waits).
         w.aws_faults(json!([
-            {"consistency": "invalid_principal", "window_ms": 1500},
-            {"consistency": "no_such_entity", "window_ms": 1500},
+            {"consistency": "invalid_principal", "count": 1},
+            {"consistency": "no_such_entity", "count": 1},
         ]));
         let out = mode.apply(&w);
         assert_eq!(out.code, 0, "{mode:?}: {}", out.stderr);
@@ -379,13 +420,19 @@ fn consistency_windows_are_waited_out() {
 fn a_consistency_window_beyond_the_budget_stops_with_rerun_advice() {
     let w = World::start();
     let clean = clean_state(&w, Mode::Oidc);
-    w.aws_faults(json!({"consistency": "invalid_principal", "window_ms": 6500}));
+    // The provider never becomes visible while the run waits: past the 5 s budget it stops.
+    w.aws_faults(json!({"consistency": "invalid_principal", "count": null}));
     let out = Mode::Oidc.apply(&w);
-    assert_clean_failure(&out, "invalid principal for 6.5 s");
+    assert_clean_failure(&out, "invalid principal for good");
     assert!(
         out.stderr.contains("iam:CreateRole") && out.stderr.contains("rerun"),
         "{}",
         out.stderr
+    );
+    w.send(
+        reqwest::Method::DELETE,
+        &format!("{}/_proxy/faults", w.aws),
+        json!({}),
     );
     let rerun = Mode::Oidc.apply(&w);
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
@@ -452,18 +499,30 @@ fn a_call_that_hangs_is_abandoned_and_retried() {
             .args(Mode::Oidc.args())
             .run()
     };
+    // The first attempt of each call is held by the world and never answered while the run
+    // lasts: the tool must give up on it (after 1 s) and try again.
     w.aws_faults(json!([
-        {"action": "GetRole", "delay_ms": 2500, "times": 1},
-        {"action": "CreatePolicy", "delay_ms": 2500, "times": 1},
-        {"action": "CreateRole", "delay_ms": 2500, "times": 1},
+        {"action": "GetRole", "hold": "hang", "times": 1, "timeout_s": 20},
+        {"action": "CreatePolicy", "hold": "hang", "times": 1, "timeout_s": 20},
+        {"action": "CreateRole", "hold": "hang", "times": 1, "timeout_s": 20},
     ]));
     let out = apply(&w);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_converged(&w, Mode::Oidc, &clean, "one slow answer per call");
+    // All three were held, and none was waited for until the world let it go (20 s).
+    let hang = w.holds()[0].clone();
+    assert_eq!(
+        (&hang["held"], &hang["timeouts"]),
+        (&json!(3), &json!(0)),
+        "{hang}"
+    );
+    // The abandoned attempts go on to moto now (and find the resources made by the retries).
+    w.release_hold("hang");
+    assert_converged(&w, Mode::Oidc, &clean, "one unanswered attempt per call");
 
     w.reset();
-    w.aws_faults(json!({"action": "DescribeRepositories", "delay_ms": 2500, "times": null}));
+    w.aws_faults(json!({"action": "DescribeRepositories", "hold": "forever", "times": null}));
     let hung = apply(&w);
+    w.release_hold("forever");
     assert_clean_failure(&hung, "a call that never answers");
     assert!(
         hung.stderr.contains("ecr:DescribeRepositories") && hung.stderr.contains("timed out"),

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use skyecr_bootstrap::audit::{
     Token, TrustContext, closest_allowed_subject, evaluate, push_scope_findings, trust_findings,
 };
-use skyecr_bootstrap::config::{TrustScopes, is_github_repo};
+use skyecr_bootstrap::config::TrustScopes;
 use skyecr_bootstrap::finding::Findings;
 use skyecr_bootstrap::policy::{
     decode_document, differences, equivalent, normalize, parse_policy, parse_policy_str,
@@ -272,6 +272,186 @@ fn read_everything(doc: &Value, sub: &str) {
     }
 }
 
+/// GitHub's naming rules, written out independently of the tool: an account name is 1-39
+/// ASCII letters, digits and hyphens, not starting or ending with a hyphen; a repository name
+/// 1-100 ASCII letters, digits, `.`, `_` and `-`, and not `.` or `..`.
+fn plain_repository(owner: &str, name: &str) -> bool {
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !owner.starts_with('-')
+        && !owner.ends_with('-');
+    let name_ok = (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name != "."
+        && name != "..";
+    owner_ok && name_ok
+}
+
+/// How a statement's meaning is changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Allow becomes Deny and back.
+    Effect,
+    /// The subject condition's operator becomes its negation.
+    Operator,
+    /// Every subject replaced by another repository's.
+    Subjects,
+    /// The audience replaced.
+    Audience,
+    /// Federated with another provider.
+    Provider,
+    /// Exact subjects under `StringLike` with a wildcard: other refs of the repository get in.
+    Widen,
+    /// Another repository (push statements).
+    Resource,
+}
+
+const FRESH_SUB: &str = "repo:evil/elsewhere:ref:refs/heads/main";
+
+/// The statement with its meaning changed, or `None` when it has nothing to change.
+fn change_meaning(statement: &Value, change: Change) -> Option<Value> {
+    let mut s = statement.clone();
+    let condition = s.get("Condition").cloned();
+    let sub_operator = condition.as_ref().and_then(|c| {
+        c.as_object()?
+            .iter()
+            .find(|(_, keys)| keys.get(SUB).is_some())
+            .map(|(op, _)| op.clone())
+    });
+    match change {
+        Change::Effect => {
+            let flipped = if s["Effect"] == "Allow" {
+                "Deny"
+            } else {
+                "Allow"
+            };
+            s["Effect"] = json!(flipped);
+        }
+        Change::Operator => {
+            let op = sub_operator?;
+            let negated = match op.as_str() {
+                "StringEquals" => "StringNotEquals",
+                "StringLike" => "StringNotLike",
+                "StringNotLike" => "StringLike",
+                "StringNotEquals" => "StringEquals",
+                _ => return None,
+            };
+            let subs = s["Condition"][&op][SUB].take();
+            s["Condition"][&op].as_object_mut()?.remove(SUB);
+            if s["Condition"][&op]
+                .as_object()
+                .is_some_and(|m| m.is_empty())
+            {
+                s["Condition"].as_object_mut()?.remove(&op);
+            }
+            if s["Condition"].get(negated).is_none() {
+                s["Condition"][negated] = json!({});
+            }
+            s["Condition"][negated][SUB] = subs;
+        }
+        Change::Subjects => {
+            let op = sub_operator?;
+            s["Condition"][&op][SUB] = json!([FRESH_SUB]);
+        }
+        Change::Audience => {
+            let op = condition?
+                .as_object()?
+                .iter()
+                .find(|(_, keys)| keys.get(AUD).is_some())
+                .map(|(op, _)| op.clone())?;
+            s["Condition"][&op][AUD] = json!(["an-audience-nobody-uses"]);
+        }
+        Change::Provider => {
+            s.get("Principal")?;
+            s["Principal"] =
+                json!({"Federated": "arn:aws:iam::123456789012:oidc-provider/elsewhere.example"});
+        }
+        Change::Widen => {
+            let op = sub_operator?;
+            if op != "StringEquals" {
+                return None;
+            }
+            let subs = s["Condition"]["StringEquals"][SUB].take();
+            let widened: Vec<String> = subs
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(|v| match v.split_once(":ref:") {
+                    Some((repo, _)) => format!("{repo}:*"),
+                    None => format!("{v}*"),
+                })
+                .collect();
+            s["Condition"]["StringEquals"].as_object_mut()?.remove(SUB);
+            s["Condition"]["StringLike"] = json!({SUB: widened});
+        }
+        Change::Resource => {
+            s.get("Resource")?;
+            s["Resource"] = json!("arn:aws:ecr:us-east-1:123456789012:repository/elsewhere");
+        }
+    }
+    Some(s)
+}
+
+/// A token of another ref of the same repository (which only a widened subject lets in).
+fn widened_token(t: &Token) -> Token {
+    let mut t = t.clone();
+    if let Some(sub) = t.claims.get_mut(SUB) {
+        *sub = match sub.split_once(":ref:") {
+            Some((repo, _)) => format!("{repo}:ref:refs/heads/someone-elses-branch"),
+            None => format!("{sub}-and-more"),
+        };
+    }
+    t
+}
+
+/// An Allow statement trusting exactly one token, and that token: a provider, the audience
+/// under `StringEquals`, the subjects under `StringEquals` or `StringLike` (then with a
+/// wildcard), and the action.
+fn trusting_statement() -> impl Strategy<Value = (Value, Token)> {
+    (
+        strings(vec![
+            PROVIDER,
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/acme",
+        ]),
+        prop::bool::ANY,
+        strings(vec![
+            "repo:acme/app:ref:refs/heads/main",
+            "repo:acme@1001/app@2002:ref:refs/heads/main",
+            "repo:acme/app:environment:prod",
+            "repo:acme/app:ref:refs/tags/v1",
+        ]),
+        strings(vec!["sts.amazonaws.com", "other"]),
+        0usize..3,
+    )
+        .prop_map(|(providers, like, subs, auds, pick)| {
+            let sub = subs[pick % subs.len()].clone();
+            let (op, values): (&str, Vec<String>) = if like {
+                // A wildcard that still matches the token's subject.
+                let wild = match sub.split_once(":ref:") {
+                    Some((repo, _)) => format!("{repo}:ref:*"),
+                    None => format!("{sub}*"),
+                };
+                ("StringLike", vec![wild])
+            } else {
+                ("StringEquals", subs.clone())
+            };
+            let mut condition = json!({"StringEquals": {AUD: auds}});
+            condition[op][SUB] = json!(values);
+            let statement = json!({
+                "Effect": "Allow",
+                "Principal": {"Federated": providers},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": condition,
+            });
+            let token = token(&sub, &auds[0], &providers[0]);
+            (statement, token)
+        })
+}
+
 proptest! {
     #[test]
     fn reading_any_document_never_panics(doc in policy_like(), sub in word()) {
@@ -292,10 +472,56 @@ proptest! {
     }
 
     #[test]
-    fn equivalence_is_reflexive_and_symmetric(a in policy_like(), b in policy_like()) {
-        prop_assert!(equivalent(&a, &a));
-        prop_assert!(equivalent(&a, &a.clone()));
-        prop_assert_eq!(equivalent(&a, &b), equivalent(&b, &a));
+    fn a_trust_statement_with_another_meaning_is_not_equivalent_and_decides_otherwise(
+        (statement, token) in trusting_statement(),
+        change in prop::sample::select(vec![
+            Change::Effect, Change::Operator, Change::Subjects, Change::Audience,
+            Change::Provider, Change::Widen,
+        ]),
+    ) {
+        let doc = json!({"Version": "2012-10-17", "Statement": [statement.clone()]});
+        let Some(changed) = change_meaning(&statement, change) else {
+            return Ok(());
+        };
+        let other = json!({"Version": "2012-10-17", "Statement": [changed]});
+        prop_assert!(!equivalent(&doc, &other), "{:?}: {} ~ {}", change, doc, other);
+        prop_assert!(!equivalent(&other, &doc));
+        prop_assert!(!differences(&doc, &other).is_empty());
+        let (a, b) = (parse_policy(&doc), parse_policy(&other));
+        prop_assert!(a.is_ok() && b.is_ok(), "{:?} {:?}", a.err(), b.err());
+        if let (Ok(a), Ok(b)) = (a, b) {
+            // The statement was built to trust `token`, and the change decides it otherwise.
+            prop_assert!(evaluate(&a, &token).allowed, "{} does not allow {:?}", doc, token.claims);
+            let probe = match change {
+                // A widened subject lets in a token the exact one refused.
+                Change::Widen => widened_token(&token),
+                _ => token.clone(),
+            };
+            prop_assert_ne!(
+                evaluate(&a, &probe).allowed,
+                evaluate(&b, &probe).allowed,
+                "{:?}: {} and {} decide {:?} alike", change, doc, other, probe.claims
+            );
+        }
+    }
+
+    #[test]
+    fn a_policy_with_a_statement_changed_in_meaning_is_not_equivalent(
+        doc in policy(),
+        index in 0usize..4,
+        // Changes to values no other statement holds, so the changed statement cannot turn
+        // into a copy of another one.
+        change in prop::sample::select(vec![Change::Subjects, Change::Resource, Change::Audience]),
+    ) {
+        let mut statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+        let i = index % statements.len();
+        let Some(changed) = change_meaning(&statements[i], change) else {
+            return Ok(());
+        };
+        statements[i] = changed;
+        let other = json!({"Version": "2012-10-17", "Statement": statements});
+        prop_assert!(!equivalent(&doc, &other), "{:?}: {} ~ {}", change, doc, other);
+        prop_assert!(!differences(&doc, &other).is_empty());
     }
 
     #[test]
@@ -361,8 +587,9 @@ proptest! {
         let Ok(subs) = subjects(&repo, &scopes, template.as_deref()) else {
             return Ok(());
         };
-        // Only a plain OWNER/REPO (no wildcard, `:` or path) ever reaches a subject.
-        prop_assert!(is_github_repo(&format!("{owner}/{name}")), "{owner}/{name} gave {subs:?}");
+        // Only a plain OWNER/REPO (no wildcard, `:` or path) ever reaches a subject, by
+        // GitHub's own naming rules written out here (not the tool's check).
+        prop_assert!(plain_repository(&owner, &name), "{owner}/{name} gave {subs:?}");
         let plain = format!("repo:{owner}/{name}");
         let pinned = ids.map(|(o, r)| format!("repo:{owner}@{o}/{name}@{r}"));
         for sub in &subs {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use skyecr_bootstrap::config::{Form, SETTINGS, Setting};
 
-use super::{Mode, assert_clean_failure, assert_converged, clean_state};
+use super::{Mode, assert_clean_failure, assert_converged, clean_state, write_log};
 use crate::support::{REPO, World};
 
 /// Where a hostile value goes: flags (on top of valid settings), or a settings file.
@@ -434,6 +434,9 @@ struct Malformed {
     aws: Value,
     github: Value,
     says: &'static [&'static str],
+    /// The answer is to a write, so writes happen; every other malformed answer is to a read,
+    /// and nothing may be written after it.
+    to_a_write: bool,
 }
 
 fn get_role_answer(document: &str) -> String {
@@ -463,6 +466,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 "<html>upstream error</html>".into()
             )]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer is truncated",
@@ -473,6 +477,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 r#"{"id": 2002, "full_name": "acme/ap"#.into()
             )]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer lacks the IDs",
@@ -480,6 +485,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([gh("^/repos/acme/app$", r#"{"full_name": 5}"#.into())]),
             says: &["lacks full_name"],
+            to_a_write: false,
         },
         Malformed {
             what: "repository answer names a wildcard repository",
@@ -490,6 +496,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 r#"{"id": 2002, "full_name": "acme/*", "owner": {"id": 1001}}"#.into()
             )]),
             says: &["\"acme/*\"", "not an OWNER/REPO"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key of 31 bytes",
@@ -500,6 +507,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": b64(31)}).to_string()
             )]),
             says: &["31-byte"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key of 33 bytes",
@@ -510,6 +518,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": b64(33)}).to_string()
             )]),
             says: &["33-byte"],
+            to_a_write: false,
         },
         Malformed {
             what: "secrets public key not base64",
@@ -520,6 +529,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 json!({"key_id": "1", "key": "!!!not*base64"}).to_string()
             )]),
             says: &["not valid base64"],
+            to_a_write: false,
         },
         Malformed {
             what: "variable answer truncated",
@@ -527,6 +537,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([gh("/variables/AWS_REGION$", r#"{"name": "AWS_REG"#.into())]),
             says: &["not JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "server error with an HTML body",
@@ -534,6 +545,7 @@ fn malformed_answers() -> Vec<Malformed> {
             aws: json!([]),
             github: json!([{"method": "GET", "path_regex": "^/repos/acme/app$", "status": 502, "body": "<html>Bad gateway", "times": null}]),
             says: &["502"],
+            to_a_write: false,
         },
         Malformed {
             what: "GitHub contradicts itself about a variable",
@@ -544,6 +556,7 @@ fn malformed_answers() -> Vec<Malformed> {
                 {"method": "PATCH", "path_regex": "/actions/variables/", "status": 404, "times": null},
             ]),
             says: &["did not accept variable"],
+            to_a_write: true,
         },
         Malformed {
             what: "trust policy that is not JSON",
@@ -552,6 +565,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": get_role_answer("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B")}]),
             github: json!([]),
             says: &["iam:GetRole", "not valid JSON"],
+            to_a_write: false,
         },
         Malformed {
             what: "push policy version that is not JSON",
@@ -560,6 +574,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": authorization_details("{not json")}]),
             github: json!([]),
             says: &["iam:GetAccountAuthorizationDetails", "SkyPilot-ECR-Push"],
+            to_a_write: false,
         },
         Malformed {
             what: "ECR answer truncated",
@@ -568,6 +583,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": r#"{"repositories": [{"repositoryName": "sky"#}]),
             github: json!([]),
             says: &["ecr:DescribeRepositories"],
+            to_a_write: false,
         },
         Malformed {
             what: "STS answer that is not XML",
@@ -576,6 +592,7 @@ fn malformed_answers() -> Vec<Malformed> {
                          "body": "{\"Account\": 1}"}]),
             github: json!([]),
             says: &["sts:GetCallerIdentity"],
+            to_a_write: false,
         },
     ]
 }
@@ -595,6 +612,7 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
         w.aws_faults(m.aws.clone());
         w.github_faults(m.github.clone());
         for command in m.commands {
+            w.clear_requests();
             let out = w
                 .cmd()
                 .args([*command, "--yes"])
@@ -602,6 +620,25 @@ fn malformed_answers_give_clear_errors_never_a_panic() {
                 .run();
             let context = format!("{}: {command}", m.what);
             assert_clean_failure(&out, &context);
+            if !m.to_a_write {
+                assert_eq!(
+                    write_log(&w),
+                    Vec::new(),
+                    "{context}: something was written after the malformed answer"
+                );
+            }
+            // Every rule of the case met the request it was made for.
+            for side in [
+                format!("{}/_proxy/faults", w.aws),
+                format!("{}/_standin/faults", w.github),
+            ] {
+                for r in w.get(&side).as_array().cloned().unwrap_or_default() {
+                    assert!(
+                        r["hits"].as_u64() > Some(0),
+                        "{context}: the fault never fired: {r}"
+                    );
+                }
+            }
             for s in m.says {
                 assert!(
                     out.stderr.contains(s),

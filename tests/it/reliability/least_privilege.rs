@@ -529,3 +529,49 @@ fn a_denial_the_sdk_cannot_parse_still_names_the_action() {
         out.stderr
     );
 }
+
+/// The same denial, in the one order that loses the caller, made by the world: `destroy`
+/// without `ecr:ListImages` reads the repository (`DescribeRepositories`, held) and its images
+/// (`ListImages`, denied at once) together with the caller's identity (`GetCallerIdentity`,
+/// held). The denial is worded while the identity is unknown; the identity arrives before the
+/// repository's read ends, so `Aws::name_the_caller` finds the caller known and leaves the
+/// placeholder "the current AWS identity" in the message. In the full test above this order
+/// happens now and then, by timing.
+#[test]
+#[ignore = "fails: a denial worded before the identity arrived keeps 'the current AWS identity'"]
+fn a_denial_worded_before_the_identity_arrived_still_names_the_caller() {
+    let w = World::start();
+    let policy = for_moto(&operator_policy(), Some("ecr:ListImages"));
+    enforce(&w, false);
+    w.reset();
+    apply_as_admin(&w, Mode::Oidc);
+    let (id, secret) = operator(&w, &policy);
+    w.clear_requests();
+    w.aws_faults(json!([
+        {"action": "GetCallerIdentity", "hold": "identity", "times": 1, "timeout_s": 30},
+        {"action": "DescribeRepositories", "hold": "repository", "times": 1, "timeout_s": 30},
+    ]));
+    enforce(&w, true);
+    let run = w
+        .cmd()
+        .env("AWS_ACCESS_KEY_ID", &id)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .args(["destroy", "--yes", "--github-repo", REPO])
+        .spawn();
+    w.wait_for_held("identity", 1);
+    w.wait_for_held("repository", 1);
+    w.wait_for_action("ListImages", 1);
+    w.release_hold("identity");
+    w.wait_for_action("GetCallerIdentity", 1);
+    w.release_hold("repository");
+    let out = run.wait();
+    enforce(&w, false);
+    assert_clean_failure(&out, "destroy without ecr:ListImages");
+    assert!(
+        out.stderr.contains(&format!(
+            "AWS denied ecr:ListImages to arn:aws:iam::{ACCOUNT}:user/{OPERATOR}"
+        )),
+        "{}",
+        out.stderr
+    );
+}

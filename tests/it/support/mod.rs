@@ -8,9 +8,36 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+pub mod leak;
+
 pub const ACCOUNT: &str = "123456789012";
 pub const REPO: &str = "acme/app";
 pub const TOKEN: &str = "ghp_testtokenallpermissions0000000000";
+/// The caller's own AWS key pair, as an operator's shell would hold it. moto does not check
+/// signatures, so any pair works; the secret is shaped like a real one so the secrets check
+/// can look for it.
+pub const CALLER_KEY_ID: &str = "AKIAIOSFODNN7CALLER1";
+pub const CALLER_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYCALLERKEY1";
+
+/// A policy document as IAM holds it, decoded here rather than with the tool's code: JSON, or
+/// JSON percent-encoded (IAM's answers). Text that is neither is kept, marked as such.
+pub fn decode_policy(raw: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return v;
+    }
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or_else(|_| json!({"not JSON": raw}))
+}
+
+/// A key pair IAM issued, as the world read it off a `CreateAccessKey` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    /// 1 for the first key the world saw, and so on (never reset).
+    pub n: u64,
+    pub user: String,
+    pub id: String,
+    pub secret: String,
+}
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -35,9 +62,12 @@ pub struct World {
     http: reqwest::Client,
     /// Everything every run of the binary printed, checked for secrets when the world ends.
     outputs: Recorder,
-    /// Secrets a test made outside the world's view (e.g. an operator's own key).
-    forbidden: Mutex<Vec<String>>,
+    /// Secrets a test made outside the world's view (e.g. an operator's own key), and the
+    /// AWS secret and GitHub token every run was given.
+    forbidden: Forbidden,
 }
+
+type Forbidden = Arc<Mutex<Vec<String>>>;
 
 type Recorder = Arc<Mutex<Vec<Output>>>;
 
@@ -134,7 +164,7 @@ impl World {
             rt,
             http: reqwest::Client::new(),
             outputs: Arc::new(Mutex::new(Vec::new())),
-            forbidden: Mutex::new(Vec::new()),
+            forbidden: Arc::new(Mutex::new(vec![CALLER_SECRET.to_string()])),
         }
     }
 
@@ -145,7 +175,8 @@ impl World {
 
     /// Every secret the world handed out or received: the secret access keys IAM issued
     /// (seen on the proxy), the plaintexts GitHub received for `*SECRET_ACCESS_KEY` secrets,
-    /// every GitHub token, and what tests registered with `forbid`.
+    /// every GitHub token, the caller's AWS secret of every run, and what tests registered
+    /// with `forbid`.
     pub fn secrets(&self) -> Vec<String> {
         let listing = self.get(&format!("{}/_world/secrets", self.github));
         let mut out: Vec<String> = ["aws_secret_access_keys", "github_secrets", "github_tokens"]
@@ -155,10 +186,34 @@ impl World {
             .collect();
         out.push(TOKEN.to_string());
         out.extend(self.forbidden.lock().unwrap().iter().cloned());
-        out.retain(|s| s.len() >= 8);
+        out.retain(|s| s.len() >= leak::MIN_SECRET_LEN);
         out.sort();
         out.dedup();
         out
+    }
+
+    /// Every key pair IAM issued through the proxy, oldest first (kept across resets).
+    pub fn issued_keys(&self) -> Vec<IssuedKey> {
+        self.get(&format!("{}/_world/access-keys", self.github))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|k| IssuedKey {
+                n: k["n"].as_u64().unwrap_or_default(),
+                user: k["user_name"].as_str().unwrap_or_default().to_string(),
+                id: k["access_key_id"].as_str().unwrap_or_default().to_string(),
+                secret: k["secret_access_key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+            .collect()
+    }
+
+    /// The last key pair IAM issued to `user`.
+    pub fn newest_key_of(&self, user: &str) -> Option<IssuedKey> {
+        self.issued_keys().into_iter().rfind(|k| k.user == user)
     }
 
     /// Forgets what the runs so far printed (for a test that leaks on purpose).
@@ -171,25 +226,58 @@ impl World {
         self.outputs.lock().unwrap().clone()
     }
 
-    /// Which secret leaked into which output, if any: one GET and a substring search.
+    /// Every text the tool produced: what each run printed, every file it wrote into its
+    /// working directory, and every value it wrote into a GitHub variable.
+    fn produced_texts(&self) -> Vec<(String, String)> {
+        let mut texts = Vec::new();
+        for out in self.outputs.lock().map(|o| o.clone()).unwrap_or_default() {
+            texts.push((format!("stdout (exit {})", out.code), out.stdout));
+            texts.push((format!("stderr (exit {})", out.code), out.stderr));
+        }
+        let mut dirs = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    texts.push((format!("the file {}", path.display()), text));
+                }
+            }
+        }
+        let listing = self.get(&format!("{}/_world/secrets", self.github));
+        for v in listing["variable_values"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            if let Some(v) = v.as_str() {
+                texts.push(("a GitHub variable".to_string(), v.to_string()));
+            }
+        }
+        texts
+    }
+
+    /// Which secret leaked where and in what form, if any (see `leak`).
     pub fn leaked_secret(&self) -> Option<String> {
-        let outputs = self.outputs.lock().ok()?.clone();
-        if outputs.is_empty() {
+        if self.outputs.lock().ok()?.is_empty() {
             return None;
         }
-        let secrets = self.secrets();
-        for out in &outputs {
-            for s in &secrets {
-                for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-                    if text.contains(s.as_str()) {
-                        return Some(format!(
-                            "a secret ({:.4}…, {} chars) leaked into {stream} (exit {}):\n{}",
-                            s,
-                            s.len(),
-                            out.code,
-                            text.replace(s.as_str(), "<THE SECRET>")
-                        ));
-                    }
+        let texts = self.produced_texts();
+        let haystacks: Vec<leak::Haystack> =
+            texts.iter().map(|(_, t)| leak::Haystack::new(t)).collect();
+        for s in self.secrets() {
+            let forms = leak::forms(&s);
+            for ((place, text), hay) in texts.iter().zip(&haystacks) {
+                if let Some(form) = hay.find(&forms) {
+                    return Some(format!(
+                        "a secret ({:.4}…, {} chars) leaked into {place}, {}:\n{}",
+                        s,
+                        s.len(),
+                        form.name,
+                        leak::redact(text, &s)
+                    ));
                 }
             }
         }
@@ -245,6 +333,11 @@ impl World {
             &format!("{}/_proxy/faults", self.aws),
             json!({}),
         );
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("{}/_world/holds", self.github),
+            json!({}),
+        );
         let (owner, repo) = REPO.split_once('/').unwrap();
         self.post(
             &format!("{}/_standin/repos", self.github),
@@ -270,6 +363,61 @@ impl World {
         );
     }
 
+    /// Blocks until the world has logged `k` mutating requests since the last clear.
+    #[track_caller]
+    pub fn wait_for_writes(&self, k: u64) {
+        let r = self.wait(json!({"mutating": k}));
+        assert!(
+            r.is_some(),
+            "the world never saw {k} writes: {}",
+            self.summary()
+        );
+    }
+
+    /// Blocks until the world has answered and logged `count` requests of `action` (an AWS
+    /// action, or GitHub's `"METHOD /path"`).
+    #[track_caller]
+    pub fn wait_for_action(&self, action: &str, count: u64) {
+        let r = self.wait(json!({"action": action, "count": count}));
+        assert!(r.is_some(), "the world never saw {count} × {action}");
+    }
+
+    /// Blocks until `count` requests wait in the hold `name` (a fault rule with `"hold"`).
+    #[track_caller]
+    pub fn wait_for_held(&self, name: &str, count: u64) {
+        let r = self.wait(json!({"held": name, "count": count}));
+        assert!(r.is_some(), "{count} requests never waited in hold {name}");
+    }
+
+    /// The world's answer to `POST /_world/wait`, or `None` when it timed out.
+    fn wait(&self, what: Value) -> Option<Value> {
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .post(format!("{}/_world/wait", self.github))
+                .json(&what)
+                .send()
+                .await
+                .expect("POST /_world/wait");
+            let ok = r.status().is_success();
+            let body = r.json::<Value>().await.unwrap_or(Value::Null);
+            ok.then_some(body)
+        })
+    }
+
+    /// Lets the requests waiting in hold `name` go on (and every later one pass).
+    pub fn release_hold(&self, name: &str) -> Value {
+        self.post(
+            &format!("{}/_world/holds/{name}/release", self.github),
+            json!({}),
+        )
+    }
+
+    /// The holds with how many requests wait in them, were held, and timed out.
+    pub fn holds(&self) -> Value {
+        self.get(&format!("{}/_world/holds", self.github))
+    }
+
     /// Releases a freeze: blocked requests are dropped unanswered.
     pub fn release(&self) {
         self.send(
@@ -283,11 +431,12 @@ impl World {
     pub fn cmd(&self) -> Run {
         Run {
             record: Some(self.outputs.clone()),
+            forbidden: Some(self.forbidden.clone()),
             args: Vec::new(),
             env: vec![
                 ("AWS_ENDPOINT_URL".into(), self.aws.clone()),
-                ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+                ("AWS_ACCESS_KEY_ID".into(), CALLER_KEY_ID.into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), CALLER_SECRET.into()),
                 ("AWS_REGION".into(), "us-east-1".into()),
                 ("GITHUB_API_URL".into(), self.github.clone()),
                 ("GITHUB_TOKEN".into(), TOKEN.into()),
@@ -413,6 +562,29 @@ impl World {
         self.get(&format!("{}/_standin/repos/{REPO}/state", self.github))
     }
 
+    /// Every fault rule of both sides with how often it fired: `(side, rule, hits)`.
+    pub fn fault_hits(&self) -> Vec<(String, Value, u64)> {
+        let mut out = Vec::new();
+        for (side, url) in [
+            ("aws", format!("{}/_proxy/faults", self.aws)),
+            ("github", format!("{}/_standin/faults", self.github)),
+        ] {
+            for r in self.get(&url).as_array().cloned().unwrap_or_default() {
+                let hits = r["hits"].as_u64().unwrap_or(0);
+                out.push((side.to_string(), r, hits));
+            }
+        }
+        out
+    }
+
+    /// Each fault rule fired exactly as often as `expected` says, in the order they were added
+    /// (AWS side first).
+    #[track_caller]
+    pub fn assert_fault_hits(&self, expected: &[u64]) {
+        let hits: Vec<u64> = self.fault_hits().iter().map(|(_, _, n)| *n).collect();
+        assert_eq!(hits, expected, "fault rules: {:#?}", self.fault_hits());
+    }
+
     pub fn github_faults(&self, rules: Value) {
         self.post(&format!("{}/_standin/faults", self.github), rules);
     }
@@ -488,6 +660,18 @@ impl World {
             .and_then(|o| o.arn().map(str::to_string))
     }
 
+    /// The trust policy of `role` as IAM holds it, decoded with `decode_policy`.
+    pub fn trust_policy(&self, role: &str) -> Value {
+        let got = self
+            .block_on(self.iam().get_role().role_name(role).send())
+            .unwrap_or_else(|e| panic!("role {role}: {e:?}"));
+        decode_policy(
+            got.role()
+                .and_then(|r| r.assume_role_policy_document())
+                .unwrap_or_default(),
+        )
+    }
+
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
@@ -495,6 +679,8 @@ impl World {
 
 pub struct Run {
     record: Option<Recorder>,
+    /// Where the secrets the run is given are registered for the secrets check.
+    forbidden: Option<Forbidden>,
     args: Vec<String>,
     env: Vec<(String, String)>,
     cwd: PathBuf,
@@ -561,6 +747,16 @@ impl Run {
     /// The process `run` starts, with its environment, unstarted and with stdio left alone,
     /// e.g. to attach it to a pseudo-terminal.
     pub fn command(&self) -> Command {
+        if let Some(forbidden) = &self.forbidden {
+            let mut f = forbidden.lock().unwrap();
+            for (k, v) in &self.env {
+                if (k == "AWS_SECRET_ACCESS_KEY" || k == "GITHUB_TOKEN" || k == "GH_TOKEN")
+                    && !f.contains(v)
+                {
+                    f.push(v.clone());
+                }
+            }
+        }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skyecr-bootstrap"));
         cmd.args(&self.args).current_dir(&self.cwd);
         // A clean slate: no real AWS or GitHub configuration may leak into a test.

@@ -2,7 +2,7 @@
 
 import time
 
-from .faults import Consistency, FaultBook, Freeze
+from .faults import Consistency, FaultBook, Freeze, Holds
 from .github import GitHubStandIn
 from .log import RequestLog, SecretBook
 
@@ -15,6 +15,8 @@ class World:
         self.aws_faults = FaultBook("aws")
         self.consistency = Consistency()
         self.freeze = Freeze()
+        self.holds = Holds()
+        self.paging = {}  # action -> most items per page (like_aws)
         self.secrets = SecretBook()
         self.github.secret_book = self.secrets
         self.latency = max(float(latency_ms), 0.0) / 1000.0

@@ -8,8 +8,8 @@ import urllib.parse
 import uuid
 from xml.sax.saxutils import escape as xml_escape
 
-from . import control
-from .faults import fault_description, merge_headers
+from . import control, like_aws
+from .faults import body_matches, fault_description, merge_headers
 from .server import BaseHandler, err, jdump
 
 
@@ -80,7 +80,8 @@ def classify_aws(path, query, headers, body):
     if not isinstance(params, dict):
         params = {}
     return {"service": service, "action": action, "style": style,
-            "mutating": aws_is_mutating(action), "params": params}
+            "mutating": aws_is_mutating(action), "params": params,
+            "caller": m.group(1) if m else None}
 
 
 def aws_error(info, status, code, message, extra_headers=None, raw_body=None):
@@ -110,8 +111,12 @@ def default_aws_code(info, status, rule):
     return "ServiceFailure" if status >= 500 else "ValidationError"
 
 
-def aws_rule_matches(rule, method, info):
+def aws_rule_matches(rule, method, info, body=b""):
     if "method" in rule and rule["method"] and rule["method"].upper() != method:
+        return False
+    if "mutating" in rule and rule["mutating"] is not None and bool(rule["mutating"]) != info["mutating"]:
+        return False
+    if not body_matches(rule, body):
         return False
     if "service" in rule and rule["service"] and rule["service"].lower() != info["service"]:
         return False
@@ -143,9 +148,12 @@ class AwsProxyHandler(BaseHandler):
         rec = {"protocol": "aws", "service": info["service"], "action": info["action"],
                "mutating": info["mutating"], "method": self.command, "path": path,
                "status": 0, "start": start, "end": None, "fault": None}
-        rule = world.aws_faults.take(lambda r: aws_rule_matches(r, self.command, info))
+        rule = world.aws_faults.take(lambda r: aws_rule_matches(r, self.command, info, body))
         if rule is not None:
             rec["fault"] = fault_description(rule)
+            if rule.get("hold"):
+                world.holds.hold(rule["hold"], info["caller"] or "?", rule.get("until_callers"),
+                                 rule.get("timeout_s", 60))
             if rule.get("delay_ms"):
                 time.sleep(float(rule["delay_ms"]) / 1000.0)
             if rule.get("drop_connection"):
@@ -182,7 +190,9 @@ class AwsProxyHandler(BaseHandler):
             return self.send_raw(status, headers, rbody)
 
         try:
-            status, headers, rbody = self.forward(target, body)
+            status, headers, rbody = self.forward(target, like_aws.request(info, body, world.paging))
+            if status == 200:
+                rbody = like_aws.response(info, body, rbody, world.paging)
         except Exception as e:  # noqa: BLE001 - moto unreachable or broken
             err("world.py: proxy to moto failed: %r" % (e,))
             status = 502

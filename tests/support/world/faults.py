@@ -36,6 +36,12 @@ class FaultBook:
         else:
             if "action_regex" in r:
                 rule["_re"] = re.compile(r["action_regex"])
+        if "body_regex" in r:
+            rule["_body_re"] = re.compile(r["body_regex"])
+        if "hold" in r and not isinstance(r["hold"], str):
+            raise ValueError("hold must be the name of the hold")
+        if "until_callers" in r and (not isinstance(r["until_callers"], int) or r["until_callers"] < 1):
+            raise ValueError("until_callers must be a positive integer")
         if "status" in r and not isinstance(r["status"], int):
             raise ValueError("status must be an integer")
         if "headers" in r and not isinstance(r["headers"], dict):
@@ -71,6 +77,86 @@ class FaultBook:
         return None
 
 
+def body_matches(rule, body):
+    """A rule with body_regex matches only requests whose body (decoded as UTF-8) it finds."""
+    rx = rule.get("_body_re")
+    return rx is None or rx.search(body.decode("utf-8", "replace")) is not None
+
+
+class Holds:
+    """Named holds: a request meeting a rule with "hold": NAME waits until the hold is released
+    (POST /_world/holds/NAME/release) or, with "until_callers": N, until requests of N different
+    callers wait in it (then all go on at once: a race the tests produce instead of hoping for).
+    A released hold stays open. A wait longer than timeout_s (default 60) goes on and is
+    counted in timeouts."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.clear()
+
+    def clear(self):
+        """Lets every waiting request go on, and forgets every hold."""
+        with self.cond:
+            for h in getattr(self, "holds", {}).values():
+                h["open"] = True
+            self.holds = {}
+            self.cond.notify_all()
+
+    def _get(self, name):
+        return self.holds.setdefault(name, {"open": False, "waiting": [], "held": 0, "callers": [],
+                                            "timeouts": 0})
+
+    def hold(self, name, caller, until_callers=None, timeout=60.0):
+        deadline = time.monotonic() + float(timeout)
+        with self.cond:
+            h = self._get(name)
+            if h["open"]:
+                return
+            h["waiting"].append(caller)
+            h["held"] += 1
+            if caller not in h["callers"]:
+                h["callers"].append(caller)
+            self.cond.notify_all()
+            while not h["open"]:
+                if until_callers and len(set(h["waiting"])) >= until_callers:
+                    h["open"] = True
+                    self.cond.notify_all()
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    h["timeouts"] += 1
+                    break
+                self.cond.wait(left)
+            h["waiting"].remove(caller)
+
+    def release(self, name):
+        with self.cond:
+            self._get(name)["open"] = True
+            self.cond.notify_all()
+            return self.status(name)
+
+    def status(self, name):
+        with self.cond:
+            h = self._get(name)
+            return {"name": name, "open": h["open"], "waiting": len(h["waiting"]), "held": h["held"],
+                    "callers": len(h["callers"]), "timeouts": h["timeouts"]}
+
+    def listing(self):
+        with self.cond:
+            return [self.status(n) for n in sorted(self.holds)]
+
+    def wait(self, name, count, timeout):
+        """Blocks until `count` requests are waiting in hold `name` (True), or timeout (False)."""
+        deadline = time.monotonic() + float(timeout)
+        with self.cond:
+            while len(self._get(name)["waiting"]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
+
 def merge_headers(headers, extra):
     """Override/add the headers of a fault rule on top of a response's own."""
     if not extra:
@@ -93,12 +179,17 @@ ARN_RE = re.compile(r"<Arn>([^<]+)</Arn>")
 class Consistency:
     """IAM's eventual consistency, simulated on the AWS proxy.
 
-    - invalid_principal: for window_ms after a successful CreateOpenIDConnectProvider,
-      CreateRole and UpdateAssumeRolePolicy answer 400 MalformedPolicyDocument
-      "Invalid principal in policy" (IAM has not seen the new provider yet).
-    - no_such_entity: for window_ms after a successful CreateRole/CreatePolicy/CreateUser,
-      every other request naming that entity (RoleName, UserName or PolicyArn: reads,
-      attaches, updates) answers 404 NoSuchEntity."""
+    - invalid_principal: after a successful CreateOpenIDConnectProvider, CreateRole and
+      UpdateAssumeRolePolicy answer 400 MalformedPolicyDocument "Invalid principal in policy"
+      (IAM has not seen the new provider yet).
+    - no_such_entity: after a successful CreateRole/CreatePolicy/CreateUser, every other
+      request naming that entity (RoleName, UserName or PolicyArn: reads, attaches, updates)
+      answers 404 NoSuchEntity.
+
+    How long: "count": N for the next N such requests (null: until cleared), or "window_ms"
+    for that long. A count does not depend on how fast the machine is; a window does."""
+
+    KINDS = ("invalid_principal", "no_such_entity")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -106,44 +197,72 @@ class Consistency:
 
     def clear(self):
         with self.lock:
-            self.windows = {"invalid_principal": 0.0, "no_such_entity": 0.0}
-            self.hits = {"invalid_principal": 0, "no_such_entity": 0}
-            self.provider_created = None
-            self.created = {}  # (kind, name or arn) -> monotonic time of the create
+            self.rules = {}  # kind -> {"window": seconds} | {"count": n or None}
+            self.hits = {k: 0 for k in self.KINDS}
+            self.provider = None  # {"at": monotonic, "left": count or None}
+            self.created = {}  # (kind, name or arn) -> {"at": monotonic, "left": count or None}
 
     def add(self, rule):
         kind = rule.get("consistency")
-        if kind not in self.windows:
+        if kind not in self.KINDS:
             raise ValueError("consistency must be invalid_principal or no_such_entity")
-        ms = rule.get("window_ms")
-        if not isinstance(ms, (int, float)) or ms < 0:
-            raise ValueError("window_ms must be a non-negative number")
+        if "count" in rule:
+            n = rule["count"]
+            if n is not None and (not isinstance(n, int) or n < 0):
+                raise ValueError("count must be a non-negative integer or null (until cleared)")
+            spec = {"count": n}
+        else:
+            ms = rule.get("window_ms")
+            if not isinstance(ms, (int, float)) or ms < 0:
+                raise ValueError("window_ms must be a non-negative number (or give count)")
+            spec = {"window": float(ms) / 1000.0}
         with self.lock:
-            self.windows[kind] = float(ms) / 1000.0
+            self.rules[kind] = spec
 
     def listing(self):
         with self.lock:
-            return [{"consistency": k, "window_ms": int(v * 1000), "hits": self.hits[k]}
-                    for k, v in self.windows.items() if v > 0]
+            out = []
+            for k, spec in self.rules.items():
+                item = {"consistency": k, "hits": self.hits[k]}
+                if "window" in spec:
+                    item["window_ms"] = int(spec["window"] * 1000)
+                else:
+                    item["count"] = spec["count"]
+                out.append(item)
+            return out
+
+    def _start(self, kind, nowt):
+        spec = self.rules.get(kind)
+        if spec is None:
+            return None
+        return {"at": nowt, "left": spec.get("count")}
+
+    def _open(self, kind, mark, nowt):
+        """Whether the mark (set at a create) still makes requests fail; uses one up."""
+        spec = self.rules.get(kind)
+        if spec is None or mark is None:
+            return False
+        if "window" in spec:
+            return nowt - mark["at"] < spec["window"]
+        if mark["left"] is None:
+            return True
+        if mark["left"] > 0:
+            mark["left"] -= 1
+            return True
+        return False
 
     def check(self, info):
         """-> (status, code, message) when the request falls into a window, else None."""
         action, params, nowt = info["action"], info.get("params") or {}, time.monotonic()
         with self.lock:
-            win = self.windows["invalid_principal"]
-            if (win and action in INVALID_PRINCIPAL_ACTIONS and self.provider_created is not None
-                    and nowt - self.provider_created < win):
+            if action in INVALID_PRINCIPAL_ACTIONS and self._open("invalid_principal", self.provider, nowt):
                 self.hits["invalid_principal"] += 1
                 return 400, "MalformedPolicyDocument", "Invalid principal in policy: \"Federated\""
-            win = self.windows["no_such_entity"]
-            if not win:
-                return None
             for param, kind, create in ENTITY_PARAMS:
                 name = params.get(param)
                 if not isinstance(name, str) or action == create:
                     continue
-                t = self.created.get((kind, name))
-                if t is not None and nowt - t < win:
+                if self._open("no_such_entity", self.created.get((kind, name)), nowt):
                     self.hits["no_such_entity"] += 1
                     return 404, "NoSuchEntity", "The %s with name %s cannot be found." % (kind, name)
         return None
@@ -156,15 +275,21 @@ class Consistency:
         with self.lock:
             nowt = time.monotonic()
             if action == "CreateOpenIDConnectProvider":
-                self.provider_created = nowt
-            elif action == "CreateRole" and isinstance(params.get("RoleName"), str):
-                self.created[("role", params["RoleName"])] = nowt
+                self.provider = self._start("invalid_principal", nowt)
+                return
+            key = None
+            if action == "CreateRole" and isinstance(params.get("RoleName"), str):
+                key = ("role", params["RoleName"])
             elif action == "CreateUser" and isinstance(params.get("UserName"), str):
-                self.created[("user", params["UserName"])] = nowt
+                key = ("user", params["UserName"])
             elif action == "CreatePolicy":
                 m = ARN_RE.search(body.decode("utf-8", "replace"))
                 if m:
-                    self.created[("policy", m.group(1))] = nowt
+                    key = ("policy", m.group(1))
+            if key is not None:
+                mark = self._start("no_such_entity", nowt)
+                if mark is not None:
+                    self.created[key] = mark
 
 
 class Freeze:

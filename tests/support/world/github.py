@@ -15,7 +15,7 @@ import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
 from . import control
-from .faults import fault_description, merge_headers
+from .faults import body_matches, fault_description, merge_headers
 from .server import BaseHandler, err, jdump
 
 
@@ -24,6 +24,7 @@ DOC_URLS = {
     "user": DOCS + "/users/users#get-the-authenticated-user",
     "repo": DOCS + "/repos/repos#get-a-repository",
     "oidc_sub": DOCS + "/actions/oidc",
+    "org_oidc_sub": DOCS + "/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-an-organization",
     "envs": DOCS + "/deployments/environments#list-environments",
     "env": DOCS + "/deployments/environments",
     "pubkey": DOCS + "/actions/secrets#get-a-repository-public-key",
@@ -42,15 +43,31 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CLAIM_KEY_RE = re.compile(r"^[A-Za-z0-9_:.\-]+$")
 LEVELS = {"none": 0, "read": 1, "write": 2, "admin": 3}
 ALL_PERMISSIONS = {"metadata": "read", "actions": "write", "secrets": "write", "variables": "write",
-                   "environments": "write", "administration": "write"}
+                   "environments": "write", "administration": "write",
+                   "organization_administration": "write"}
+# Classic tokens: scopes, and the scopes that include them.
+IMPLIED_SCOPES = {"public_repo": ("repo",), "read:org": ("write:org", "admin:org"), "write:org": ("admin:org",)}
 
 # Required fine-grained permission per route kind. (kind, is_write, in_environment) -> permission.
 # Reads need "read", writes need "write". Environment create/delete need administration=write
 # like GitHub; environment reads and environment secrets/variables need "environments".
 
 
+def required_scope(kind, write, repo):
+    """The classic-token scope a route needs (None: none). Everything under a repository needs
+    `repo` (a public repository's metadata needs nothing); the org OIDC template read:org or
+    write:org."""
+    if kind == "org_oidc_sub":
+        return "write:org" if write else "read:org"
+    if kind == "repo" and repo is not None and not repo.private:
+        return None
+    return "repo"
+
+
 def required_permission(kind, write, env):
     level = "write" if write else "read"
+    if kind == "org_oidc_sub":
+        return "organization_administration", level
     if kind == "repo":
         return "metadata", "read"
     if kind == "oidc_sub":
@@ -69,7 +86,7 @@ def required_permission(kind, write, env):
 
 
 ALLOWED_METHODS = {
-    "user": {"GET"}, "repo": {"GET"}, "oidc_sub": {"GET", "PUT"}, "envs": {"GET"},
+    "user": {"GET"}, "repo": {"GET"}, "oidc_sub": {"GET", "PUT"}, "org_oidc_sub": {"GET", "PUT"}, "envs": {"GET"},
     "env": {"GET", "PUT", "DELETE"}, "pubkey": {"GET"}, "secrets": {"GET"},
     "secret": {"GET", "PUT", "DELETE"}, "variables": {"GET", "POST"},
     "variable": {"GET", "PATCH", "DELETE"},
@@ -79,6 +96,8 @@ ALLOWED_METHODS = {
 def resolve_route(segs):
     if segs == ["user"]:
         return "user", {}
+    if len(segs) == 6 and segs[0] == "orgs" and segs[1] and segs[2:] == ["actions", "oidc", "customization", "sub"]:
+        return "org_oidc_sub", {"org": segs[1], "env": None}
     if len(segs) < 3 or segs[0] != "repos" or not segs[1] or not segs[2]:
         return None
     p = {"owner": segs[1], "repo": segs[2], "env": None, "name": None}
@@ -267,8 +286,10 @@ class Repo(Scope):
 
 
 class Token:
-    def __init__(self, token, permissions, repos, login, user_id, rate_limit):
+    def __init__(self, token, permissions, repos, login, user_id, rate_limit, kind="fine-grained", scopes=()):
         self.token = token
+        self.kind = kind
+        self.scopes = list(scopes)
         if permissions == "all" or permissions is None:
             permissions = dict(ALL_PERMISSIONS)
         self.permissions = {k: str(v).lower() for k, v in permissions.items()}
@@ -283,6 +304,9 @@ class Token:
 
     def has(self, perm, level):
         return LEVELS.get(self.permissions.get(perm, "none"), 0) >= LEVELS[level]
+
+    def has_scope(self, scope):
+        return scope in self.scopes or any(s in self.scopes for s in IMPLIED_SCOPES.get(scope, ()))
 
 
 class GhError(Exception):
@@ -304,6 +328,7 @@ class GitHubStandIn:
         self.next_repo_id = 5000
         self.next_owner_id = 9000
         self.next_env_id = 700000
+        self.orgs = {}     # login.lower() -> {"include_claim_keys": [...]}: the org's OIDC template
         self.secret_book = None  # the world's SecretBook
 
     # ----- control
@@ -349,8 +374,14 @@ class GitHubStandIn:
         repos = d.get("repos")
         if repos is not None and not (isinstance(repos, list) and all(isinstance(r, str) for r in repos)):
             raise ValueError("repos must be a list of \"owner/repo\" or null (all)")
+        kind = d.get("kind", "fine-grained")
+        if kind not in ("fine-grained", "classic"):
+            raise ValueError("kind must be fine-grained or classic")
+        scopes = d.get("scopes", [])
+        if not (isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)):
+            raise ValueError("scopes must be a list of strings (classic tokens)")
         t = Token(tok, perms, repos, d.get("login", "octocat"), int(d.get("user_id", 1)),
-                  int(d.get("rate_limit", 5000)))
+                  int(d.get("rate_limit", 5000)), kind, scopes)
         if self.secret_book is not None:
             self.secret_book.github_token(tok)
         with self.lock:
@@ -396,6 +427,21 @@ class GitHubStandIn:
             self.repos.clear()
             self.tokens.clear()
             self.rate.clear()
+            self.orgs.clear()
+            CLOCK["offset"] = 0
+
+    def rotate_key_for(self, path):
+        """Rotates the key of the repository or environment a request path names."""
+        r = resolve_route([urllib.parse.unquote(x) for x in path.split("/")[1:]])
+        if r is None or r[0] in ("user", "org_oidc_sub"):
+            return
+        with self.lock:
+            repo = self.get_repo(r[1]["owner"], r[1]["repo"])
+            if repo is None:
+                return
+            scope = repo if r[1]["env"] is None else self.find_env(repo, r[1]["env"])
+            if scope is not None:
+                scope.keys.rotate()
 
     # ----- rate limit bookkeeping
     def ratelimit_headers(self, identity, limit, count=True, force_exhausted=None):
@@ -437,6 +483,8 @@ class GitHubStandIn:
                   ("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP"),
                   ("Access-Control-Allow-Origin", "*")]
         rl, exceeded = self.ratelimit_headers(identity, limit, count=not (present and not valid))
+        if token is not None and token.kind == "classic":
+            common.append(("X-OAuth-Scopes", ", ".join(token.scopes)))
         try:
             api_version = headers.get("X-GitHub-Api-Version")
             if api_version is not None and api_version.strip() not in SUPPORTED_API_VERSIONS:
@@ -480,6 +528,8 @@ class GitHubStandIn:
                              "type": "User", "site_admin": False, "name": None,
                              "html_url": "https://github.com/%s" % token.login,
                              "url": "%s/users/%s" % (base, token.login)}
+        if kind == "org_oidc_sub":
+            return self.org_oidc_sub(p["org"], method, body, token)
         repo = self.get_repo(p["owner"], p["repo"])
         if token is None:
             if kind == "repo" and repo is not None and not repo.private:
@@ -489,11 +539,7 @@ class GitHubStandIn:
             raise GhError(401, "Requires authentication", doc=DOC_URLS.get(kind, DOCS))
         if repo is None or not token.can_see(repo):
             raise GhError(404, "Not Found", doc=DOC_URLS.get(kind, DOCS))
-        perm, level = required_permission(kind, write, p["env"])
-        if not token.has(perm, level):
-            raise GhError(403, "Resource not accessible by personal access token",
-                          headers=[("X-Accepted-GitHub-Permissions", "%s=%s" % (perm, level))],
-                          doc=DOC_URLS.get(kind, DOCS))
+        self.check_access(token, kind, write, p["env"], repo)
         if kind == "repo":
             return 200, [], repo.to_json(base, token.permissions)
         if kind == "oidc_sub":
@@ -518,6 +564,42 @@ class GitHubStandIn:
             return self.secrets(scope, kind, p["name"], method, query, body, base, prefix + "/secrets")
         return self.variables(scope, kind, p["name"], method, query, body, base, prefix + "/variables")
 
+    def check_access(self, token, kind, write, env, repo):
+        """A fine-grained token's 403 names the permission it lacks (X-Accepted-GitHub-Permissions);
+        a classic token's names the scope (X-Accepted-OAuth-Scopes) and no permission."""
+        if token.kind == "classic":
+            scope = required_scope(kind, write, repo)
+            if scope is not None and not token.has_scope(scope):
+                raise GhError(403, "Resource not accessible by personal access token",
+                              headers=[("X-Accepted-OAuth-Scopes", scope)], doc=DOC_URLS.get(kind, DOCS))
+            return
+        perm, level = required_permission(kind, write, env)
+        if not token.has(perm, level):
+            raise GhError(403, "Resource not accessible by personal access token",
+                          headers=[("X-Accepted-GitHub-Permissions", "%s=%s" % (perm, level))],
+                          doc=DOC_URLS.get(kind, DOCS))
+
+    def org_oidc_sub(self, org, method, body, token):
+        """GET|PUT /orgs/{org}/actions/oidc/customization/sub: {"include_claim_keys": [...]}, the
+        template the organization's repositories use when theirs says use_default false without
+        keys of its own."""
+        if token is None:
+            raise GhError(401, "Requires authentication", doc=DOC_URLS["org_oidc_sub"])
+        key = org.lower()
+        if key not in self.orgs and not any(r.owner.lower() == key for r in self.repos.values()):
+            raise GhError(404, "Not Found", doc=DOC_URLS["org_oidc_sub"])
+        self.check_access(token, "org_oidc_sub", method != "GET", None, None)
+        if method == "GET":
+            return 200, [], {"include_claim_keys": list((self.orgs.get(key) or {}).get("include_claim_keys", []))}
+        d = parse_json_object(body, required=True)
+        keys = d.get("include_claim_keys")
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and CLAIM_KEY_RE.match(k)
+                                                             for k in keys) or len(set(keys)) != len(keys):
+            raise GhError(422, "Invalid request.\n\ninclude_claim_keys must be a non-empty array of unique "
+                          "claim key names.", doc=DOC_URLS["org_oidc_sub"])
+        self.orgs[key] = {"include_claim_keys": list(keys)}
+        return 201, [], {}
+
     # --- endpoint groups
     def oidc_sub(self, repo, method, body):
         if method == "GET":
@@ -541,6 +623,11 @@ class GitHubStandIn:
             raise GhError(422, "Invalid request.\n\ninclude_claim_keys is required when use_default is false.",
                           doc=DOC_URLS["oidc_sub"])
         repo.oidc_sub = {"use_default": d["use_default"], "include_claim_keys": list(keys)}
+        if "use_immutable_subject" in d:
+            if not isinstance(d["use_immutable_subject"], bool):
+                raise GhError(422, "Invalid request.\n\nFor 'properties/use_immutable_subject', %s is not a "
+                              "boolean." % json.dumps(d["use_immutable_subject"]), doc=DOC_URLS["oidc_sub"])
+            repo.oidc_sub["use_immutable_subject"] = d["use_immutable_subject"]
         return 201, [], {}
 
     def environment(self, repo, name, method, body, base):
@@ -648,6 +735,8 @@ class GitHubStandIn:
             uname = d["name"].upper()
             if uname in scope.variables:
                 raise GhError(409, "Already exists - Variable already exists", doc=DOC_URLS["variables"])
+            if self.secret_book is not None:
+                self.secret_book.github_variable(d["value"])
             ts = now_iso()
             scope.variables[uname] = {"name": uname, "value": d["value"], "created_at": ts, "updated_at": ts}
             return 201, [], {}
@@ -675,6 +764,8 @@ class GitHubStandIn:
         v = dict(v)
         if "value" in d:
             v["value"] = d["value"]
+            if self.secret_book is not None:
+                self.secret_book.github_variable(d["value"])
         v["name"] = new_name
         v["updated_at"] = now_iso()
         del scope.variables[uname]
@@ -682,8 +773,31 @@ class GitHubStandIn:
         return 204, [], None
 
 
+# Seconds added to the stand-in's clock (POST /_standin/clock): timestamps one second apart
+# without waiting a second.
+CLOCK = {"offset": 0}
+
+
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=CLOCK["offset"])
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shift_iso(ts, seconds):
+    """A timestamp of ours moved by `seconds`."""
+    t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def body_name(body):
+    """The "name" of a JSON request body (variables are created by name), for the log."""
+    if not body or not body.strip().startswith(b"{"):
+        return None
+    try:
+        d = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return d.get("name") if isinstance(d, dict) and isinstance(d.get("name"), str) else None
 
 
 def route_kind_doc(path):
@@ -793,15 +907,23 @@ class GitHubHandler(BaseHandler):
             return self.drop()
         rec = {"protocol": "github", "service": "github", "action": "%s %s" % (method, path),
                "mutating": method not in ("GET", "HEAD"), "method": method, "path": path,
-               "status": 0, "start": start, "end": None, "fault": None}
+               "status": 0, "start": start, "end": None, "fault": None, "name": body_name(body)}
         gh = world.github
         base = self.base_url()
         client_ip = self.client_address[0]
 
         rule = world.github_faults.take(
-            lambda r: (not r.get("method") or r["method"].upper() == method) and r["_re"].search(path))
+            lambda r: (not r.get("method") or r["method"].upper() == method) and r["_re"].search(path)
+            and (r.get("mutating") is None or bool(r["mutating"]) == rec["mutating"])
+            and body_matches(r, body))
         if rule is not None:
             rec["fault"] = fault_description(rule)
+            if rule.get("hold"):
+                caller = parse_auth(self.headers.get("Authorization"))[0] or client_ip
+                world.holds.hold(rule["hold"], caller, rule.get("until_callers"), rule.get("timeout_s", 60))
+            if rule.get("rotate_key"):
+                # The key changes between the client's read of it and this write (422 path).
+                gh.rotate_key_for(path)
             if rule.get("delay_ms"):
                 time.sleep(float(rule["delay_ms"]) / 1000.0)
             if rule.get("drop_connection"):
@@ -842,9 +964,18 @@ class GitHubHandler(BaseHandler):
                    ("X-GitHub-Request-Id", uuid.uuid4().hex[:8].upper())]
         uid = token.user_id if token else 1
         if rule.get("secondary"):
+            # GitHub's forms (docs: rate limits for the REST API, "exceeding the rate limit"):
+            # 403 or 429; with retry-after, or with x-ratelimit-remaining 0 and the reset time,
+            # or with neither ("wait for at least one minute").
             status = int(rule.get("status", 429))
-            rl, _ = gh.ratelimit_headers(identity, limit)
-            headers += rl + [("retry-after", str(reset_in))]
+            if rule.get("exhausted"):
+                rl, _ = gh.ratelimit_headers(identity, limit, count=False,
+                                             force_exhausted=int(time.time()) + reset_in)
+            else:
+                rl, _ = gh.ratelimit_headers(identity, limit)
+            headers += rl
+            if rule.get("retry_after", True):
+                headers.append(("retry-after", str(reset_in)))
             payload = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before "
                                   "you try again. If you reach out to GitHub Support for help, please include "
                                   "the request ID %s." % headers[2][1],

@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 
 def compute_rounds(records):
@@ -30,7 +31,7 @@ class RequestLog:
     """Every request of both ports but the control requests, numbered by seq in arrival order."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.items = []
         self.seq = 0
 
@@ -39,6 +40,23 @@ class RequestLog:
             self.seq += 1
             rec["seq"] = self.seq
             self.items.append(rec)
+            self.lock.notify_all()
+
+    def wait_mutating(self, count, timeout, action=None):
+        """Blocks until the log holds `count` mutating requests, or with `action` that many
+        requests of that action (True), or timeout (False)."""
+        deadline = time.monotonic() + float(timeout)
+
+        def counted(r):
+            return r["action"] == action if action is not None else r["mutating"]
+
+        with self.lock:
+            while sum(1 for r in self.items if counted(r)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.lock.wait(left)
+            return True
 
     def list(self, protocol=None):
         with self.lock:
@@ -61,18 +79,29 @@ class RequestLog:
 
 
 SECRET_ACCESS_KEY_RE = re.compile(r"<SecretAccessKey>([^<]+)</SecretAccessKey>")
+ACCESS_KEY_RE = re.compile(r"<AccessKey>(.*?)</AccessKey>", re.S)
+
+
+def xml_field(text, name):
+    m = re.search(r"<%s>([^<]*)</%s>" % (name, name), text)
+    return m.group(1) if m else None
 
 
 class SecretBook:
     """Every secret the tool handled, kept across resets: the secret access keys IAM issued,
     the plaintexts GitHub received for *SECRET_ACCESS_KEY secrets, and the GitHub tokens.
-    Tests check that none of them ever appears in the tool's output (GET /_world/secrets)."""
+    Tests check that none of them ever appears in the tool's output (GET /_world/secrets).
+
+    Also kept: every key pair IAM issued, in order (GET /_world/access-keys), and every value
+    a client wrote into a GitHub variable (which must never hold a secret)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.aws_secret_access_keys = []
         self.github_secrets = []
         self.github_tokens = []
+        self.issued = []  # {n, user_name, access_key_id, secret_access_key}, oldest first
+        self.variable_values = []
 
     def _add(self, items, value):
         if isinstance(value, str) and value:
@@ -81,8 +110,24 @@ class SecretBook:
                     items.append(value)
 
     def aws_response(self, body):
-        for m in SECRET_ACCESS_KEY_RE.finditer(body.decode("utf-8", "replace")):
+        text = body.decode("utf-8", "replace")
+        for m in SECRET_ACCESS_KEY_RE.finditer(text):
             self._add(self.aws_secret_access_keys, m.group(1))
+        for m in ACCESS_KEY_RE.finditer(text):
+            key = m.group(1)
+            pair = {"user_name": xml_field(key, "UserName"), "access_key_id": xml_field(key, "AccessKeyId"),
+                    "secret_access_key": xml_field(key, "SecretAccessKey")}
+            if pair["access_key_id"] and pair["secret_access_key"]:
+                with self.lock:
+                    pair["n"] = len(self.issued) + 1
+                    self.issued.append(pair)
+
+    def issued_pairs(self):
+        with self.lock:
+            return [dict(p) for p in self.issued]
+
+    def github_variable(self, value):
+        self._add(self.variable_values, value)
 
     def github_secret(self, name, plaintext):
         if "SECRET_ACCESS_KEY" in name.upper():
@@ -95,4 +140,5 @@ class SecretBook:
         with self.lock:
             return {"aws_secret_access_keys": list(self.aws_secret_access_keys),
                     "github_secrets": list(self.github_secrets),
-                    "github_tokens": list(self.github_tokens)}
+                    "github_tokens": list(self.github_tokens),
+                    "variable_values": list(self.variable_values)}
