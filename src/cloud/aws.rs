@@ -29,6 +29,9 @@ pub struct Identity {
     pub partition: String,
 }
 
+/// How a denial names the caller until the identity is known.
+const UNKNOWN_CALLER: &str = "the current AWS identity";
+
 pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub ecr: aws_sdk_ecr::Client,
@@ -125,17 +128,13 @@ impl Aws {
     /// caller all the same: "grant X to whom" is the point of the message.
     pub async fn name_the_caller(&self, e: Error) -> Error {
         match e {
-            Error::PermissionDenied { action, .. } if self.caller.get().is_none() => {
-                match self.identity().await {
-                    Ok(me) => Error::PermissionDenied {
-                        action,
-                        caller: me.caller_arn,
-                    },
-                    Err(_) => Error::PermissionDenied {
-                        action,
-                        caller: "the current AWS identity".into(),
-                    },
-                }
+            // Worded before the identity arrived: the caller may be known by now.
+            Error::PermissionDenied { action, caller } if caller == UNKNOWN_CALLER => {
+                let caller = match self.caller.get() {
+                    Some(known) => known.clone(),
+                    None => self.identity().await.map_or(caller, |me| me.caller_arn),
+                };
+                Error::PermissionDenied { action, caller }
             }
             other => other,
         }
@@ -175,7 +174,7 @@ impl Aws {
                     .caller
                     .get()
                     .cloned()
-                    .unwrap_or_else(|| "the current AWS identity".into()),
+                    .unwrap_or_else(|| UNKNOWN_CALLER.into()),
             };
         }
         if matches!(

@@ -176,8 +176,20 @@ pub fn assess(live: &Live) -> Assessment {
         both_secrets
             .is_some_and(|(a, b)| a.updated_at.as_str() >= at && b.updated_at.as_str() >= at)
     };
+    // Secrets written no later than the record are the recorded delivery's (timestamps have
+    // whole seconds: a rotation started in the second of the last delivery must not read them
+    // as its own).
+    let after_record = |at: &str| {
+        live.delivered
+            .as_ref()
+            .is_none_or(|rec| at > rec.updated_at.as_str())
+    };
+    let written_since = both_secrets
+        .is_some_and(|(a, b)| after_record(&a.updated_at) && after_record(&b.updated_at));
     let adopt = match interrupted.as_slice() {
-        [only] if only.active && secrets_newer_than(&only.created) => Some(only.id.clone()),
+        [only] if only.active && secrets_newer_than(&only.created) && written_since => {
+            Some(only.id.clone())
+        }
         _ => None,
     };
     let undelivered: Vec<String> = interrupted
@@ -341,8 +353,22 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
         }
         return changes;
     }
-    // Keys that stay while the new one is created: the retired ones go only after delivery.
-    let staying = live.keys.len() - a.undelivered.len();
+    // Keys that stay while the new one is created: the retired ones go only after delivery,
+    // except superseded ones that would keep the new key from being made (a rotation
+    // interrupted after its record): they go first.
+    let mut staying = live.keys.len() - a.undelivered.len();
+    if staying >= MAX_KEYS && !superseded.is_empty() {
+        changes.push(change(
+            Action::Delete,
+            &superseded.join(", "),
+            vec!["superseded by the delivered key (an interrupted rotation left it)".into()],
+            KeyOp::Delete {
+                key_ids: superseded.clone(),
+            },
+        ));
+        staying -= superseded.len();
+        retire.retain(|id| !superseded.contains(id));
+    }
     if staying >= MAX_KEYS {
         changes.push(Change::not_run(
             Kind::AccessKey,

@@ -21,10 +21,13 @@ fn condition(w: &World) -> Value {
 }
 
 /// The whole `Condition` block that trusts exactly `subjects`, operators included, as written
-/// out by hand: the audience and the subjects both under `StringEquals`.
+/// out by hand: the audience, the seeded repository's ID pins and the subjects, all under
+/// `StringEquals`.
 fn exact_subjects(subjects: &[&str]) -> Value {
     json!({"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:repository_id": "2002",
+        "token.actions.githubusercontent.com:repository_owner_id": "1001",
         "token.actions.githubusercontent.com:sub": subjects,
     }})
 }

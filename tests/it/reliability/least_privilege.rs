@@ -538,7 +538,6 @@ fn a_denial_the_sdk_cannot_parse_still_names_the_action() {
 /// placeholder "the current AWS identity" in the message. In the full test above this order
 /// happens now and then, by timing.
 #[test]
-#[ignore = "fails: a denial worded before the identity arrived keeps 'the current AWS identity'"]
 fn a_denial_worded_before_the_identity_arrived_still_names_the_caller() {
     let w = World::start();
     let policy = for_moto(&operator_policy(), Some("ecr:ListImages"));

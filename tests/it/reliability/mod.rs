@@ -26,7 +26,8 @@ pub enum Mode {
 impl Mode {
     pub fn args(self) -> Vec<&'static str> {
         match self {
-            Mode::Oidc => vec!["--github-repo", REPO, "--branch", "main"],
+            // Explicit, since apply remembers the last mode in the settings file.
+            Mode::Oidc => vec!["--github-repo", REPO, "--auth", "oidc", "--branch", "main"],
             Mode::AccessKey => vec!["--github-repo", REPO, "--auth", "access-key"],
         }
     }

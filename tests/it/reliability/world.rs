@@ -621,6 +621,8 @@ fn a_repository_is_named_as_github_spells_it() {
         w.trust_policy("GitHubActions-SkyPilot-ECR")["Statement"][0]["Condition"],
         json!({"StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:repository_id": "3002",
+            "token.actions.githubusercontent.com:repository_owner_id": "3001",
             "token.actions.githubusercontent.com:sub": [
                 "repo:Octo-Org/Hello-World:ref:refs/heads/main",
                 "repo:Octo-Org@3001/Hello-World@3002:ref:refs/heads/main",
@@ -682,17 +684,31 @@ fn the_organizations_subject_template_is_served() {
     }
 
     // A repository whose template says "not the default" without keys of its own gets the
-    // organization's from GitHub. The tool does not read that one: it must not write a trust
-    // policy for subjects GitHub does not issue.
+    // organization's from GitHub, and the tool reads it: the trust lists the subject GitHub
+    // issues under the organization's template.
     w.post(
         &format!("{}/_standin/repos/{REPO}/seed", w.github),
         json!({"oidc_sub": {"use_default": false, "include_claim_keys": []}}),
     );
-    w.clear_requests();
-    let out = Mode::Oidc.apply(&w);
-    assert_clean_failure(&out, "repository template deferring to the organization's");
-    assert!(out.stderr.contains("subject template"), "{}", out.stderr);
-    assert_eq!(write_log(&w), Vec::new());
+    Mode::Oidc.apply(&w).success();
+    let role = w
+        .block_on(
+            w.iam()
+                .get_role()
+                .role_name("GitHubActions-SkyPilot-ECR")
+                .send(),
+        )
+        .unwrap();
+    let trust = skyecr_bootstrap::policy::decode_document(
+        role.role()
+            .and_then(|r| r.assume_role_policy_document())
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
+        json!(["repository_owner_id:1001:repository_id:2002:ref:refs/heads/main"])
+    );
 }
 
 #[test]
