@@ -8,7 +8,6 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod files;
-pub mod finding;
 pub mod observe;
 pub mod plan;
 pub mod policy;

@@ -12,11 +12,11 @@ pub use push_scope::push_scope_findings;
 pub use trust::{TrustContext, trust_findings};
 
 use crate::config::Encryption;
-use crate::finding::{Finding, Findings, Severity};
 use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
 use crate::policy::{self, PolicyDocument};
 use crate::resources::change::Desire;
+use crate::resources::finding::{Finding, Findings, Severity};
 use crate::resources::{access_key, environment, repository, role, secret, user};
 use crate::spec::Desired;
 

@@ -4,8 +4,8 @@
 //! resource-level permissions) and the seven push actions on the one repository ARN. Anything
 //! wider is reported; anything missing is drift, which the plan reports, not a security finding.
 
-use crate::finding::{Findings, Severity};
 use crate::policy::{Effect, PolicyDocument, Statement, Targets};
+use crate::resources::finding::{Findings, Severity};
 
 const AUTH_ACTION: &str = "ecr:GetAuthorizationToken";
 const PUSH_ACTIONS: [&str; 7] = [
@@ -154,9 +154,9 @@ fn resource_findings(
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
-    use crate::finding::Finding;
     use crate::policy::parse_policy;
     use crate::resources::change::Kind;
+    use crate::resources::finding::Finding;
     use serde_json::{Value, json};
 
     const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/skypilot";

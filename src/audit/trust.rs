@@ -9,11 +9,11 @@
 
 use serde::Deserialize;
 
-use crate::finding::{Findings, Severity};
 use crate::policy::{
     BaseOperator, Condition, Effect, PolicyDocument, SetQualifier, Statement, Targets,
     wildcard_match,
 };
+use crate::resources::finding::{Findings, Severity};
 
 /// What the trust policy is meant to allow; the checks measure the policy against it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -906,9 +906,9 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
-    use crate::finding::Finding;
     use crate::policy::parse_policy;
     use crate::resources::change::Kind;
+    use crate::resources::finding::Finding;
     use serde_json::{Value, json};
 
     const ISSUER: &str = "token.actions.githubusercontent.com";

@@ -7,7 +7,7 @@ use super::change::Kind;
 use crate::cloud::github::GitHub;
 use crate::config::RepoName;
 use crate::error::Result;
-use crate::finding::{Finding, Findings, Severity};
+use crate::resources::finding::{Finding, Findings, Severity};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::change::{Difference, Kind};
 use super::ownership::{self, Owner, Tags};
-use crate::finding::{Finding, Findings, Severity};
+use crate::resources::finding::{Finding, Findings, Severity};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holdings {

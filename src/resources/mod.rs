@@ -2,6 +2,7 @@
 //! `Spec` (desired) · `Live` (observed) · `observe` (read-only) · `diff` (pure; an absent
 //! desire is a delete) · `apply` (create, change and delete: the only writes).
 pub mod change;
+pub mod finding;
 pub mod holdings;
 pub mod ownership;
 

@@ -11,8 +11,8 @@ use super::ownership::{self, Owner, Tags};
 use crate::cloud::aws::{Aws, failure};
 use crate::config::{Encryption, TagMutability};
 use crate::error::{Error, Result};
-use crate::finding::{Finding, Findings, Severity};
 use crate::policy::wildcard_match;
+use crate::resources::finding::{Finding, Findings, Severity};
 
 pub type Change = super::change::Change<RepositoryOp>;
 

@@ -9,8 +9,8 @@ use crate::cloud::aws::{
     Aws, failure, is_invalid_principal, is_propagation_lag, retry_propagation,
 };
 use crate::error::{Error, Result};
-use crate::finding::Finding;
 use crate::policy;
+use crate::resources::finding::Finding;
 
 pub type Change = super::change::Change<RoleOp>;
 

@@ -5,7 +5,7 @@ use super::ownership::{self, Owner, Tags};
 use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure, is_propagation_lag, retry_propagation};
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::resources::finding::Finding;
 
 pub type Change = super::change::Change<UserOp>;
 

@@ -4,8 +4,8 @@ use console::{Style, style};
 use serde_json::Value;
 
 use crate::audit::{Report, Status};
-use crate::finding::Severity;
 use crate::plan::Difference;
+use crate::resources::finding::Severity;
 
 fn status_style(status: Status) -> Style {
     match status {

@@ -11,11 +11,11 @@ use skyecr_bootstrap::audit::{
     Token, TrustContext, closest_allowed_subject, evaluate, push_scope_findings, trust_findings,
 };
 use skyecr_bootstrap::config::TrustScopes;
-use skyecr_bootstrap::finding::Findings;
 use skyecr_bootstrap::policy::{
     decode_document, differences, equivalent, normalize, parse_policy, parse_policy_str,
 };
 use skyecr_bootstrap::resources::change::Kind;
+use skyecr_bootstrap::resources::finding::Findings;
 use skyecr_bootstrap::spec::{RepoIdentity, subjects};
 
 const PROVIDER: &str =

@@ -3,7 +3,7 @@ use serde::Serialize;
 
 // `change` is the resources' shared vocabulary and imports nothing of the crate, so every
 // resource module can use findings.
-use crate::resources::change::Kind;
+use super::change::Kind;
 
 /// Ordered so that `max()` gives the worst of several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
