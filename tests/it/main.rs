@@ -12,6 +12,7 @@ mod export;
 mod github_secrets;
 mod ownership;
 mod reliability;
+mod sarif;
 mod trust;
 mod wizard;
 mod workflow;
