@@ -1628,6 +1628,52 @@ mod tests {
         assert!(parsed > 1000, "only {parsed} mutations parsed");
     }
 
+    /// The severities `docs/audit-rules.md` gives each rule: the words of its Severity line
+    /// (`medium; **low** when ...` allows both).
+    fn documented_severities() -> Vec<(String, Vec<Severity>)> {
+        let doc = include_str!("../../docs/audit-rules.md");
+        let mut out = Vec::new();
+        let mut id = None;
+        for line in doc.lines() {
+            if let Some(rule) = line.strip_prefix("### ") {
+                id = Some(rule.trim().to_string());
+            } else if let (Some(rule), Some(text)) = (&id, line.strip_prefix("- **Severity:**")) {
+                let allowed = [Severity::High, Severity::Medium, Severity::Low]
+                    .into_iter()
+                    .filter(|s| text.contains(s.as_str()))
+                    .collect();
+                out.push((rule.clone(), allowed));
+                id = None;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn corpus_findings_have_their_documented_severity() {
+        let documented = documented_severities();
+        for (name, fixture) in corpus_files() {
+            let Ok(ctx) = serde_json::from_value::<TrustContext>(fixture["context"].clone()) else {
+                panic!("{name}: bad context");
+            };
+            let doc = match parse_policy(&fixture["policy"]) {
+                Ok(doc) => doc,
+                Err(e) => panic!("{name}: {e}"),
+            };
+            for f in check(&doc, &ctx) {
+                let Some((_, allowed)) = documented.iter().find(|(id, _)| id == f.id) else {
+                    panic!("{name}: {} is not in docs/audit-rules.md", f.id);
+                };
+                assert!(
+                    allowed.contains(&f.severity),
+                    "{name}: {} is {}, documented {allowed:?}",
+                    f.id,
+                    f.severity.as_str()
+                );
+            }
+        }
+    }
+
     #[test]
     fn corpus() {
         let files = corpus_files();
