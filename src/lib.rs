@@ -141,12 +141,19 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
     // completions need no settings at all.
     let settings = || config::validate(&given()?);
     let presentation = config::presentation(&given()?, cli.yes);
-    if presentation.output == OutputFormat::Markdown
-        && !matches!(cli.command, Command::Audit { .. })
+    if matches!(
+        presentation.output,
+        OutputFormat::Markdown | OutputFormat::Sarif
+    ) && !matches!(cli.command, Command::Audit { .. })
     {
-        return Err(Error::Usage(
-            "--output markdown is only for audit; use text or json".into(),
-        ));
+        let name = if presentation.output == OutputFormat::Sarif {
+            "sarif"
+        } else {
+            "markdown"
+        };
+        return Err(Error::Usage(format!(
+            "--output {name} is only for audit; use text or json"
+        )));
     }
     match cli.command {
         Command::Init { no_save } => {
@@ -177,7 +184,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             keep_repository,
         } => commands::destroy(&settings()?, presentation, force, keep_repository).await,
         Command::Audit { all_roles } => {
-            commands::audit(&settings()?, presentation, all_roles).await
+            // SARIF results point at the settings file, where the scope is set.
+            let settings_file = config::settings_path(cli.settings.config.as_deref());
+            commands::audit(&settings()?, presentation, all_roles, &settings_file).await
         }
         Command::CheckAccess {
             git_ref,

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 use crate::policy::{
-    BaseOperator, Condition, Effect, PolicyDocument, SetQualifier, Statement, Targets,
+    BaseOperator, Condition, Effect, PolicyDocument, Principal, SetQualifier, Statement, Targets,
     wildcard_match,
 };
 use crate::resources::finding::{Findings, Severity};
@@ -45,6 +45,7 @@ const STS_AUDIENCE: &str = "sts.amazonaws.com";
 /// Subjects no policy names on purpose: a pattern that matches them matches strangers.
 const PROBE_SUBJECT: &str = "repo:zz-probe-owner/zz-probe-repo:ref:refs/heads/zz-probe-branch";
 const PROBE_BRANCH: &str = "ref:refs/heads/zz-probe-branch";
+const PROBE_TAG: &str = "ref:refs/tags/zz-probe-tag";
 const PROBE_ENVIRONMENT: &str = "environment:zz-probe-environment";
 
 /// Reports what is unsafe (or silently broken) in a role's trust policy for GitHub Actions.
@@ -169,6 +170,22 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
             ),
         );
     }
+    let others = other_principals(statement);
+    if !others.is_empty() {
+        out.add(
+            "trust-non-github-principal",
+            Severity::High,
+            format!(
+                "{label} lets principals other than GitHub's OIDC provider assume the push role: {}",
+                others.join(", ")
+            ),
+            format!(
+                "delete {} from the \"Principal\" of {label} (give them a role of their own); the push role trusts only \"Federated\": \"{}\"",
+                others.join(", "),
+                scope.provider_arn()
+            ),
+        );
+    }
     if statement.not_principal.is_some() {
         out.add(
             "trust-not-principal",
@@ -226,6 +243,27 @@ fn principal_findings(label: &str, statement: &Statement, scope: &Scope, out: &m
             format!("set \"Action\": \"{WEB_IDENTITY_ACTION}\" and nothing else"),
         );
     }
+}
+
+/// AWS accounts, roles and users, AWS services and canonical users named in `Principal`. `"*"`
+/// is left to `trust-principal-wildcard`, and Federated principals to the provider check.
+fn other_principals(statement: &Statement) -> Vec<String> {
+    let Some(Principal::Listed(listed)) = &statement.principal else {
+        return Vec::new();
+    };
+    [
+        ("AWS", &listed.aws),
+        ("Service", &listed.service),
+        ("CanonicalUser", &listed.canonical_user),
+    ]
+    .iter()
+    .flat_map(|(kind, values)| {
+        values
+            .iter()
+            .filter(|v| v.as_str() != "*")
+            .map(move |v| format!("{kind} {v:?}"))
+    })
+    .collect()
 }
 
 fn describe_targets(name: &str, targets: &Targets) -> String {
@@ -292,6 +330,9 @@ fn classify_subject(value: &str, like: bool) -> SubjectScope<'_> {
     };
     let owner_end = rest.find(['/', ':']).unwrap_or(rest.len());
     let (owner, after_owner) = rest.split_at(owner_end);
+    if let Some(pinned) = immutable_subject(owner, after_owner) {
+        return pinned;
+    }
     if only_wild(owner) {
         return SubjectScope::AnyOwner;
     }
@@ -322,17 +363,36 @@ fn classify_subject(value: &str, like: bool) -> SubjectScope<'_> {
     }
 }
 
+/// `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` with both IDs literal: the IDs pin one repository
+/// whatever wildcards the names hold (`repo:*@1001/*@2002:...`), since names cannot contain
+/// `@`, `/` or `:`, so `*@1001/` only matches owner ID 1001.
+fn immutable_subject<'a>(owner: &'a str, after_owner: &'a str) -> Option<SubjectScope<'a>> {
+    let after_slash = after_owner.strip_prefix('/')?;
+    let repo_end = after_slash.find(':').unwrap_or(after_slash.len());
+    let (repo, after_repo) = after_slash.split_at(repo_end);
+    let (owner, repo) = (RepoName::parse(owner), RepoName::parse(repo));
+    (owner.id.is_some() && repo.id.is_some()).then(|| SubjectScope::Exact {
+        owner,
+        repo,
+        suffix: after_repo.strip_prefix(':').unwrap_or(after_repo),
+    })
+}
+
 impl Scope<'_> {
     /// IDs decide when both sides have them: they survive renames, and a recreated repository
-    /// with the old name gets a new ID.
-    fn is_our_repository(&self, owner: &RepoName, repo: &RepoName) -> Option<bool> {
+    /// with the old name gets a new ID. Names compare as the operator does (`like`: wildcards).
+    fn is_our_repository(&self, owner: &RepoName, repo: &RepoName, like: bool) -> Option<bool> {
         let (our_owner, our_repo) = self.repository?;
+        let same = |pattern: &str, ours: &str| {
+            if like {
+                wildcard_match(&pattern.to_lowercase(), &ours.to_lowercase())
+            } else {
+                pattern.eq_ignore_ascii_case(ours)
+            }
+        };
         Some(match (owner.id, repo.id, self.immutable_ids) {
             (Some(o), Some(r), Some((our_o, our_r))) => o == our_o && r == our_r,
-            _ => {
-                owner.name.eq_ignore_ascii_case(our_owner)
-                    && repo.name.eq_ignore_ascii_case(our_repo)
-            }
+            _ => same(owner.name, our_owner) && same(repo.name, our_repo),
         })
     }
 }
@@ -467,8 +527,95 @@ fn github_statement_findings(
         );
         return;
     }
-    subject_findings(label, statement, scope, out);
+    policy_variable_findings(label, statement, scope, out);
+    let pins = Pins::of(statement, scope);
+    subject_findings(label, statement, scope, &pins, out);
     audience_findings(label, statement, scope, out);
+}
+
+/// The repository and owner IDs a statement pins beside `sub`: AWS STS evaluates GitHub's
+/// `repository_id` and `repository_owner_id` claims since February 2026.
+struct Pins {
+    repository: bool,
+    owner: bool,
+}
+
+impl Pins {
+    fn of(statement: &Statement, scope: &Scope) -> Pins {
+        let pinned = |claim: &str| {
+            let key = format!("{}:{claim}", scope.issuer);
+            statement.conditions.iter().any(|c| {
+                c.key.eq_ignore_ascii_case(&key)
+                    && c.operator.base.is_positive_string()
+                    && !c.operator.if_exists
+                    && c.operator.qualifier != Some(SetQualifier::ForAllValues)
+                    && !c.values.is_empty()
+                    && c.values.iter().all(|v| is_number(v))
+            })
+        };
+        Pins {
+            repository: pinned("repository_id"),
+            owner: pinned("repository_owner_id"),
+        }
+    }
+
+    /// Names then no longer matter: IDs are never reused, renames and new owners keep them.
+    fn both(&self) -> bool {
+        self.repository && self.owner
+    }
+}
+
+/// A GitHub ID as it appears in claims; a wildcard or a variable is no pin.
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether IAM would substitute something into the value: `${...}` other than the escapes of
+/// literal characters (`${*}`, `${?}`, `${$}`).
+fn has_policy_variable(value: &str) -> bool {
+    value
+        .replace("${*}", "")
+        .replace("${?}", "")
+        .replace("${$}", "")
+        .contains("${")
+}
+
+/// A variable such as `${token.actions.githubusercontent.com:sub}` in a condition on the
+/// token's own claims is replaced by that very claim, so the condition compares the token
+/// with itself and every repository on GitHub passes.
+fn policy_variable_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
+    let prefix = format!("{}:", scope.issuer).to_ascii_lowercase();
+    let mut hits = Hits::new();
+    let mut keys = Vec::new();
+    for c in statement.conditions.iter().filter(|c| {
+        c.operator.base.is_positive_string() && c.key.to_ascii_lowercase().starts_with(&prefix)
+    }) {
+        for value in c.values.iter().filter(|v| has_policy_variable(v)) {
+            hits.add_shown(
+                format!("{} {} {value:?}", c.operator, c.key),
+                Severity::High,
+            );
+            if !keys.contains(&c.key) {
+                keys.push(c.key.clone());
+            }
+        }
+    }
+    if !hits.shown.is_empty() {
+        out.add(
+            "trust-policy-variable",
+            Severity::High,
+            format!(
+                "{label} compares GitHub's claims with a policy variable: {}; IAM substitutes the token's own claim, so the condition always holds and a workflow in any repository can assume the role",
+                hits.list()
+            ),
+            format!(
+                "replace each variable in {} with the literal values, e.g. \"{}\": \"{}\"",
+                quoted(&keys),
+                scope.sub_key,
+                scope.example_subject()
+            ),
+        );
+    }
 }
 
 /// `ISSUER:sub` or `ISSUER:aud` of an issuer other than ours.
@@ -479,7 +626,13 @@ fn is_other_issuer_claim(key: &str, issuer: &str) -> bool {
     })
 }
 
-fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
+fn subject_findings(
+    label: &str,
+    statement: &Statement,
+    scope: &Scope,
+    pins: &Pins,
+    out: &mut Findings,
+) {
     let sub_key = scope.sub_key.as_str();
     let on_key = |key: &str| -> Vec<&Condition> {
         statement
@@ -498,7 +651,9 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
         .copied()
         .filter(|c| c.operator.base.is_positive_string())
         .collect();
-    if positive.is_empty() {
+    // With the repository pinned by its ID, no sub means any ref of that one repository:
+    // the value checks below report it.
+    if positive.is_empty() && !pins.repository {
         let negated: Vec<String> = sub_conditions
             .iter()
             .filter(|c| c.operator.base.is_negated_string())
@@ -539,7 +694,26 @@ fn subject_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut
         );
     }
 
-    subject_value_findings(label, &sub_conditions, &positive, scope, out);
+    let ignore_case: Vec<String> = positive
+        .iter()
+        .filter(|c| c.operator.base == BaseOperator::StringEqualsIgnoreCase)
+        .map(|c| format!("{} {:?}", c.operator, c.values))
+        .collect();
+    if !ignore_case.is_empty() {
+        out.add(
+            "trust-sub-ignore-case",
+            Severity::Medium,
+            format!(
+                "{label} compares {sub_key} ignoring case ({}): git refs and environment names are case-sensitive, so a branch MAIN, which main's protection rules do not cover, passes the trust written for main",
+                ignore_case.join("; ")
+            ),
+            format!(
+                "rename the operator: \"StringEquals\": {{\"{sub_key}\": [...]}} (\"StringLike\" when a value has a wildcard)"
+            ),
+        );
+    }
+
+    subject_value_findings(label, &sub_conditions, &positive, scope, pins, out);
 }
 
 fn no_sub_condition(
@@ -640,6 +814,7 @@ fn subject_value_findings(
     sub_conditions: &[&Condition],
     positive: &[&Condition],
     scope: &Scope,
+    pins: &Pins,
     out: &mut Findings,
 ) {
     let sub_key = scope.sub_key.as_str();
@@ -648,10 +823,41 @@ fn subject_value_findings(
     let mut name_wildcard = Hits::new();
     let mut literal_wildcard = Hits::new();
     let mut other_repository = Hits::new();
+    let mut no_repository = Hits::new();
     let mut any_ref = Hits::new();
+    let mut ref_pattern = Hits::new();
     let mut pull_request = Hits::new();
     let mut name_form_only = Hits::new();
     let mut dead = Hits::new();
+    let any_ref_severity = if scope.allow_any_ref {
+        Severity::Low
+    } else {
+        Severity::Medium
+    };
+
+    if positive.is_empty() && pins.repository {
+        // Only the exclusions, if any, narrow what the pinned repository may do.
+        let probe_subject = format!("repo:{}:", scope.repo_display());
+        let passes = |rest: &str| {
+            let probe = format!("{probe_subject}{rest}");
+            sub_conditions
+                .iter()
+                .all(|c| c.holds_for(&probe) != Some(false))
+        };
+        let reach = RefReach::of(&passes);
+        let shown = format!("no condition on {sub_key}, only the repository_id pin");
+        if let Some(what) = reach.describe() {
+            any_ref.add_shown(format!("{shown} ({what})"), any_ref_severity);
+        }
+        if passes("pull_request") {
+            let severity = if reach.every_ref() {
+                any_ref_severity
+            } else {
+                Severity::Medium
+            };
+            pull_request.add_shown(shown, severity);
+        }
+    }
 
     for &condition in positive {
         let base = &condition.operator.base;
@@ -660,7 +866,8 @@ fn subject_value_findings(
         // would be ANDed with the name form instead of ORed, and could never both match.
         let mut immutable_suffixes = Vec::new();
         let mut name_form = Vec::new();
-        for value in &condition.values {
+        // Reported as trust-policy-variable: what IAM substitutes is not known here.
+        for value in condition.values.iter().filter(|v| !has_policy_variable(v)) {
             if !like && value.contains(['*', '?']) {
                 literal_wildcard.add(value, Severity::Medium);
                 continue;
@@ -676,7 +883,37 @@ fn subject_value_findings(
                 dead.add(value, Severity::Low);
                 continue;
             }
-            let (owner, repo, suffix) = match classify_subject(value, like) {
+            let suffix = match classify_subject(value, like) {
+                SubjectScope::Exact {
+                    owner,
+                    repo,
+                    suffix,
+                } => {
+                    match scope.is_our_repository(&owner, &repo, like) {
+                        Some(false) => other_repository.add(value, Severity::Medium),
+                        Some(true) if owner.id.is_some() && repo.id.is_some() => {
+                            immutable_suffixes.push(suffix)
+                        }
+                        Some(true) if owner.id.is_none() && repo.id.is_none() => {
+                            name_form.push((suffix, value))
+                        }
+                        _ => {}
+                    }
+                    suffix
+                }
+                SubjectScope::Unrecognised => {
+                    // A custom subject template: it must name the repository itself, unless
+                    // the statement pins the repository's ID.
+                    if !value.starts_with("repo:")
+                        && !pins.repository
+                        && !custom_subject_names_repository(value, like)
+                    {
+                        no_repository.add(value, Severity::Medium);
+                    }
+                    continue;
+                }
+                // The IDs pinned beside sub decide the repository; only the ref part counts.
+                _ if pins.both() => subject_suffix(value),
                 SubjectScope::AnyOwner => {
                     any_owner.add(value, Severity::High);
                     continue;
@@ -689,23 +926,7 @@ fn subject_value_findings(
                     name_wildcard.add(value, Severity::High);
                     continue;
                 }
-                SubjectScope::Unrecognised => continue,
-                SubjectScope::Exact {
-                    owner,
-                    repo,
-                    suffix,
-                } => (owner, repo, suffix),
             };
-            match scope.is_our_repository(&owner, &repo) {
-                Some(false) => other_repository.add(value, Severity::Medium),
-                Some(true) if owner.id.is_some() && repo.id.is_some() => {
-                    immutable_suffixes.push(suffix)
-                }
-                Some(true) if owner.id.is_none() && repo.id.is_none() => {
-                    name_form.push((suffix, value))
-                }
-                _ => {}
-            }
             let prefix = value.strip_suffix(suffix).unwrap_or(value);
             let passes = |rest: &str| {
                 let probe = format!("{prefix}{rest}");
@@ -714,19 +935,31 @@ fn subject_value_findings(
                         std::ptr::eq(*other, condition) || other.holds_for(&probe) != Some(false)
                     })
             };
-            let matches_any_ref = like && passes(PROBE_BRANCH) && passes(PROBE_ENVIRONMENT);
-            let any_ref_severity = if scope.allow_any_ref {
-                Severity::Low
+            let reach = if like {
+                RefReach::of(&passes)
             } else {
-                Severity::Medium
+                RefReach::default()
             };
-            if matches_any_ref {
-                any_ref.add(value, any_ref_severity);
+            if let Some(what) = reach.describe() {
+                any_ref.add_shown(format!("{value:?} ({what})"), any_ref_severity);
+            }
+            // Tag patterns are what --tag asks for (`v*`); branches and environments are names.
+            let partial = |kind: &str, reached: bool| {
+                !reached
+                    && suffix
+                        .strip_prefix(kind)
+                        .is_some_and(|name| name.contains(['*', '?']))
+            };
+            if like
+                && (partial("ref:refs/heads/", reach.branch)
+                    || partial("environment:", reach.environment))
+            {
+                ref_pattern.add(value, Severity::Low);
             }
             if passes("pull_request") {
                 // Pull requests are part of what --any-ref accepts; only a subject that
                 // names them on purpose, or a wildcard nobody opted into, stays medium.
-                let severity = if matches_any_ref {
+                let severity = if reach.every_ref() {
                     any_ref_severity
                 } else {
                     Severity::Medium
@@ -766,7 +999,7 @@ fn subject_value_findings(
             "put all sub values under one operator: StringLike when any value has a wildcard, else StringEquals",
         );
     }
-    let checks: [(&Hits, &'static str, String, String); 8] = [
+    let checks: [(&Hits, &'static str, String, String); 10] = [
         (
             &any_owner,
             "trust-sub-any-owner",
@@ -818,15 +1051,36 @@ fn subject_value_findings(
             ),
         ),
         (
+            &no_repository,
+            "trust-sub-no-repository",
+            format!(
+                "{label} accepts custom-template {sub_key} values that name no repository (no repo: or repository_id: claim): {}; every repository whose subject has the same claims can assume the role",
+                no_repository.list()
+            ),
+            format!(
+                "put the repository into the subject (\"repo\" or \"repository_id\" in the template's include_claim_keys, then e.g. \"repository_id:2002:environment:prod\"), or pin it beside sub: \"StringEquals\": {{\"{}:repository_id\": \"REPOSITORY_ID\"}}",
+                scope.issuer
+            ),
+        ),
+        (
             &any_ref,
             "trust-sub-any-ref",
             format!(
-                "{label} accepts any branch, tag and environment of the repository: {}",
+                "{label} accepts any branch, tag or environment of the repository: {}",
                 any_ref.list()
             ),
             format!(
-                "list the branches, tags or environments that may push, e.g. {example:?} or \"repo:{repo}:environment:prod\""
+                "list the branches, tags or environments that may push, e.g. {example:?} or \"repo:{repo}:environment:prod\" (`skyecr-bootstrap apply --github-repo {repo} --branch main` writes them)"
             ),
+        ),
+        (
+            &ref_pattern,
+            "trust-sub-ref-pattern",
+            format!(
+                "{label} has a wildcard inside a branch or environment name in {sub_key}: {}; other names that start or end the same way also match (refs/heads/main* matches main-hotfix)",
+                ref_pattern.list()
+            ),
+            format!("spell the branch or environment out, e.g. {example:?}"),
         ),
         (
             &pull_request,
@@ -857,6 +1111,74 @@ fn subject_value_findings(
     }
 }
 
+/// Which kinds of ref a subject pattern accepts whatever their name: probed with names no
+/// policy uses on purpose.
+#[derive(Debug, Default, Clone, Copy)]
+struct RefReach {
+    branch: bool,
+    tag: bool,
+    environment: bool,
+}
+
+impl RefReach {
+    /// `passes(rest)`: whether the subject ending in `rest` gets through.
+    fn of(passes: &dyn Fn(&str) -> bool) -> RefReach {
+        RefReach {
+            branch: passes(PROBE_BRANCH),
+            tag: passes(PROBE_TAG),
+            environment: passes(PROBE_ENVIRONMENT),
+        }
+    }
+
+    /// What `repo:OWNER/REPO:*` accepts: the setup guide's scope, which --any-ref opts into.
+    fn every_ref(self) -> bool {
+        self.branch && self.environment
+    }
+
+    fn describe(self) -> Option<String> {
+        if self.branch && self.tag && self.environment {
+            return Some("any ref".to_string());
+        }
+        let kinds: Vec<&str> = [
+            (self.branch, "any branch"),
+            (self.tag, "any tag"),
+            (self.environment, "any environment"),
+        ]
+        .iter()
+        .filter(|(reached, _)| *reached)
+        .map(|(_, kind)| *kind)
+        .collect();
+        (!kinds.is_empty()).then(|| kinds.join(", "))
+    }
+}
+
+/// What follows `repo:OWNER/REPO:` in a subject whose names are wildcards; empty when a
+/// wildcard spans the rest (`repo:*`, `repo:acme/*`, `*`), so that the probes see it whole.
+fn subject_suffix(value: &str) -> &str {
+    let Some(rest) = value.strip_prefix("repo:") else {
+        return "";
+    };
+    let Some((_, after_owner)) = rest.split_once('/') else {
+        return "";
+    };
+    after_owner.split_once(':').map_or("", |(_, suffix)| suffix)
+}
+
+/// Custom subject templates join `claim:value` pairs (`repository_owner:acme:environment:prod`);
+/// one of them names the repository when it is `repo:OWNER/REPO` or `repository_id:ID`.
+fn custom_subject_names_repository(value: &str, like: bool) -> bool {
+    let parts: Vec<&str> = value.split(':').collect();
+    parts.windows(2).any(|pair| {
+        let (claim, text) = (pair[0], pair[1]);
+        let literal = !(like && text.contains(['*', '?']));
+        match claim {
+            "repo" | "repository" => literal && text.contains('/'),
+            "repository_id" => is_number(text),
+            _ => false,
+        }
+    })
+}
+
 fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mut Findings) {
     let aud_key = scope.aud_key.as_str();
     let positive: Vec<&Condition> = statement
@@ -878,7 +1200,8 @@ fn audience_findings(label: &str, statement: &Statement, scope: &Scope, out: &mu
     }
     let mut unexpected = Hits::new();
     for condition in positive {
-        for value in &condition.values {
+        // A variable is reported as trust-policy-variable.
+        for value in condition.values.iter().filter(|v| !has_policy_variable(v)) {
             // Under StringLike only the literal audience is safe; any wildcard widens it.
             let accepted = match condition.operator.base {
                 BaseOperator::StringLike => value == STS_AUDIENCE,
@@ -993,6 +1316,19 @@ mod tests {
                 },
                 suffix: "ref:refs/heads/main"
             }
+        );
+        // Literal IDs pin the repository whatever the names; a wildcard in an ID is no pin.
+        assert!(matches!(
+            classify_subject("repo:*@1001/*@2002:ref:refs/heads/main", true),
+            Exact {
+                owner: RepoName { id: Some(1001), .. },
+                repo: RepoName { id: Some(2002), .. },
+                suffix: "ref:refs/heads/main"
+            }
+        ));
+        assert_eq!(
+            classify_subject("repo:*@1001/*@20*:ref:refs/heads/main", true),
+            NameWildcard
         );
         // Without StringLike the characters are literal: an owner without `/REPO` is no subject.
         assert_eq!(classify_subject("repo:*", false), Unrecognised);
@@ -1291,6 +1627,52 @@ mod tests {
             }
         }
         assert!(parsed > 1000, "only {parsed} mutations parsed");
+    }
+
+    /// The severities `docs/audit-rules.md` gives each rule: the words of its Severity line
+    /// (`medium; **low** when ...` allows both).
+    fn documented_severities() -> Vec<(String, Vec<Severity>)> {
+        let doc = include_str!("../../docs/audit-rules.md");
+        let mut out = Vec::new();
+        let mut id = None;
+        for line in doc.lines() {
+            if let Some(rule) = line.strip_prefix("### ") {
+                id = Some(rule.trim().to_string());
+            } else if let (Some(rule), Some(text)) = (&id, line.strip_prefix("- **Severity:**")) {
+                let allowed = [Severity::High, Severity::Medium, Severity::Low]
+                    .into_iter()
+                    .filter(|s| text.contains(s.as_str()))
+                    .collect();
+                out.push((rule.clone(), allowed));
+                id = None;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn corpus_findings_have_their_documented_severity() {
+        let documented = documented_severities();
+        for (name, fixture) in corpus_files() {
+            let Ok(ctx) = serde_json::from_value::<TrustContext>(fixture["context"].clone()) else {
+                panic!("{name}: bad context");
+            };
+            let doc = match parse_policy(&fixture["policy"]) {
+                Ok(doc) => doc,
+                Err(e) => panic!("{name}: {e}"),
+            };
+            for f in check(&doc, &ctx) {
+                let Some((_, allowed)) = documented.iter().find(|(id, _)| id == f.id) else {
+                    panic!("{name}: {} is not in docs/audit-rules.md", f.id);
+                };
+                assert!(
+                    allowed.contains(&f.severity),
+                    "{name}: {} is {}, documented {allowed:?}",
+                    f.id,
+                    f.severity.as_str()
+                );
+            }
+        }
     }
 
     #[test]

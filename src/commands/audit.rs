@@ -1,5 +1,7 @@
 //! `audit`: read-only drift and security check of everything the tool manages.
 
+use std::path::Path;
+
 use super::observe_and_plan;
 use crate::audit::{self, RegistryScanning, Report, TrustContext};
 use crate::cloud::aws::Aws;
@@ -17,6 +19,7 @@ pub async fn audit(
     settings: &Settings,
     presentation: Presentation,
     all_roles: bool,
+    settings_file: &Path,
 ) -> Result<ExitStatus> {
     let aws_for_reads = Aws::connect(settings).await?;
     let joined = tokio::try_join!(
@@ -60,6 +63,7 @@ pub async fn audit(
             serde_json::to_string_pretty(&report).unwrap_or_default()
         ),
         OutputFormat::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
+        OutputFormat::Sarif => println!("{}", report::sarif(&report, settings_file)),
         OutputFormat::Text => print!("{}", report::text(&report, &ctx.target())),
     }
     Ok(if report.in_sync {

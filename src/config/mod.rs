@@ -119,6 +119,8 @@ pub enum OutputFormat {
     Text,
     Json,
     Markdown,
+    // SARIF 2.1.0 for GitHub code scanning; only audit accepts it (lib.rs).
+    Sarif,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ mod export;
 mod github_secrets;
 mod ownership;
 mod reliability;
+mod sarif;
 mod trust;
 mod ux;
 mod wizard;
