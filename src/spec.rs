@@ -171,6 +171,13 @@ pub fn desired(
         owner: repo.owner.clone(),
         name: repo.name.clone(),
     };
+    let deploy_refs: Vec<(String, &'static str)> = settings
+        .scopes
+        .branches
+        .iter()
+        .map(|b| (b.clone(), "branch"))
+        .chain(settings.scopes.tags.iter().map(|t| (t.clone(), "tag")))
+        .collect();
     let secrets = secret_places(settings, intent)
         .into_iter()
         .map(|place| {
@@ -182,6 +189,7 @@ pub fn desired(
                     name: settings.secret_name.clone(),
                     value: SecretString::from(role_arn.clone()),
                     force: intent.force_secrets,
+                    deploy_refs: deploy_refs.clone(),
                 },
             )
         })

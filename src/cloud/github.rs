@@ -782,22 +782,45 @@ impl GitHub {
         Ok(self.call(Method::GET, &path, None).await?.status != StatusCode::NOT_FOUND)
     }
 
-    pub async fn create_environment(&self, repo: &RepoName, environment: &str) -> Result<()> {
+    /// Creates an environment that only the trusted refs can deploy to: a custom deployment
+    /// branch policy with exactly `refs` (`(pattern, "branch" | "tag")`), or, with none given,
+    /// protected branches only. Without one, a workflow on any branch could run a job in it, and
+    /// the trust on `environment:NAME` would be trust on every branch.
+    pub async fn create_environment(
+        &self,
+        repo: &RepoName,
+        environment: &str,
+        refs: &[(String, &'static str)],
+    ) -> Result<()> {
         let path = format!(
             "/repos/{}/{}/environments/{}",
             enc(&repo.owner),
             enc(&repo.name),
             enc(environment)
         );
-        let reply = self.call(Method::PUT, &path, Some(&json!({}))).await?;
-        if reply.status.is_success() {
-            Ok(())
-        } else {
+        let policy = json!({"deployment_branch_policy": {
+            "protected_branches": refs.is_empty(),
+            "custom_branch_policies": !refs.is_empty(),
+        }});
+        let failed = |status: StatusCode, what: &str| {
             Err(Error::GitHub(format!(
-                "GitHub did not create environment {environment} ({})",
-                reply.status
+                "GitHub did not {what} for environment {environment} ({status}).\n  Check that the token has Administration (write) on {repo}, then rerun."
             )))
+        };
+        let reply = self.call(Method::PUT, &path, Some(&policy)).await?;
+        if !reply.status.is_success() {
+            return failed(reply.status, "create it with a deployment branch policy");
         }
+        let policies = format!("{path}/deployment-branch-policies");
+        for (pattern, kind) in refs {
+            let body = json!({"name": pattern, "type": kind});
+            let reply = self.call(Method::POST, &policies, Some(&body)).await?;
+            // 303: the pattern is there already (a rerun after an interruption).
+            if !reply.status.is_success() && reply.status != StatusCode::SEE_OTHER {
+                return failed(reply.status, &format!("add the {kind} pattern {pattern}"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Spec {
     pub value: SecretString,
     /// `--force-secrets`: rewrite even when the fingerprint matches.
     pub force: bool,
+    /// The refs an environment created for the secret lets deploy: the trusted branches and
+    /// tag patterns (`(pattern, "branch" | "tag")`).
+    pub deploy_refs: Vec<(String, &'static str)>,
 }
 
 impl Spec {
@@ -177,7 +180,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live) -> Vec<Change> {
         ),
     ];
     if !live.environment_exists {
-        details.push("create the GitHub environment first".into());
+        details.push("create the GitHub environment first, deployable only from the trusted branches and tags".into());
     }
     vec![Change::new(
         Kind::Secret,
@@ -207,7 +210,9 @@ pub async fn apply(github: &GitHub, spec: &Spec, live: &Live, op: &SecretOp) -> 
         } => (*create_environment, *fingerprint_exists),
     };
     if create_environment && let Place::Environment(e) = &spec.place {
-        github.create_environment(&spec.repo, e).await?;
+        github
+            .create_environment(&spec.repo, e, &spec.deploy_refs)
+            .await?;
     }
     // A new environment has a new key: only a key read for this place may be reused.
     let key = live.key.as_ref().filter(|_| !create_environment);
@@ -240,6 +245,7 @@ mod tests {
             name: "AWS_ECR_ROLE_ARN".into(),
             value: SecretString::from("arn:aws:iam::123456789012:role/r"),
             force,
+            deploy_refs: vec![],
         }
     }
 

@@ -321,3 +321,70 @@ fn an_environment_any_branch_can_use_makes_environment_trust_any_branch_trust() 
     );
     assert_eq!(unprotected(&w), Vec::<String>::new());
 }
+
+#[test]
+fn an_environment_the_tool_creates_lets_only_the_trusted_refs_deploy() {
+    let w = World::start();
+    let args = [
+        "apply",
+        "--yes",
+        "--github-repo",
+        REPO,
+        "--branch",
+        "main",
+        "--tag",
+        "v*",
+        "--environment",
+        "prod",
+        "--secret-scope",
+        "environment",
+    ];
+    w.cmd().args(args).run().success();
+    let env = w.github_read(&format!("/repos/{REPO}/environments/prod"));
+    assert_eq!(
+        env["deployment_branch_policy"],
+        json!({"protected_branches": false, "custom_branch_policies": true}),
+        "{env}"
+    );
+    let policies = w.github_read(&format!(
+        "/repos/{REPO}/environments/prod/deployment-branch-policies"
+    ));
+    let patterns: Vec<(String, String)> = policies["branch_policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        patterns,
+        [
+            ("main".to_string(), "branch".to_string()),
+            ("v*".to_string(), "tag".to_string())
+        ]
+    );
+    let audit = w
+        .cmd()
+        .args([
+            "audit",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--environment",
+            "prod",
+        ])
+        .run();
+    assert!(
+        !audit.stdout.contains("environment-unprotected"),
+        "{}",
+        audit.stdout
+    );
+    w.clear_requests();
+    w.cmd().args(args).run().success();
+    assert_eq!(w.writes(), Vec::<String>::new());
+}

@@ -515,6 +515,22 @@ impl World {
         })
     }
 
+    /// A GET of the GitHub API as the seeded token: the answer's JSON.
+    pub fn github_read(&self, path: &str) -> Value {
+        self.rt.block_on(async {
+            self.http
+                .get(format!("{}{path}", self.github))
+                .bearer_auth(TOKEN)
+                .header("User-Agent", "skyecr-tests")
+                .send()
+                .await
+                .expect("GitHub call")
+                .json::<Value>()
+                .await
+                .unwrap_or(Value::Null)
+        })
+    }
+
     /// A second repository with a chosen creation date (immutable subjects from 2026-07-15 on).
     pub fn add_repo(&self, full_name: &str, owner_id: u64, repo_id: u64, created_at: &str) {
         let (owner, repo) = full_name.split_once('/').expect("OWNER/REPO");

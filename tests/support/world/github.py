@@ -27,6 +27,7 @@ DOC_URLS = {
     "org_oidc_sub": DOCS + "/actions/oidc#get-the-customization-template-for-an-oidc-subject-claim-for-an-organization",
     "envs": DOCS + "/deployments/environments#list-environments",
     "env": DOCS + "/deployments/environments",
+    "env_policies": DOCS + "/deployments/branch-policies",
     "pubkey": DOCS + "/actions/secrets#get-a-repository-public-key",
     "secrets": DOCS + "/actions/secrets#list-repository-secrets",
     "secret": DOCS + "/actions/secrets",
@@ -72,9 +73,9 @@ def required_permission(kind, write, env):
         return "metadata", "read"
     if kind == "oidc_sub":
         return "actions", level
-    if kind == "env" and write:
+    if kind in ("env", "env_policies") and write:
         return "administration", "write"
-    if kind in ("env", "envs"):
+    if kind in ("env", "envs", "env_policies"):
         return "environments", "read"
     if env is not None:
         return "environments", level
@@ -87,7 +88,7 @@ def required_permission(kind, write, env):
 
 ALLOWED_METHODS = {
     "user": {"GET"}, "repo": {"GET"}, "oidc_sub": {"GET", "PUT"}, "org_oidc_sub": {"GET", "PUT"}, "envs": {"GET"},
-    "env": {"GET", "PUT", "DELETE"}, "pubkey": {"GET"}, "secrets": {"GET"},
+    "env": {"GET", "PUT", "DELETE"}, "env_policies": {"GET", "POST"}, "pubkey": {"GET"}, "secrets": {"GET"},
     "secret": {"GET", "PUT", "DELETE"}, "variables": {"GET", "POST"},
     "variable": {"GET", "PATCH", "DELETE"},
 }
@@ -115,6 +116,8 @@ def resolve_route(segs):
         sub = rest[2:]
         if not sub:
             return "env", p
+        if sub == ["deployment-branch-policies"]:
+            return "env_policies", p
     elif rest[0] == "actions":
         sub = rest[1:]
     else:
@@ -211,6 +214,7 @@ class Environment(Scope):
         self.prevent_self_review = False
         self.reviewers = []
         self.deployment_branch_policy = None
+        self.branch_policies = []  # [{"id", "node_id", "name", "type"}], with custom policies
 
     def to_json(self, base, repo):
         rules = []
@@ -551,6 +555,8 @@ class GitHubStandIn:
             return 200, links, {"total_count": len(envs), "environments": page}
         if kind == "env":
             return self.environment(repo, p["env"], method, body, base)
+        if kind == "env_policies":
+            return self.branch_policies(repo, p["env"], method, body)
         scope = repo
         if p["env"] is not None:
             scope = self.find_env(repo, p["env"])
@@ -630,6 +636,28 @@ class GitHubStandIn:
             repo.oidc_sub["use_immutable_subject"] = d["use_immutable_subject"]
         return 201, [], {}
 
+    def branch_policies(self, repo, name, method, body):
+        """GET|POST .../environments/{env}/deployment-branch-policies. Like GitHub: 404 unless
+        the environment exists with custom branch policies; a name already there is a 303;
+        `type` is `branch` (the default) or `tag`."""
+        env = self.find_env(repo, name)
+        custom = env is not None and (env.deployment_branch_policy or {}).get("custom_branch_policies")
+        if not custom:
+            raise GhError(404, "Not Found", doc=DOC_URLS["env_policies"])
+        if method == "GET":
+            return 200, [], {"total_count": len(env.branch_policies), "branch_policies": list(env.branch_policies)}
+        d = parse_json_object(body, required=True)
+        pattern, kind = d.get("name"), d.get("type", "branch")
+        if not isinstance(pattern, str) or not pattern or kind not in ("branch", "tag"):
+            raise GhError(422, "Invalid request.\n\nname must be a pattern and type branch or tag.",
+                          doc=DOC_URLS["env_policies"])
+        if any(bp["name"] == pattern and bp["type"] == kind for bp in env.branch_policies):
+            raise GhError(303, "See Other", doc=DOC_URLS["env_policies"])
+        policy = {"id": len(env.branch_policies) + 1, "node_id": "BP%d" % (len(env.branch_policies) + 1),
+                  "name": pattern, "type": kind}
+        env.branch_policies.append(policy)
+        return 200, [], policy
+
     def environment(self, repo, name, method, body, base):
         env = self.find_env(repo, name)
         if method == "GET":
@@ -669,6 +697,8 @@ class GitHubStandIn:
             env.deployment_branch_policy = None if dbp is None else {
                 "protected_branches": dbp["protected_branches"],
                 "custom_branch_policies": dbp["custom_branch_policies"]}
+            if not (env.deployment_branch_policy or {}).get("custom_branch_policies"):
+                env.branch_policies = []
         env.updated_at = now_iso()
         return 200, [], env.to_json(base, repo)
 
