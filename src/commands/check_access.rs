@@ -128,6 +128,46 @@ fn job_claims(repo: &RepoInfo, job: &Job, workflow: &str) -> BTreeMap<&'static s
     claims
 }
 
+/// The `apply` that would let the job in: the trust's scopes as they are, and the job's own
+/// (every scope is listed: a list on the command line replaces the saved one).
+fn apply_to_allow(settings: &Settings, job: &Job) -> String {
+    let mut scopes = settings.scopes.clone();
+    match job {
+        Job::Ref(r) => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
+            (Some(b), _) => scopes.branches.push(b.to_string()),
+            (_, Some(t)) => scopes.tags.push(t.to_string()),
+            _ => {}
+        },
+        Job::Environment(e) => scopes.environments.push(e.clone()),
+        // Pull requests come from forks too: trusting them is not a fix to suggest.
+        Job::PullRequest => return "pull_request jobs are not trusted on purpose: build and push from a branch or tag instead".into(),
+    }
+    let mut words = vec![
+        "skyecr-bootstrap apply --github-repo".to_string(),
+        format!("{}/{}", settings.github.owner, settings.github.name),
+    ];
+    for (flag, values) in [
+        ("--branch", &scopes.branches),
+        ("--tag", &scopes.tags),
+        ("--environment", &scopes.environments),
+    ] {
+        let mut seen: Vec<&String> = Vec::new();
+        for v in values {
+            if seen.contains(&v) {
+                continue;
+            }
+            seen.push(v);
+            words.push(flag.to_string());
+            words.push(if v.contains(['*', ' ', '?']) {
+                format!("'{v}'")
+            } else {
+                v.clone()
+            });
+        }
+    }
+    words.join(" ")
+}
+
 /// Where the token's claims come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claims {
@@ -356,9 +396,14 @@ pub async fn check_access(
     } else {
         Verdict::Undetermined
     };
+    let to_allow = match (&claims, result) {
+        (Claims::Job(job), Verdict::Denied) => Some(apply_to_allow(settings, job)),
+        _ => None,
+    };
     let report = AccessReport {
         allowed: result == Verdict::Allowed,
         result,
+        to_allow,
         role: settings.role_name.clone(),
         repository: format!("{}/{}", repo.owner, repo.name),
         subjects: results,

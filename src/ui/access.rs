@@ -22,6 +22,9 @@ pub struct SubjectResult {
 pub struct AccessReport {
     pub allowed: bool,
     pub result: Verdict,
+    /// For a denied job: the `apply` that would let it in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_allow: Option<String>,
     pub role: String,
     #[serde(skip)]
     pub repository: String,
@@ -49,6 +52,9 @@ pub fn text(report: &AccessReport) -> String {
         }
     };
     out.push_str(&format!("Result: {result}\n"));
+    if let Some(command) = &report.to_allow {
+        out.push_str(&format!("To allow it: {command}\n"));
+    }
     out
 }
 

@@ -207,3 +207,70 @@ fn a_bare_subject_is_checked_with_the_repositorys_own_claims() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("\"sub\""), "{}", out.stderr);
 }
+
+#[test]
+fn a_denied_job_is_told_the_apply_that_would_let_it_in() {
+    let w = World::start();
+    w.cmd()
+        .args([
+            "apply",
+            "--yes",
+            "--github-repo",
+            REPO,
+            "--branch",
+            "main",
+            "--tag",
+            "v*",
+        ])
+        .run()
+        .success();
+    let denied = w
+        .cmd()
+        .args([
+            "check-access",
+            "--github-repo",
+            REPO,
+            "--ref",
+            "refs/heads/dev",
+        ])
+        .run();
+    assert_eq!(denied.code, 2);
+    assert!(
+        denied.stdout.contains(
+            "To allow it: skyecr-bootstrap apply --github-repo acme/app --branch main --branch dev --tag 'v*'"
+        ),
+        "{}",
+        denied.stdout
+    );
+    let json = w
+        .cmd()
+        .args([
+            "check-access",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--environment",
+            "prod",
+        ])
+        .run();
+    assert_eq!(
+        json.json()["to_allow"],
+        json!(
+            "skyecr-bootstrap apply --github-repo acme/app --branch main --tag 'v*' --environment prod"
+        )
+    );
+    let allowed = w
+        .cmd()
+        .args([
+            "check-access",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--ref",
+            "refs/heads/main",
+        ])
+        .run();
+    assert!(allowed.json().get("to_allow").is_none());
+}
