@@ -2,7 +2,7 @@
 //! policy, and the KMS key it is encrypted with.
 use serde_json::{Value, json};
 
-use crate::support::{REPO, World};
+use crate::support::World;
 
 fn set_policy(w: &World, statement: Value) {
     w.ecr_raw(
@@ -13,18 +13,7 @@ fn set_policy(w: &World, statement: Value) {
 }
 
 fn finding_ids(w: &World) -> (i32, Vec<String>) {
-    let out = w
-        .cmd()
-        .args([
-            "audit",
-            "--output",
-            "json",
-            "--github-repo",
-            REPO,
-            "--branch",
-            "main",
-        ])
-        .run();
+    let out = w.audit_json(&["--branch", "main"]);
     let ids = out.json()["findings"]
         .as_array()
         .unwrap()
@@ -94,22 +83,14 @@ fn an_unusable_kms_key_blocks_creating_and_is_reported_once_disabled() {
     w.apply(&["--encryption", "kms", "--kms-key", &good, "--no-save"])
         .success();
     let audit = |w: &World| {
-        let out = w
-            .cmd()
-            .args([
-                "audit",
-                "--output",
-                "json",
-                "--github-repo",
-                REPO,
-                "--branch",
-                "main",
-                "--encryption",
-                "kms",
-                "--kms-key",
-                &good,
-            ])
-            .run();
+        let out = w.audit_json(&[
+            "--branch",
+            "main",
+            "--encryption",
+            "kms",
+            "--kms-key",
+            &good,
+        ]);
         let ids: Vec<String> = out.json()["findings"]
             .as_array()
             .unwrap()

@@ -275,18 +275,7 @@ fn permissions_added_to_the_push_role_are_reported_and_removed() {
     )
     .unwrap();
 
-    let audit = w
-        .cmd()
-        .args([
-            "audit",
-            "--output",
-            "json",
-            "--github-repo",
-            REPO,
-            "--branch",
-            "main",
-        ])
-        .run();
+    let audit = w.audit_json(&["--branch", "main"]);
     assert_eq!(audit.code, 2, "{}", audit.stdout);
     let report = audit.json();
     let finding = report["findings"]

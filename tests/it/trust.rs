@@ -194,18 +194,7 @@ fn a_role_made_without_pins_gets_them_value_by_value_and_a_rerun_writes_nothing(
         "no whole statements on one line:\n{}",
         plan.stdout
     );
-    let audit = w
-        .cmd()
-        .args([
-            "audit",
-            "--output",
-            "json",
-            "--github-repo",
-            REPO,
-            "--branch",
-            "main",
-        ])
-        .run();
+    let audit = w.audit_json(&["--branch", "main"]);
     let report = audit.json();
     let role = report["resources"]
         .as_array()
@@ -272,18 +261,7 @@ fn an_environment_any_branch_can_use_makes_environment_trust_any_branch_trust() 
         .run()
         .success();
     let unprotected = |w: &World| -> Vec<String> {
-        let out = w
-            .cmd()
-            .args([
-                "audit",
-                "--output",
-                "json",
-                "--github-repo",
-                REPO,
-                "--environment",
-                "prod",
-            ])
-            .run();
+        let out = w.audit_json(&["--environment", "prod"]);
         out.json()["findings"]
             .as_array()
             .unwrap()
@@ -367,18 +345,7 @@ fn an_environment_the_tool_creates_lets_only_the_trusted_refs_deploy() {
             ("v*".to_string(), "tag".to_string())
         ]
     );
-    let audit = w
-        .cmd()
-        .args([
-            "audit",
-            "--output",
-            "json",
-            "--github-repo",
-            REPO,
-            "--environment",
-            "prod",
-        ])
-        .run();
+    let audit = w.audit_json(&["--environment", "prod"]);
     assert!(
         !audit.stdout.contains("environment-unprotected"),
         "{}",

@@ -449,19 +449,7 @@ fn an_exception_to_mutable_tags_is_refused() {
 fn the_mutable_tags_fix_is_a_command_that_can_be_pasted() {
     let w = World::start();
     w.apply(&[]).success();
-    let report = w
-        .cmd()
-        .args([
-            "audit",
-            "--output",
-            "json",
-            "--github-repo",
-            REPO,
-            "--branch",
-            "main",
-        ])
-        .run()
-        .json();
+    let report = w.audit_json(&["--branch", "main"]).json();
     let finding = report["findings"]
         .as_array()
         .unwrap()

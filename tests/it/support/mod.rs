@@ -456,6 +456,15 @@ impl World {
             .run()
     }
 
+    /// `audit --output json` for the seeded repository with `extra`: the run, for its exit code
+    /// and its one JSON document.
+    pub fn audit_json(&self, extra: &[&str]) -> Output {
+        self.cmd()
+            .args(["audit", "--output", "json", "--github-repo", REPO])
+            .args(extra)
+            .run()
+    }
+
     pub fn plan_json(&self, extra: &[&str]) -> Value {
         let out = self
             .cmd()
