@@ -190,15 +190,29 @@ pub enum ExitStatus {
     Interrupted,
 }
 
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> ExitCode {
-        ExitCode::from(match status {
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Attention => 2,
             ExitStatus::Undetermined => 3,
             ExitStatus::Interrupted => 130,
-        })
+        }
+    }
+
+    /// Many repositories' outcomes as one: the highest code (the contract's rule).
+    pub fn combine(statuses: impl IntoIterator<Item = ExitStatus>) -> ExitStatus {
+        statuses
+            .into_iter()
+            .max_by_key(|s| s.code())
+            .unwrap_or(ExitStatus::Success)
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(status.code())
     }
 }
 

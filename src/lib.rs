@@ -56,7 +56,8 @@ pub fn main_entry() -> ExitCode {
     // A settings file that cannot be read is reported by `run`; until then flags and defaults apply.
     let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
     let file = config::load_file(cli.settings.config.as_deref(), creates).unwrap_or_default();
-    let presentation = config::presentation(&config::merge(&cli.settings.values, file), cli.yes);
+    let presentation =
+        config::presentation(&config::merge(&cli.settings.values, file.defaults), cli.yes);
     ui::init_colors(presentation.color);
     let json = presentation.output == OutputFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -108,7 +109,7 @@ fn json_requested(args: impl Iterator<Item = String>) -> bool {
         None => {
             let path = value_of("--config").map(std::path::PathBuf::from);
             config::load_file(path.as_deref(), false)
-                .is_ok_and(|file| file.output == Some(OutputFormat::Json))
+                .is_ok_and(|file| file.defaults.output == Some(OutputFormat::Json))
         }
     }
 }
@@ -133,14 +134,11 @@ fn report(e: &Error, json: bool) -> ExitCode {
 
 pub async fn run(cli: Cli) -> Result<ExitStatus> {
     let creates = matches!(cli.command, Command::Apply { .. } | Command::Init { .. });
-    let given = || -> Result<config::RawSettings> {
-        let file = config::load_file(cli.settings.config.as_deref(), creates)?;
-        Ok(config::merge(&cli.settings.values, file))
-    };
-    // Each command validates when it starts: init asks for what is missing instead, and
-    // completions need no settings at all.
-    let settings = || config::validate(&given()?);
-    let presentation = config::presentation(&given()?, cli.yes);
+    let file = config::load_file(cli.settings.config.as_deref(), creates)?;
+    let presentation = config::presentation(
+        &config::merge(&cli.settings.values, file.defaults.clone()),
+        cli.yes,
+    );
     if matches!(
         presentation.output,
         OutputFormat::Markdown | OutputFormat::Sarif
@@ -155,11 +153,33 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             "--output {name} is only for audit; use text or json"
         )));
     }
-    match cli.command {
+    let settings_file = config::settings_path(cli.settings.config.as_deref());
+    // init asks for what is missing instead of validating, and completions need no settings.
+    let given = match cli.command {
         Command::Init { no_save } => {
-            commands::init(&cli.settings, given()?, presentation, no_save).await
+            return commands::init(&cli.settings, file, presentation, no_save).await;
         }
-        Command::Completions { shell } => commands::completions(shell, presentation.output),
+        Command::Completions { shell } => {
+            return commands::completions(shell, presentation.output);
+        }
+        _ => match config::manifest::resolve(&cli.settings.values, file.clone())? {
+            config::Scope::One(given) => *given,
+            // Files go into one repository's checkout or one directory: one entry at a time.
+            config::Scope::Many(mut entries)
+                if entries.len() == 1
+                    && matches!(cli.command, Command::Workflow { .. } | Command::Export { .. }) =>
+            {
+                entries.remove(0)
+            }
+            config::Scope::Many(entries) => {
+                let entries = config::manifest::validate_entries(&entries)?;
+                return many(cli, entries, presentation, file, settings_file).await;
+            }
+        },
+    };
+    let settings = || config::validate(&given);
+    match cli.command {
+        Command::Init { .. } | Command::Completions { .. } => Ok(ExitStatus::Success),
         Command::Plan {
             detailed_exitcode,
             adopt,
@@ -172,8 +192,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             let save = match no_save {
                 true => None,
                 false => Some(config::Saving {
-                    path: config::settings_path(cli.settings.config.as_deref()),
-                    given: given()?,
+                    path: settings_file,
+                    given: given.clone(),
                 }),
             };
             commands::apply(&settings()?, presentation, force_secrets, adopt, save).await
@@ -185,7 +205,6 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         } => commands::destroy(&settings()?, presentation, force, keep_repository).await,
         Command::Audit { all_roles } => {
             // SARIF results point at the settings file, where the scope is set.
-            let settings_file = config::settings_path(cli.settings.config.as_deref());
             commands::audit(&settings()?, presentation, all_roles, &settings_file).await
         }
         Command::CheckAccess {
@@ -238,5 +257,110 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             };
             commands::workflow(&settings()?, request).await
         }
+    }
+}
+
+/// A command over the settings file's repositories.
+async fn many(
+    cli: Cli,
+    entries: Vec<config::Settings>,
+    presentation: config::Presentation,
+    file: config::SettingsFile,
+    settings_file: std::path::PathBuf,
+) -> Result<ExitStatus> {
+    use commands::many::{self, Writing};
+    use spec::Intent;
+    let writing = |intent, what| Writing {
+        intent,
+        what,
+        save: None,
+    };
+    match cli.command {
+        Command::Plan {
+            detailed_exitcode,
+            adopt,
+        } => many::plan(&entries, presentation, detailed_exitcode, adopt).await,
+        Command::Apply {
+            force_secrets,
+            adopt,
+            no_save,
+        } => {
+            let intent = Intent {
+                force_secrets,
+                adopt,
+                ..Intent::default()
+            };
+            let writing = Writing {
+                save: (!no_save).then_some((settings_file, file)),
+                ..writing(intent, "apply")
+            };
+            many::write(&entries, presentation, writing).await
+        }
+        Command::Destroy {
+            force,
+            keep_repository,
+        } => {
+            let intent = Intent {
+                teardown: true,
+                delete_images: force,
+                keep_repository,
+                ..Intent::default()
+            };
+            many::write(&entries, presentation, writing(intent, "destroy")).await
+        }
+        Command::RotateKeys => {
+            let keyed: Vec<config::Settings> = entries
+                .into_iter()
+                .filter(|s| s.auth == config::AuthMode::AccessKey)
+                .collect();
+            if keyed.is_empty() {
+                return Err(Error::Usage(
+                    "rotate-keys is for access-key mode, and none of the settings file's repositories uses it (\"auth\": \"access-key\")".into(),
+                ));
+            }
+            let intent = Intent {
+                rotate_keys: true,
+                ..Intent::default()
+            };
+            many::write(&keyed, presentation, writing(intent, "rotate-keys")).await
+        }
+        Command::Audit { all_roles } => {
+            let path = &settings_file;
+            Ok(many::each(&entries, presentation, |s| {
+                commands::audit(s, presentation, all_roles, path)
+            })
+            .await)
+        }
+        Command::CheckAccess {
+            git_ref,
+            event,
+            claims,
+            sub,
+            session_name,
+        } => {
+            let claims = match (claims, sub) {
+                (Some(path), _) => commands::Claims::from_file(&path)?,
+                (None, Some(sub)) => commands::Claims::Subject(sub),
+                (None, None) => commands::Claims::Job(commands::Job::from_flags(
+                    git_ref,
+                    &cli.settings.values.environments,
+                    event,
+                )?),
+            };
+            let (claims, session_name) = (&claims, &session_name);
+            Ok(many::each(&entries, presentation, |s| {
+                commands::check_access(s, presentation, claims.clone(), session_name.clone())
+            })
+            .await)
+        }
+        Command::Workflow { .. } | Command::Export { .. } => {
+            let listed: Vec<String> = entries.iter().map(|s| s.github.to_string()).collect();
+            Err(Error::Usage(format!(
+                "this command writes files for one repository, and the settings file lists {}: pick one with --github-repo ({})",
+                entries.len(),
+                listed.join(", ")
+            )))
+        }
+        Command::Init { .. } | Command::Completions { .. } => Ok(ExitStatus::Success),
     }
 }

@@ -9,6 +9,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_iam::config::Region;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::box_error::BoxError;
+use super::limit::Service;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -32,6 +33,7 @@ pub struct Identity {
 /// How a denial names the caller until the identity is known.
 const UNKNOWN_CALLER: &str = "the current AWS identity";
 
+#[derive(Clone)]
 pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub ecr: aws_sdk_ecr::Client,
@@ -68,27 +70,32 @@ impl Aws {
             );
         }
         let shared = loader.load().await;
+        let bounded = |service| {
+            shared
+                .http_client()
+                .map(|client| super::limit::bounded(client, service))
+        };
         Ok(Aws {
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&shared)
-                    .interceptor(RequestLog)
-                    .build(),
-            ),
-            ecr: aws_sdk_ecr::Client::from_conf(
-                aws_sdk_ecr::config::Builder::from(&shared)
-                    .interceptor(RequestLog)
-                    .build(),
-            ),
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(&shared)
-                    .interceptor(RequestLog)
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&shared)
-                    .interceptor(RequestLog)
-                    .build(),
-            ),
+            iam: aws_sdk_iam::Client::from_conf({
+                let mut config = aws_sdk_iam::config::Builder::from(&shared);
+                config.set_http_client(bounded(Service::Iam));
+                config.interceptor(RequestLog).build()
+            }),
+            ecr: aws_sdk_ecr::Client::from_conf({
+                let mut config = aws_sdk_ecr::config::Builder::from(&shared);
+                config.set_http_client(bounded(Service::Ecr));
+                config.interceptor(RequestLog).build()
+            }),
+            kms: aws_sdk_kms::Client::from_conf({
+                let mut config = aws_sdk_kms::config::Builder::from(&shared);
+                config.set_http_client(bounded(Service::Kms));
+                config.interceptor(RequestLog).build()
+            }),
+            sts: aws_sdk_sts::Client::from_conf({
+                let mut config = aws_sdk_sts::config::Builder::from(&shared);
+                config.set_http_client(bounded(Service::Sts));
+                config.interceptor(RequestLog).build()
+            }),
             region,
             caller: OnceLock::new(),
         })

@@ -16,6 +16,7 @@ const API_VERSION: &str = "2022-11-28";
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 const ATTEMPTS: u32 = 4;
 
+#[derive(Clone)]
 pub struct GitHub {
     http: reqwest::Client,
     base: String,
@@ -311,6 +312,8 @@ impl GitHub {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            // The slot is held until the answer is read, and given back before any wait.
+            let slot = super::limit::Service::GitHub.slot().await;
             let sent = std::time::Instant::now();
             let response = match request.send().await {
                 Ok(r) => r,
@@ -343,7 +346,9 @@ impl GitHub {
             };
             // A connection cut in the middle of the answer is a transport failure, not an
             // empty answer.
-            let text = match response.text().await {
+            let text = response.text().await;
+            drop(slot);
+            let text = match text {
                 Ok(text) => text,
                 Err(e) if attempt < ATTEMPTS => {
                     tracing_note(&format!(

@@ -1,6 +1,7 @@
 //! The edges: AWS SDK clients and the GitHub REST client.
 pub mod aws;
 pub mod github;
+pub mod limit;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -13,7 +13,7 @@ use crate::policy;
 use crate::resources::finding::{Finding, Findings};
 use crate::resources::{repository, role};
 use crate::spec::Intent;
-use crate::ui::report;
+use crate::ui::{out, report};
 
 pub async fn audit(
     settings: &Settings,
@@ -58,13 +58,12 @@ pub async fn audit(
         findings,
     );
     match presentation.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ),
-        OutputFormat::Markdown => print!("{}", report::markdown(&report, &ctx.target())),
-        OutputFormat::Sarif => println!("{}", report::sarif(&report, settings_file)),
-        OutputFormat::Text => print!("{}", report::text(&report, &ctx.target())),
+        OutputFormat::Json => {
+            out::println(&serde_json::to_string_pretty(&report).unwrap_or_default())
+        }
+        OutputFormat::Markdown => out::print(&report::markdown(&report, &ctx.target())),
+        OutputFormat::Sarif => out::println(&report::sarif(&report, settings_file)),
+        OutputFormat::Text => out::print(&report::text(&report, &ctx.target())),
     }
     Ok(if report.in_sync {
         ExitStatus::Success

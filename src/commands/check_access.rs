@@ -11,6 +11,7 @@ use crate::policy;
 use crate::resources::role;
 use crate::spec::{self, AUDIENCE, Arns, RepoIdentity};
 use crate::ui::access::{self, AccessReport, SubjectResult};
+use crate::ui::out;
 
 /// The job being asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -409,8 +410,8 @@ pub async fn check_access(
         subjects: results,
     };
     match presentation.output {
-        OutputFormat::Json => println!("{}", access::json(&report)),
-        _ => print!("{}", access::text(&report)),
+        OutputFormat::Json => out::println(&access::json(&report)),
+        _ => out::print(&access::text(&report)),
     }
     Ok(match result {
         Verdict::Allowed => ExitStatus::Success,

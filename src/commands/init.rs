@@ -33,10 +33,11 @@ where
 
 pub async fn init(
     flags: &SettingsArgs,
-    given: RawSettings,
+    file: config::SettingsFile,
     presentation: Presentation,
     no_save: bool,
 ) -> Result<ExitStatus> {
+    let given = config::manifest::init_given(&flags.values, &file);
     let json = presentation.output == OutputFormat::Json;
     if !ui::interactive() {
         return Err(Error::Usage(wizard::refusal(&given, json)));
@@ -225,7 +226,7 @@ pub async fn init(
 
     // Saved before applying, so that after a failure a rerun starts from these answers.
     if !no_save {
-        config::save(&config_file, &answers)?;
+        config::manifest::save_answers(&config_file, &file, &answers)?;
     }
     let progress = Progress::new();
     if let Err(e) = execute_with(&ctx, &progress).await {

@@ -5,6 +5,7 @@ mod completions;
 mod destroy;
 mod export;
 mod init;
+pub mod many;
 mod plan_apply;
 mod rotate_keys;
 mod workflow;
@@ -52,11 +53,20 @@ impl Context {
 
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
 pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
-    if settings.auth == AuthMode::Oidc && !intent.teardown {
-        config::require_scopes(settings)?;
-    }
+    require_scopes(settings, intent)?;
     let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
+    observe_and_plan_with(aws, github, settings, intent).await
+}
+
+/// As `observe_and_plan`, with clients already connected (shared by many repositories).
+pub async fn observe_and_plan_with(
+    aws: Aws,
+    github: GitHub,
+    settings: &Settings,
+    intent: Intent,
+) -> Result<Context> {
+    require_scopes(settings, intent)?;
     let FirstRound {
         identity,
         repo,
@@ -95,13 +105,19 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     })
 }
 
+fn require_scopes(settings: &Settings, intent: Intent) -> Result<()> {
+    if settings.auth == AuthMode::Oidc && !intent.teardown {
+        config::require_scopes(settings)?;
+    }
+    Ok(())
+}
+
 pub fn print_plan(ctx: &Context, presentation: Presentation) {
     match presentation.output {
-        OutputFormat::Json => println!(
-            "{}",
-            render::plan_json(&ctx.plan, &ctx.identity.account_id, &ctx.aws.region)
+        OutputFormat::Json => ui::out::println(
+            &render::plan_json(&ctx.plan, &ctx.identity.account_id, &ctx.aws.region).to_string(),
         ),
-        _ => print!("{}", render::plan_text(&ctx.plan, &ctx.target())),
+        _ => ui::out::print(&render::plan_text(&ctx.plan, &ctx.target())),
     }
 }
 

@@ -1,4 +1,5 @@
 //! Flags + `skyecr.json` → validated settings. Pure apart from reading the file.
+pub mod manifest;
 mod rules;
 pub mod table;
 
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, InvalidInput, Result};
+pub use manifest::{Scope, SettingsFile};
 pub use table::{Form, RawSettings, SETTINGS, Setting};
 
 pub const DEFAULT_CONFIG_FILE: &str = "skyecr.json";
@@ -229,7 +231,7 @@ pub fn save(path: &Path, raw: &RawSettings) -> Result<bool> {
 /// Reads `--config PATH`, or `./skyecr.json` when it exists. A `--config` file that does not
 /// exist is an error (a typo must not read as "no settings"), unless the command creates it
 /// (`apply`, `init`: `creates`).
-pub fn load_file(explicit: Option<&Path>, creates: bool) -> Result<RawSettings> {
+pub fn load_file(explicit: Option<&Path>, creates: bool) -> Result<SettingsFile> {
     // A new file can be created only where its directory exists: found out now, not after
     // applying.
     let creatable = |p: &Path| {
@@ -243,7 +245,7 @@ pub fn load_file(explicit: Option<&Path>, creates: bool) -> Result<RawSettings> 
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(RawSettings::default());
+            return Ok(SettingsFile::default());
         }
         Err(e) => {
             return Err(Error::ConfigFile {
@@ -262,8 +264,14 @@ pub fn load_file(explicit: Option<&Path>, creates: bool) -> Result<RawSettings> 
 /// may give (a file in a cloned repository must not approve a destroy).
 const RUN_INTENTS: [&str; 4] = ["yes", "adopt", "force", "no_save"];
 
-/// The settings file's text → raw settings; unknown keys and wrong types are refused, naming the key.
-pub fn parse_file(text: &str) -> std::result::Result<RawSettings, String> {
+/// The settings file's text → its settings and entries; unknown keys and wrong types are
+/// refused, naming the key.
+pub fn parse_file(text: &str) -> std::result::Result<SettingsFile, String> {
+    manifest::parse(text)
+}
+
+/// One settings object (the file's top level, or one entry) → raw settings.
+fn parse_settings(text: &str) -> std::result::Result<RawSettings, String> {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text)
         && let Some(key) = map
             .keys()
@@ -349,8 +357,12 @@ pub fn kms_key_region_conflict<'a>(key: &'a str, region: &str) -> Option<&'a str
         .filter(|key_region| !key_region.is_empty() && *key_region != region)
 }
 
-/// Validates every value; all problems are reported at once.
+/// Validates every value; all problems are reported at once. `{owner}` and `{repo}` in the
+/// names are the repository's.
 pub fn validate(raw: &RawSettings) -> Result<Settings> {
+    let mut raw = raw.clone();
+    manifest::expand_names(&mut raw);
+    let raw = &raw;
     use table::MUTABLE_TAGS;
     use table::{
         ACCOUNT_ID, ANY_REF, BRANCHES, ECR_REPOSITORY, ENVIRONMENTS, GITHUB_REPO, KMS_KEY,
@@ -713,7 +725,7 @@ mod tests {
                 "encryption": "kms",
                 setting.key: empty,
             });
-            let raw = parse_file(&file.to_string()).unwrap();
+            let raw = parse_settings(&file.to_string()).unwrap();
             match validate(&raw) {
                 Err(Error::InvalidSettings(errs)) => assert!(
                     errs.iter().any(|e| e.flag == setting.flag),
@@ -805,7 +817,7 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_lists_replace() {
-        let file = parse_file(
+        let file = parse_settings(
             r#"{"github_repo": "acme/app", "branches": ["main"], "region": "eu-west-1", "any_ref": true}"#,
         )
         .unwrap();
@@ -824,7 +836,7 @@ mod tests {
 
     #[test]
     fn presentation_comes_from_flags_then_the_file() {
-        let file = parse_file(r#"{"output": "json", "color": "never"}"#).unwrap();
+        let file = parse_settings(r#"{"output": "json", "color": "never"}"#).unwrap();
         let from_file = presentation(&merge(&RawSettings::default(), file.clone()), false);
         assert_eq!(
             (from_file.output, from_file.color),

@@ -1,5 +1,6 @@
 //! Everything a person sees: rendering of plans and reports, progress, prompts.
 pub mod access;
+pub mod out;
 pub mod progress;
 pub mod render;
 pub mod report;

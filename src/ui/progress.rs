@@ -27,6 +27,8 @@ pub fn note(text: &str) {
 
 pub struct Progress {
     bars: Option<MultiProgress>,
+    /// The repository a line is about, when many are applied at once.
+    label: Option<String>,
     /// What became of each change, so a failed run can say what was already done.
     finished: Mutex<Vec<Finished>>,
 }
@@ -61,7 +63,26 @@ impl Progress {
             && !QUIET.load(Ordering::Relaxed);
         Progress {
             bars: fancy.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            label: None,
             finished: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Lines for one repository of many, drawn with the others' and named by `label`.
+    pub fn for_entry(&self, label: &str) -> Progress {
+        Progress {
+            bars: self.bars.clone(),
+            label: Some(label.to_string()),
+            finished: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `role NAME`, after the repository's name when many run at once.
+    fn subject(&self, change: &Change) -> String {
+        let what = format!("{} {}", change.resource.as_str(), change.name);
+        match &self.label {
+            Some(label) => format!("{label}: {what}"),
+            None => what,
         }
     }
 
@@ -73,7 +94,7 @@ impl Progress {
                     ProgressStyle::with_template("{spinner} {prefix} {elapsed} {msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_prefix(format!("{} {}", change.resource.as_str(), change.name));
+                bar.set_prefix(self.subject(change));
                 bar.set_message(format!("{}…", verb(change.action, false)));
                 bar.enable_steady_tick(Duration::from_millis(100));
                 Line(Some(bar))
@@ -89,9 +110,8 @@ impl Progress {
             Some(_) => (style("✗").red().for_stderr(), "failed"),
         };
         let text = format!(
-            "{mark} {} {} {:.1}s {outcome}",
-            change.resource.as_str(),
-            change.name,
+            "{mark} {} {:.1}s {outcome}",
+            self.subject(change),
             elapsed.as_secs_f64()
         );
         if let Ok(mut finished) = self.finished.lock() {
