@@ -173,7 +173,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             }
             config::Scope::Many(entries) => {
                 let entries = config::manifest::validate_entries(&entries)?;
-                return many(cli, entries, presentation, file, settings_file).await;
+                // Boxed: every command's future inline would make this one too large for a stack.
+                return Box::pin(many(cli, entries, presentation, file, settings_file)).await;
             }
         },
     };

@@ -267,7 +267,12 @@ where
     F: Fn(&'a Settings) -> Fut,
     Fut: Future<Output = Result<ExitStatus>> + 'a,
 {
-    let runs = join_all(entries.iter().map(|s| ui::out::capture(command(s)))).await;
+    let runs = join_all(
+        entries
+            .iter()
+            .map(|s| Box::pin(ui::out::capture(command(s)))),
+    )
+    .await;
     let outcomes = entries
         .iter()
         .zip(runs)

@@ -12,6 +12,7 @@ mod cli_help;
 mod ecr_checks;
 mod export;
 mod github_secrets;
+mod many_repositories;
 mod ownership;
 mod reliability;
 mod sarif;
