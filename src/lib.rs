@@ -167,7 +167,10 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             // Files go into one repository's checkout or one directory: one entry at a time.
             config::Scope::Many(mut entries)
                 if entries.len() == 1
-                    && matches!(cli.command, Command::Workflow { .. } | Command::Export { .. }) =>
+                    && matches!(
+                        cli.command,
+                        Command::Workflow { .. } | Command::Export { .. }
+                    ) =>
             {
                 entries.remove(0)
             }

@@ -3,13 +3,13 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::limit::Service;
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_iam::config::Region;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::box_error::BoxError;
-use super::limit::Service;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -70,11 +70,7 @@ impl Aws {
             );
         }
         let shared = loader.load().await;
-        let bounded = |service| {
-            shared
-                .http_client()
-                .map(|client| super::limit::bounded(client, service))
-        };
+        let bounded = |service| Some(super::limit::bounded(shared.http_client(), service));
         Ok(Aws {
             iam: aws_sdk_iam::Client::from_conf({
                 let mut config = aws_sdk_iam::config::Builder::from(&shared);

@@ -1,11 +1,11 @@
 //! A bound on the requests in flight to each service, shared by every client of the run, so
 //! many repositories at once stay under the services' rate limits instead of provoking them.
 //!
-//! IAM's write rate is the binding one: its quota is per account and low (AWS does not publish
-//! it; throttling starts at a few dozen mutating calls per second), and IAM is shared by every
-//! entry of a run, so it gets the smallest bound. The SDK's standard retries (exponential
-//! backoff with jitter) absorb the throttling that still happens. docs/performance.md has the
-//! measurements.
+//! IAM's write rate is the binding limit: its quota is per account and low (AWS does not
+//! publish it; throttling starts at a few dozen mutating calls per second) and every entry of a
+//! run shares it. GitHub allows 100 concurrent requests per token. The SDK's standard retries
+//! (exponential backoff with jitter) and the GitHub client's rate-limit waits absorb the
+//! throttling that still happens. docs/usage.md ("Many repositories") states the bounds.
 use std::sync::{Arc, LazyLock};
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -31,14 +31,14 @@ pub enum Service {
 impl Service {
     const fn bound(self) -> usize {
         match self {
-            Service::Iam => 16,
+            Service::Iam => 20,
             Service::Ecr => 16,
             Service::Sts => 4,
             Service::Kms => 8,
             // GitHub allows 100 concurrent requests per token before its secondary rate limit
-            // (docs.github.com, "Rate limits for the REST API"); a third of that leaves room
-            // for the token's other users.
-            Service::GitHub => 32,
+            // (docs.github.com, "Rate limits for the REST API"); about half of that leaves
+            // room for the token's other users.
+            Service::GitHub => 48,
         }
     }
 
@@ -68,9 +68,28 @@ fn semaphore(service: Service) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(service.bound()))
 }
 
-/// The SDK's HTTP client, with each request waiting for its service's slot.
-pub fn bounded(inner: SharedHttpClient, service: Service) -> SharedHttpClient {
+/// An HTTP client, or the SDK's default one (`None`), with each request waiting for its
+/// service's slot.
+pub fn bounded(inner: Option<SharedHttpClient>, service: Service) -> SharedHttpClient {
+    let inner = inner.unwrap_or_else(sdk_default_client);
     SharedHttpClient::new(Bounded { inner, service })
+}
+
+/// What the SDK would use: hyper with rustls, and the proxy of `HTTPS_PROXY` & co.
+fn sdk_default_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 #[derive(Debug)]

@@ -152,7 +152,11 @@ pub async fn write(
             })
             .collect();
         let text = grouped_text(&preview);
-        if json { eprint!("{text}") } else { print!("{text}") }
+        if json {
+            eprint!("{text}")
+        } else {
+            print!("{text}")
+        }
         if provider_last {
             ui::progress::note(
                 "The OIDC provider goes after the roles, if then no role outside these repositories trusts it.",
@@ -189,7 +193,8 @@ pub async fn write(
     .await;
     let mut provider_removed = None;
     if provider_last && runs.iter().all(Result::is_ok) && !entries.is_empty() {
-        provider_removed = Some(remove_provider(&clients, &entries[0], writing.intent, &progress).await);
+        provider_removed =
+            Some(remove_provider(&clients, &entries[0], writing.intent, &progress).await);
     }
     let outcomes: Vec<Outcome> = entries
         .iter()
@@ -372,9 +377,9 @@ fn grouped_sarif(outcomes: &[Outcome]) -> Value {
         }
         log.get_or_insert(Value::Object(doc));
     }
-    let mut log = log.unwrap_or_else(|| {
-        json!({"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json"})
-    });
+    let mut log = log.unwrap_or_else(
+        || json!({"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json"}),
+    );
     log["runs"] = Value::Array(runs);
     log
 }
@@ -442,7 +447,9 @@ fn without_provider(planned: &mut [Result<Context>]) -> bool {
     let mut decided = false;
     for ctx in planned.iter_mut().flatten() {
         let before = ctx.plan.changes.len() + ctx.plan.kept.len();
-        ctx.plan.changes.retain(|c| c.resource != Kind::OidcProvider);
+        ctx.plan
+            .changes
+            .retain(|c| c.resource != Kind::OidcProvider);
         ctx.plan.kept.retain(|c| c.resource != Kind::OidcProvider);
         decided |= ctx.plan.changes.len() + ctx.plan.kept.len() != before;
     }
@@ -491,8 +498,15 @@ async fn remove_provider(
 
 /// The account the entries were applied to, recorded at the file's top level when they all
 /// share it.
-fn save_account(path: &std::path::Path, file: &SettingsFile, planned: &[Result<Context>]) -> Result<()> {
-    let mut accounts = planned.iter().flatten().map(|c| c.identity.account_id.as_str());
+fn save_account(
+    path: &std::path::Path,
+    file: &SettingsFile,
+    planned: &[Result<Context>],
+) -> Result<()> {
+    let mut accounts = planned
+        .iter()
+        .flatten()
+        .map(|c| c.identity.account_id.as_str());
     let Some(account) = accounts.next() else {
         return Ok(());
     };

@@ -117,7 +117,8 @@ pub fn resolve(flags: &RawSettings, file: SettingsFile) -> Result<Scope> {
                     .is_some_and(|r| r.eq_ignore_ascii_case(wanted))
             });
             if picked.is_empty() {
-                let listed: Vec<String> = others.into_iter().filter_map(|e| e.github_repo).collect();
+                let listed: Vec<String> =
+                    others.into_iter().filter_map(|e| e.github_repo).collect();
                 return Err(Error::Usage(format!(
                     "--github-repo {wanted} is not one of the repositories in the settings file ({}).\n  Pick one of them, or add it with `skyecr-bootstrap init --github-repo {wanted}`.",
                     listed.join(", ")
@@ -214,7 +215,9 @@ fn check_unique(entries: &[Settings]) -> Result<()> {
         ("user name", "user_name", |s| {
             (s.auth == AuthMode::AccessKey).then_some(s.user_name.as_str())
         }),
-        ("policy name", "policy_name", |s| Some(s.policy_name.as_str())),
+        ("policy name", "policy_name", |s| {
+            Some(s.policy_name.as_str())
+        }),
         ("ECR repository", "ecr_repository", |s| {
             Some(s.ecr_repository.as_str())
         }),
@@ -277,14 +280,18 @@ pub fn add_repository(file: SettingsFile, raw: RawSettings) -> SettingsFile {
                 ..single.clone()
             };
             // The single setup's names, spelled out: the entries' defaults differ.
-            entry.role_name.get_or_insert_with(|| super::DEFAULT_ROLE_NAME.into());
+            entry
+                .role_name
+                .get_or_insert_with(|| super::DEFAULT_ROLE_NAME.into());
             entry
                 .policy_name
                 .get_or_insert_with(|| super::DEFAULT_POLICY_NAME.into());
             entry
                 .ecr_repository
                 .get_or_insert_with(|| super::DEFAULT_ECR_REPOSITORY.into());
-            entry.user_name.get_or_insert_with(|| super::DEFAULT_USER_NAME.into());
+            entry
+                .user_name
+                .get_or_insert_with(|| super::DEFAULT_USER_NAME.into());
             file.defaults = RawSettings {
                 output: single.output,
                 color: single.color,
@@ -319,7 +326,11 @@ pub fn init_given(flags: &RawSettings, file: &SettingsFile) -> RawSettings {
     };
     match &file.repositories {
         Some(entries) => {
-            let entry = entries.iter().find(|e| same(e)).cloned().unwrap_or_default();
+            let entry = entries
+                .iter()
+                .find(|e| same(e))
+                .cloned()
+                .unwrap_or_default();
             with_entry_names(merge(flags, entry.over(file.defaults.clone())))
         }
         None if flags.github_repo.is_some()
@@ -454,7 +465,8 @@ mod tests {
             panic!("two entries with one role name were accepted");
         };
         assert!(
-            message.contains("role name GitHubActions-app-ECR is used by both acme/app and other/app"),
+            message
+                .contains("role name GitHubActions-app-ECR is used by both acme/app and other/app"),
             "{message}"
         );
         assert!(message.contains("ECR repository app"), "{message}");
@@ -495,7 +507,10 @@ mod tests {
                 "move it into an entry",
             ),
             (r#"{"repositories": []}"#, "empty list"),
-            (r#"{"repositories": {"github_repo": "acme/a"}}"#, "a list of objects"),
+            (
+                r#"{"repositories": {"github_repo": "acme/a"}}"#,
+                "a list of objects",
+            ),
         ] {
             let err = super::super::parse_file(text).unwrap_err();
             assert!(err.contains(wanted), "{text}: {err}");
@@ -518,7 +533,9 @@ mod tests {
 
     #[test]
     fn adding_a_repository_keeps_the_first_ones_names() {
-        let single = file(r#"{"github_repo": "acme/app", "branches": ["main"], "account_id": "123456789012"}"#);
+        let single = file(
+            r#"{"github_repo": "acme/app", "branches": ["main"], "account_id": "123456789012"}"#,
+        );
         let added = add_repository(
             single,
             RawSettings {

@@ -72,7 +72,12 @@ fn assert_each_its_own(w: &World, repos: &[String]) {
         );
         let policy_arn = format!("arn:aws:iam::{ACCOUNT}:policy/{name}-ECR-Push");
         let attached = w
-            .block_on(w.iam().list_attached_role_policies().role_name(&role).send())
+            .block_on(
+                w.iam()
+                    .list_attached_role_policies()
+                    .role_name(&role)
+                    .send(),
+            )
             .unwrap();
         let attached: Vec<&str> = attached
             .attached_policies()
@@ -117,10 +122,7 @@ fn twenty_repositories_each_get_their_own_and_a_rerun_writes_nothing() {
     let w = World::start();
     let repos = add_services(&w, 20);
     write_manifest(&w, &repos, json!({}));
-    let out = w
-        .cmd()
-        .args(["apply", "--yes", "--output", "json"])
-        .run();
+    let out = w.cmd().args(["apply", "--yes", "--output", "json"]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc = out.json();
     let listed: Vec<&str> = doc["repositories"]
@@ -149,10 +151,9 @@ fn twenty_repositories_each_get_their_own_and_a_rerun_writes_nothing() {
         .filter(|c| c["resource"] == "oidc_provider")
         .count();
     assert_eq!(creates, 1);
-    let saved: Value = serde_json::from_str(
-        &std::fs::read_to_string(w.dir.path().join("skyecr.json")).unwrap(),
-    )
-    .unwrap();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.dir.path().join("skyecr.json")).unwrap())
+            .unwrap();
     assert_eq!(saved["account_id"], ACCOUNT);
     assert_eq!(saved["repositories"].as_array().unwrap().len(), 20);
 
@@ -236,7 +237,14 @@ fn github_repo_picks_one_entry() {
     write_manifest(&w, &repos, json!({}));
     let out = w
         .cmd()
-        .args(["apply", "--yes", "--output", "json", "--github-repo", "acme/SVC-02"])
+        .args([
+            "apply",
+            "--yes",
+            "--output",
+            "json",
+            "--github-repo",
+            "acme/SVC-02",
+        ])
         .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc = out.json();
@@ -254,7 +262,9 @@ fn github_repo_picks_one_entry() {
         .run();
     assert_eq!(unlisted.code, 1);
     assert!(
-        unlisted.stderr.contains("acme/svc-01, acme/svc-02, acme/svc-03"),
+        unlisted
+            .stderr
+            .contains("acme/svc-01, acme/svc-02, acme/svc-03"),
         "{}",
         unlisted.stderr
     );
@@ -265,11 +275,7 @@ fn exit_codes_combine_as_the_highest_of_the_entries() {
     let w = World::start();
     let repos = add_services(&w, 1);
     // acme/ghost is not on GitHub: its entry fails, the others still run.
-    write_manifest(
-        &w,
-        &[repos[0].clone(), "acme/ghost".to_string()],
-        json!({}),
-    );
+    write_manifest(&w, &[repos[0].clone(), "acme/ghost".to_string()], json!({}));
     let plan = w.cmd().args(["plan", "--output", "json"]).run();
     assert_eq!(plan.code, 1, "{}", plan.stderr);
     let doc = plan.json();
@@ -283,15 +289,15 @@ fn exit_codes_combine_as_the_highest_of_the_entries() {
         "{doc}"
     );
     // Changes (2) beside a failure (1): the highest.
-    let detailed = w
-        .cmd()
-        .args(["plan", "--detailed-exitcode"])
-        .run();
+    let detailed = w.cmd().args(["plan", "--detailed-exitcode"]).run();
     assert_eq!(detailed.code, 2, "{}", detailed.stderr);
     let applied = w.cmd().args(["apply", "--yes"]).run();
     assert_eq!(applied.code, 1);
     assert_eq!(role_names(&w), vec!["GitHubActions-svc-01-ECR".to_string()]);
-    let audit = w.cmd().args(["audit", "--github-repo", "acme/svc-01"]).run();
+    let audit = w
+        .cmd()
+        .args(["audit", "--github-repo", "acme/svc-01"])
+        .run();
     assert_eq!(audit.code, 0, "{}\n{}", audit.stdout, audit.stderr);
 }
 
@@ -311,4 +317,48 @@ fn destroy_removes_every_entry_and_then_the_provider() {
     for repo in &repos {
         assert!(state_of(&w, repo)["secrets"]["AWS_ECR_ROLE_ARN"].is_null());
     }
+}
+
+/// The most requests to one service the world had in hand at once.
+fn most_in_flight(requests: &[Value], service: &str) -> usize {
+    let mut edges: Vec<(f64, i32)> = requests
+        .iter()
+        .filter(|r| r["service"] == service)
+        .flat_map(|r| {
+            [
+                (r["start"].as_f64().unwrap(), 1),
+                (r["end"].as_f64().unwrap(), -1),
+            ]
+        })
+        .collect();
+    // An answer that ends as another request starts has left: ends first.
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0, 0);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[test]
+fn requests_in_flight_stay_within_each_services_bound() {
+    let w = World::start();
+    let repos = add_services(&w, 20);
+    write_manifest(&w, &repos, json!({}));
+    // Slow answers, so that what the tool sends at once is seen at once.
+    w.aws_faults(json!({"action_regex": ".", "delay_ms": 40, "times": null}));
+    w.github_faults(json!({"path_regex": "^/repos/", "delay_ms": 40, "times": null}));
+    w.clear_requests();
+    let out = w.cmd().args(["plan"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = w.requests();
+    // 20 entries read about 8 IAM and 16 GitHub resources each, all at once but for the bound.
+    let iam = most_in_flight(&requests, "iam");
+    let github = most_in_flight(&requests, "github");
+    assert!((10..=20).contains(&iam), "IAM had {iam} requests in flight");
+    assert!(
+        (24..=48).contains(&github),
+        "GitHub had {github} requests in flight"
+    );
 }
