@@ -266,6 +266,76 @@ def check_targets(res: Result, ok_codes=(0,)):
         res.checks.append(("0 mutating", res.worst("mutating") == 0))
 
 
+# Many repositories in one run against the same applied one run at a time (docs/performance.md).
+MANY_SPEEDUP = 8.0  # for 50 repositories; wall time, so not checked by --quick
+
+
+@dataclass
+class ManyRow:
+    n: int
+    fresh: Result = None
+    rerun: Result = None
+    singles: list = field(default_factory=list)
+    single_reruns: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.fresh = Result("many-%d" % self.n, "%d repositories, fresh `apply --yes`" % self.n)
+        self.rerun = Result("many-%d-rerun" % self.n, "%d repositories, rerun" % self.n)
+
+    @staticmethod
+    def per_repo(runs: list, n: int) -> float:
+        return max(r.summary["requests"] for r in runs) / n
+
+    def check(self, world: "World", repos: list[str]):
+        for res in (self.fresh, self.rerun):
+            check_targets(res)
+        bad = [r for r in self.singles + self.single_reruns if r.code != 0]
+        if bad:
+            self.fresh.error = "a single run failed: exit %d: %s" % (bad[0].code, bad[0].tail())
+            return
+        for res, singles in ((self.fresh, self.singles), (self.rerun, self.single_reruns)):
+            single = max(r.summary["requests"] for r in singles)
+            res.checks.append(("requests per repository <= a single run's (%d)" % single,
+                               self.per_repo(res.runs, self.n) <= single))
+        self.rerun.checks.append(("0 mutating", self.rerun.worst("mutating") == 0))
+        if not self.fresh.error:
+            missing = [r for r in repos if "AWS_ECR_ROLE_ARN" not in world.call(
+                "GET", "%s/_standin/repos/%s/state" % (world.github, r))["secrets"]]
+            if missing:
+                self.fresh.error = "no AWS_ECR_ROLE_ARN in %s" % ", ".join(missing)
+
+    def speedups(self) -> tuple[float, float]:
+        one = sum(r.wall for r in self.singles) / self.fresh.wall()
+        again = sum(r.wall for r in self.single_reruns) / self.rerun.wall()
+        return one, again
+
+    def add_speed_checks(self):
+        if self.n >= 50 and self.fresh.runs and self.singles:
+            fresh, rerun = self.speedups()
+            self.fresh.checks.append(("%.0fx faster than one run at a time" % MANY_SPEEDUP, fresh >= MANY_SPEEDUP))
+            self.rerun.checks.append(("%.0fx faster than one run at a time" % MANY_SPEEDUP, rerun >= MANY_SPEEDUP))
+
+
+def many_table(rows: list[ManyRow]) -> str:
+    lines = [
+        "| repositories | fresh: one run | rounds | requests / repository | one run at a time | speed-up "
+        "| rerun: one run | mutating | requests / repository | one run at a time | speed-up | peak memory |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        if row.fresh.error or not row.fresh.runs or not row.singles:
+            lines.append("| %d | failed: %s | | | | | | | | | | |" % (row.n, row.fresh.error or "no run"))
+            continue
+        fresh, rerun = row.speedups()
+        lines.append("| %d | %s | %s | %.1f | %s | %.1fx | %s | %s | %.1f | %s | %.1fx | %.1f MiB |" % (
+            row.n, secs(row.fresh.wall()), row.fresh.cell("rounds"), row.per_repo(row.fresh.runs, row.n),
+            secs(sum(r.wall for r in row.singles)), fresh,
+            secs(row.rerun.wall()), row.rerun.cell("mutating"), row.per_repo(row.rerun.runs, row.n),
+            secs(sum(r.wall for r in row.single_reruns)), rerun,
+            max(r.maxrss_kib for r in row.fresh.runs + row.rerun.runs) / 1024))
+    return "\n".join(lines)
+
+
 def tool_env(world: World, home: Path) -> dict:
     """A clean environment: the world's endpoints and test credentials, nothing from the user's."""
     return {
@@ -345,6 +415,32 @@ class Bench:
             res.runs.append(run)
         check_targets(res)
         return res
+
+    def many(self, n: int) -> "ManyRow":
+        """`apply --yes` of a settings file listing n repositories, fresh and rerun, against the
+        same n applied one run at a time (`--github-repo` picking each entry in turn)."""
+        row = ManyRow(n)
+        repos = ["acme/svc-%02d" % i for i in range(1, n + 1)]
+        manifest = {"branches": ["main"], "repositories": [{"github_repo": r} for r in repos]}
+        for i in range(self.args.repeat):
+            log("bench: %d repositories in one run, run %d of %d" % (n, i + 1, self.args.repeat))
+            self.seed_many(repos, manifest)
+            row.fresh.runs.append(self.tool("apply", "--yes"))
+            row.rerun.runs.append(self.tool("apply", "--yes"))
+        log("bench: %d repositories one run at a time" % n)
+        self.seed_many(repos, manifest)
+        row.singles = [self.tool("apply", "--yes", "--github-repo", r) for r in repos]
+        row.single_reruns = [self.tool("apply", "--yes", "--github-repo", r) for r in repos]
+        row.check(self.world, repos)
+        return row
+
+    def seed_many(self, repos: list[str], manifest: dict):
+        self.world.reset()
+        for i, full in enumerate(repos):
+            owner, name = full.split("/")
+            self.world.call("POST", self.world.github + "/_standin/repos",
+                            {"owner": owner, "repo": name, "owner_id": OWNER_ID, "repo_id": 7001 + i})
+        (self.work / "skyecr.json").write_text(json.dumps(manifest))
 
     def help_and_version(self) -> Result:
         res = Result("help", "`--help`, `--version`, `SUBCOMMAND --help`")
@@ -471,7 +567,7 @@ def ratios(fresh: Result, manual: Result) -> str:
 def rounds_listing(results: list[Result]) -> str:
     out = []
     for res in results:
-        if not res.runs or res.key == "help":
+        if not res.runs or res.key == "help" or res.key.startswith("many-"):
             continue
         run = res.worst_run()
         out.append("%s: %d rounds, %d requests (%d mutating)" % (
@@ -480,7 +576,7 @@ def rounds_listing(results: list[Result]) -> str:
     return "\n".join(out)
 
 
-def report(args, binary: Path, results: list[Result], m: dict) -> str:
+def report(args, binary: Path, results: list[Result], m: dict, rows: list[ManyRow]) -> str:
     by_key = {r.key: r for r in results}
     size = binary.stat().st_size
     lines = [
@@ -508,6 +604,9 @@ def report(args, binary: Path, results: list[Result], m: dict) -> str:
         facts.append("- `--help`, `--version` and each subcommand's `--help` with `AWS_ENDPOINT_URL` and "
                      "`GITHUB_API_URL` pointing at the world: %d requests." % helps.worst("requests"))
     lines += facts
+    lines += ["", "Many repositories in one run (a settings file listing them; `--github-repo` picking "
+              "each in turn for \"one run at a time\", whose wall time is the sum of its runs):", "",
+              many_table(rows)]
     lines += ["", "Requests by round (round k: the requests whose longest chain of earlier requests is k long; "
               "`[write]` = mutating, `(N)` = HTTP status >= 400):", "", "```", rounds_listing(results), "```"]
     return "\n".join(lines) + "\n"
@@ -607,10 +706,15 @@ def main(argv=None) -> int:
             results.append(bench.help_and_version())
             if baseline:
                 results.append(bench.manual())
+            rows = [bench.many(n) for n in ((10,) if args.quick else (1, 10, 50))]
         finally:
             world.close()
 
-    text = report(args, binary, results, m)
+    for row in rows:
+        if not args.quick:
+            row.add_speed_checks()
+        results += [row.fresh, row.rerun]
+    text = report(args, binary, results, m, rows)
     print(text, end="")
     for res in results:
         if res.error:

@@ -362,3 +362,70 @@ fn requests_in_flight_stay_within_each_services_bound() {
         "GitHub had {github} requests in flight"
     );
 }
+
+#[test]
+fn audit_and_check_access_answer_for_every_entry() {
+    let w = World::start();
+    let repos = add_services(&w, 2);
+    write_manifest(&w, &repos, json!({}));
+    w.cmd().args(["apply", "--yes"]).run().success();
+    let audit = w.cmd().args(["audit", "--output", "json"]).run();
+    assert_eq!(audit.code, 0, "{}", audit.stdout);
+    let doc = audit.json();
+    for (i, repo) in repos.iter().enumerate() {
+        let entry = &doc["repositories"][i];
+        assert_eq!(entry["github_repo"], repo.as_str());
+        assert_eq!(entry["in_sync"], true, "{entry}");
+        let role = format!("GitHubActions-{}-ECR", repo.split_once('/').unwrap().1);
+        assert!(
+            entry["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["resource"] == "role" && r["name"] == role.as_str()),
+            "{entry}"
+        );
+    }
+    // One SARIF log, a run per repository.
+    let sarif = w.cmd().args(["audit", "--output", "sarif"]).run();
+    let log: Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"].as_array().unwrap().len(), 2);
+    // Drift in one entry is that entry's, and the exit code says so.
+    w.ecr_raw(
+        "PutImageScanningConfiguration",
+        json!({"repositoryName": "svc-02", "imageScanningConfiguration": {"scanOnPush": false}}),
+    );
+    let drifted = w.cmd().args(["audit", "--output", "json"]).run();
+    assert_eq!(drifted.code, 2);
+    let doc = drifted.json();
+    assert_eq!(doc["repositories"][0]["in_sync"], true);
+    assert_eq!(doc["repositories"][1]["in_sync"], false);
+
+    let access = w
+        .cmd()
+        .args([
+            "check-access",
+            "--ref",
+            "refs/heads/main",
+            "--output",
+            "json",
+        ])
+        .run();
+    assert_eq!(access.code, 0, "{}", access.stderr);
+    let doc = access.json();
+    for (i, repo) in repos.iter().enumerate() {
+        assert_eq!(doc["repositories"][i]["github_repo"], repo.as_str());
+        assert_eq!(doc["repositories"][i]["allowed"], true);
+    }
+    let denied = w
+        .cmd()
+        .args(["check-access", "--ref", "refs/heads/dev"])
+        .run();
+    assert_eq!(denied.code, 2);
+    assert!(
+        denied.stdout.contains("── acme/svc-02 ──"),
+        "{}",
+        denied.stdout
+    );
+}
