@@ -101,10 +101,10 @@ pub enum Command {
     },
     /// Would a GitHub Actions job with these claims be allowed to assume the role? Exit 0 allowed, 2 denied.
     #[command(
-        after_help = "Examples:\n  skyecr-bootstrap check-access --github-repo acme/app --ref refs/heads/main\n  skyecr-bootstrap check-access --github-repo acme/app --environment prod\n  skyecr-bootstrap check-access --github-repo acme/app --event pull_request --ref refs/heads/feature"
+        after_help = "Examples:\n  skyecr-bootstrap check-access --github-repo acme/app --ref main\n  skyecr-bootstrap check-access --github-repo acme/app --environment prod\n  skyecr-bootstrap check-access --github-repo acme/app --event pull_request --ref refs/heads/feature"
     )]
     CheckAccess {
-        /// The job's ref, e.g. refs/heads/main or refs/tags/v1.2.3.
+        /// The job's ref: a branch (main, refs/heads/main) or a tag (tags/v1.2.3, refs/tags/v1.2.3).
         #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
         /// The triggering event; `pull_request` jobs get their own subject.
