@@ -186,7 +186,14 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Audit { all_roles } => {
             // SARIF results point at the settings file, where the scope is set.
             let settings_file = config::settings_path(cli.settings.config.as_deref());
-            commands::audit(&settings()?, presentation, all_roles, &settings_file).await
+            commands::audit(
+                &settings()?,
+                given()?,
+                presentation,
+                all_roles,
+                &settings_file,
+            )
+            .await
         }
         Command::CheckAccess {
             git_ref,

@@ -398,12 +398,7 @@ fn print_result(ctx: &Context, config_file: &Path, flags: &SettingsArgs, json: b
     let config_flag = flags
         .config
         .as_ref()
-        .map(|p| {
-            format!(
-                " --config {}",
-                wizard::shell_quote(&p.display().to_string())
-            )
-        })
+        .map(|p| format!(" --config {}", config::shell_word(&p.display().to_string())))
         .unwrap_or_default();
     let next = [
         (

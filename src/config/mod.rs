@@ -1,4 +1,5 @@
 //! Flags + `skyecr.json` → validated settings. Pure apart from reading the file.
+mod command_line;
 mod rules;
 pub mod table;
 
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, InvalidInput, Result};
+pub use command_line::{command_words, shell_word};
 pub use table::{Form, RawSettings, SETTINGS, Setting};
 
 pub const DEFAULT_CONFIG_FILE: &str = "skyecr.json";

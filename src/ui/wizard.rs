@@ -1,12 +1,10 @@
 //! The `init` conversation: prompts on stderr, each answer checked like its flag, and the pure
 //! helpers around them (origin remote, the non-interactive command line, the failure summary).
-use std::borrow::Cow;
-
 use console::{Term, style};
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
 
-use crate::config::{self, Form, RawSettings, Setting, TrustScopes, table};
+use crate::config::{self, RawSettings, Setting, TrustScopes, table};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::ui::progress::Finished;
@@ -249,36 +247,9 @@ pub fn origin_repository() -> Option<String> {
     github_repo_from_remote(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// A value as a POSIX shell word: bare when safe, else single-quoted.
-pub fn shell_quote(value: &str) -> Cow<'_, str> {
-    let safe = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
-    if safe {
-        Cow::Borrowed(value)
-    } else {
-        Cow::Owned(format!("'{}'", value.replace('\'', r"'\''")))
-    }
-}
-
 /// The `apply --yes` command line that does what `init` would, for the settings given so far.
 pub fn apply_command(raw: &RawSettings, json: bool) -> String {
-    let mut words: Vec<String> = vec!["skyecr-bootstrap".into(), "apply".into()];
-    let (switches, values): (Vec<_>, Vec<_>) = raw
-        .as_flags()
-        .into_iter()
-        .filter(|(setting, _)| !setting.presentation)
-        .partition(|(setting, _)| matches!(setting.form, Form::Switch));
-    // Switches go after the values, as in the examples of --help.
-    for (setting, given) in values.into_iter().chain(switches) {
-        if given.is_empty() {
-            words.push(setting.flag.into());
-        }
-        for v in given {
-            words.extend([setting.flag.into(), shell_quote(&v).into_owned()]);
-        }
-    }
+    let mut words = config::command_words("apply", raw);
     if json {
         words.extend([table::OUTPUT.flag.into(), "json".into()]);
     }
@@ -356,7 +327,7 @@ pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AuthMode, EncryptionName, SecretScope};
+    use crate::config::{AuthMode, EncryptionName, Form, SecretScope};
     use crate::plan::{Action, Change, Kind};
 
     #[test]
@@ -411,15 +382,6 @@ mod tests {
         );
         assert!(split_list("-").is_empty());
         assert!(split_list("  ").is_empty());
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("acme/app"), "acme/app");
-        assert_eq!(shell_quote("v*"), "'v*'");
-        assert_eq!(shell_quote("prod env"), "'prod env'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! name every write.
 use serde_json::{Value, json};
 
-use crate::support::{REPO, World};
+use crate::support::{ACCOUNT, REPO, World};
 
 const PROXY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>";
 
@@ -445,21 +445,201 @@ fn an_exception_to_mutable_tags_is_refused() {
     );
 }
 
+/// Each AWS CLI command a fix may use, with the options it cannot run without.
+const AWS_REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "ecr put-image-tag-mutability",
+        &["--repository-name", "--image-tag-mutability"],
+    ),
+    (
+        "ecr put-image-scanning-configuration",
+        &["--repository-name", "--image-scanning-configuration"],
+    ),
+    ("ecr delete-repository-policy", &["--repository-name"]),
+    ("iam get-role", &["--role-name"]),
+    (
+        "iam update-assume-role-policy",
+        &["--role-name", "--policy-document"],
+    ),
+];
+
+/// A fix as a shell would read it: commands joined by `&&`, each with every argument it
+/// needs; a `skyecr-bootstrap` command must parse and validate (its `plan` runs).
+fn assert_pasteable(w: &World, finding: &Value) {
+    let fix = finding["fix"].as_str().unwrap_or_default();
+    let words = shlex::split(fix).unwrap_or_else(|| panic!("not shell words: {finding}"));
+    assert!(!words.is_empty(), "empty fix: {finding}");
+    for command in words.split(|w| w == "&&") {
+        // `get-role … > FILE`: the redirection is the shell's, not the command's.
+        let command = match command.iter().position(|w| w == ">") {
+            Some(i) => {
+                assert_eq!(command.len(), i + 2, "one file after >: {finding}");
+                &command[..i]
+            }
+            None => command,
+        };
+        match command[0].as_str() {
+            "aws" => {
+                let op = format!("{} {}", command[1], command[2]);
+                let (_, required) = AWS_REQUIRED
+                    .iter()
+                    .find(|(name, _)| *name == op)
+                    .unwrap_or_else(|| panic!("unexpected aws {op}: {finding}"));
+                let options = &command[3..];
+                assert!(
+                    options.len() % 2 == 0,
+                    "an option without a value: {finding}"
+                );
+                let given: Vec<&str> = options.iter().step_by(2).map(String::as_str).collect();
+                for value in options.iter().skip(1).step_by(2) {
+                    assert!(!value.is_empty() && !value.starts_with("--"), "{finding}");
+                }
+                for option in required.iter().chain(&["--region"]) {
+                    assert!(
+                        given.contains(option),
+                        "aws {op} without {option}: {finding}"
+                    );
+                }
+            }
+            "gh" => {
+                assert_eq!(command[1..3], ["api", "-X"], "{finding}");
+                assert!(
+                    command[4].starts_with("repos/acme/app/environments/"),
+                    "{finding}"
+                );
+            }
+            "${EDITOR:-vi}" => assert_eq!(command.len(), 2, "{finding}"),
+            "skyecr-bootstrap" => {
+                assert_eq!(command[1], "apply", "{finding}");
+                let out = w.cmd().args(["plan"]).args(&command[2..]).run();
+                assert!(out.code == 0, "{fix}: {}", out.stderr);
+            }
+            other => panic!("{other} is not a command a fix runs: {finding}"),
+        }
+    }
+}
+
 #[test]
-fn the_mutable_tags_fix_is_a_command_that_can_be_pasted() {
+fn every_audit_fix_is_a_command_that_can_be_pasted() {
     let w = World::start();
-    w.apply(&[]).success();
-    let report = w.audit_json(&["--branch", "main"]).json();
-    let finding = report["findings"]
+    w.apply(&["--environment", "prod env"]).success();
+    // A trust for the whole owner, a push policy for every action, scan on push off, a
+    // public repository policy, an inline policy beside the push policy, and a role the tool
+    // does not manage: most of what audit can find, at once.
+    let provider =
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com");
+    let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLikeIfExists": {"token.actions.githubusercontent.com:sub": ["repo:acme/*"]}}}]});
+    for role in ["GitHubActions-SkyPilot-ECR", "legacy-deployer"] {
+        let iam = w.iam();
+        if role == "legacy-deployer" {
+            w.block_on(
+                iam.create_role()
+                    .role_name(role)
+                    .assume_role_policy_document(wide.to_string())
+                    .send(),
+            )
+            .unwrap();
+        } else {
+            w.block_on(
+                iam.update_assume_role_policy()
+                    .role_name(role)
+                    .policy_document(wide.to_string())
+                    .send(),
+            )
+            .unwrap();
+        }
+    }
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    w.block_on(
+        w.iam()
+            .create_policy_version()
+            .policy_arn(format!("arn:aws:iam::{ACCOUNT}:policy/SkyPilot-ECR-Push"))
+            .policy_document(everything.to_string())
+            .set_as_default(true)
+            .send(),
+    )
+    .unwrap();
+    w.block_on(
+        w.iam()
+            .put_role_policy()
+            .role_name("GitHubActions-SkyPilot-ECR")
+            .policy_name("extra")
+            .policy_document(everything.to_string())
+            .send(),
+    )
+    .unwrap();
+    w.ecr_raw(
+        "PutImageScanningConfiguration",
+        json!({"repositoryName": "skypilot", "imageScanningConfiguration": {"scanOnPush": false}}),
+    );
+    let public = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]});
+    w.ecr_raw(
+        "SetRepositoryPolicy",
+        json!({"repositoryName": "skypilot", "policyText": public.to_string()}),
+    );
+
+    let report = w.audit_json(&["--all-roles"]).json();
+    let findings = report["findings"].as_array().unwrap();
+    let fix_of = |id: &str, name: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id && f["name"] == name)
+            .unwrap_or_else(|| panic!("no {id} on {name} in {report}"))["fix"]
+            .clone()
+    };
+    let apply = format!(
+        "skyecr-bootstrap apply --github-repo acme/app --branch main --environment 'prod env' --account-id {ACCOUNT}"
+    );
+    for (id, name, fix) in [
+        ("trust-sub-if-exists", "GitHubActions-SkyPilot-ECR", apply.clone()),
+        ("push-wildcard-action", "SkyPilot-ECR-Push", apply.clone()),
+        ("role-extra-permissions", "GitHubActions-SkyPilot-ECR", apply.clone()),
+        (
+            "repository-mutable-tags",
+            "skypilot",
+            "aws ecr put-image-tag-mutability --repository-name skypilot --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest --region us-east-1".into(),
+        ),
+        (
+            "repository-no-scan-on-push",
+            "skypilot",
+            "aws ecr put-image-scanning-configuration --repository-name skypilot --image-scanning-configuration scanOnPush=true --region us-east-1".into(),
+        ),
+        (
+            "repository-policy-public",
+            "skypilot",
+            "aws ecr delete-repository-policy --repository-name skypilot --region us-east-1".into(),
+        ),
+        (
+            "environment-unprotected",
+            "GitHubActions-SkyPilot-ECR",
+            "gh api -X PUT repos/acme/app/environments/prod%20env -F 'deployment_branch_policy[protected_branches]=true' -F 'deployment_branch_policy[custom_branch_policies]=false'".into(),
+        ),
+        (
+            "trust-sub-if-exists",
+            "legacy-deployer",
+            "aws iam get-role --role-name legacy-deployer --query Role.AssumeRolePolicyDocument --output json --region us-east-1 > legacy-deployer-trust.json && \"${EDITOR:-vi}\" legacy-deployer-trust.json && aws iam update-assume-role-policy --role-name legacy-deployer --policy-document file://legacy-deployer-trust.json --region us-east-1".into(),
+        ),
+    ] {
+        assert_eq!(fix_of(id, name), json!(fix), "{id} on {name}");
+    }
+    assert!(findings.len() >= 10, "{report}");
+    for finding in findings {
+        assert_pasteable(&w, finding);
+    }
+
+    // The tool's own fix, pasted, leaves nothing of what it fixes.
+    let words = shlex::split(&apply).unwrap();
+    w.cmd().args(&words[1..]).args(["--yes"]).run().success();
+    let after = w.audit_json(&[]).json();
+    let left: Vec<&Value> = after["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["id"] == "repository-mutable-tags")
-        .unwrap_or_else(|| panic!("no repository-mutable-tags in {report}"));
-    assert_eq!(
-        finding["fix"],
-        "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name skypilot --region us-east-1 --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest)."
-    );
+        .filter(|f| f["fix"] == json!(apply))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
