@@ -173,6 +173,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff) on stdout, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap man | man -l -\n  skyecr-bootstrap man --out ~/.local/share/man/man1"
+    )]
+    Man {
+        /// Write skyecr-bootstrap.1 and a page per command (skyecr-bootstrap-plan.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The settings flags: where the settings file is, and every setting of the table. They are

@@ -160,6 +160,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             commands::init(&cli.settings, given()?, presentation, no_save).await
         }
         Command::Completions { shell } => commands::completions(shell, presentation.output),
+        Command::Man { out } => commands::man(out, presentation.output),
         Command::Plan {
             detailed_exitcode,
             adopt,

@@ -5,6 +5,7 @@ mod completions;
 mod destroy;
 mod export;
 mod init;
+mod man;
 mod plan_apply;
 mod rotate_keys;
 mod workflow;
@@ -25,6 +26,7 @@ use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
 pub use completions::completions;
 pub use init::init;
+pub use man::man;
 pub use plan_apply::{apply, plan};
 pub use workflow::{WorkflowRequest, workflow};
 
