@@ -59,6 +59,9 @@ pub fn main_entry() -> ExitCode {
     let presentation = config::presentation(&config::merge(&cli.settings.values, file), cli.yes);
     ui::init_colors(presentation.color);
     let json = presentation.output == OutputFormat::Json;
+    if json {
+        ui::progress::set_json_output();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

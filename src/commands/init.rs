@@ -204,7 +204,6 @@ pub async fn init(
     };
     let settings = config::validate(&answers)?;
 
-    note("Reading AWS and GitHub (nothing is written yet)…");
     let ctx = observe_and_plan(&settings, Intent::default()).await?;
     eprintln!(
         "\nWhere things go:\n  AWS account  {} as {}\n  AWS region   {}\n  GitHub       {}/{} as {login}\n",

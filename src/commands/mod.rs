@@ -57,6 +57,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
     if settings.auth == AuthMode::Oidc && !intent.teardown {
         config::require_scopes(settings)?;
     }
+    let reading = ui::progress::reading();
     let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
     let FirstRound {
@@ -85,6 +86,7 @@ pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Con
         intent,
     )?;
     let plan = make_plan(&desired, &observed);
+    drop(reading);
     Ok(Context {
         aws,
         github,
@@ -120,7 +122,11 @@ pub async fn execute_with(ctx: &Context, progress: &Progress) -> Result<()> {
         desired: &ctx.desired,
         observed: &ctx.observed,
     };
-    crate::apply::apply(&target, &ctx.plan, progress).await
+    // Ctrl-C drops this future half-way: the watch then says where the apply stopped.
+    let watch = progress.watch(&ctx.plan);
+    let result = crate::apply::apply(&target, &ctx.plan, progress).await;
+    watch.disarm();
+    result
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::support::{ACCOUNT, REPO, World};
+use crate::wizard::Terminal;
 
 const PROXY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>";
 
@@ -751,4 +752,89 @@ fn verbose_names_every_request_and_quiet_prints_no_progress() {
         "{}",
         quiet.stdout
     );
+}
+
+#[test]
+fn ctrl_c_during_apply_says_where_it_stopped_and_the_rerun_finishes() {
+    let w = World::start();
+    // Access-key mode has three AWS stages: the policy and repository, then the user, then
+    // the key. Holding CreateUser stops the run with the first stage done and the last unstarted.
+    w.aws_faults(json!({"action": "CreateUser", "hold": "interrupt"}));
+    let apply = [
+        "apply",
+        "--yes",
+        "--github-repo",
+        REPO,
+        "--auth",
+        "access-key",
+    ];
+    let running = w.cmd().args(apply).spawn();
+    w.wait_for_held("interrupt", 1);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &running.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let summary = out
+        .stderr
+        .split_once("Interrupted. Where it stopped:\n")
+        .unwrap_or_else(|| panic!("no summary: {}", out.stderr))
+        .1;
+    for line in [
+        "  finished     policy SkyPilot-ECR-Push (created)\n",
+        "  finished     repository skypilot (created)\n",
+        "  interrupted  user github-actions-skypilot-ecr (was creating; it may or may not have happened)\n",
+        "  not started  access_key github-actions-skypilot-ecr\n",
+        "A rerun of the same command continues from there",
+    ] {
+        assert!(summary.contains(line), "no {line:?} in\n{summary}");
+    }
+    assert!(
+        out.stderr.trim_end().ends_with("error: interrupted"),
+        "{}",
+        out.stderr
+    );
+
+    // The held CreateUser goes on to moto once released: the rerun meets a user that exists.
+    w.release_hold("interrupt");
+    w.wait_for_action("CreateUser", 1);
+    let rerun = w.cmd().args(apply).run();
+    rerun.success();
+    let plan = w.plan_json(&["--auth", "access-key"]);
+    assert_eq!(plan["changes"], json!([]), "{plan}");
+}
+
+#[test]
+fn a_spinner_shows_the_reads_on_a_terminal_and_goes_before_the_plan() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let plan = ["plan", "--github-repo", REPO, "--branch", "main"];
+    // --verbose's request lines would cut through a spinner: none of them here.
+    let quiet_world = || w.cmd().env_remove("SKYECR_DEBUG");
+    let mut t = Terminal::start(quiet_world().args(plan));
+    t.expect("Reading AWS and GitHub…");
+    t.expect("No changes");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    // The line is erased (indicatif clears it) before the plan is written below it.
+    let after = t.raw.rsplit_once("Reading AWS and GitHub…").unwrap().1;
+    let (before_plan, _) = after.split_once("No changes").unwrap();
+    assert!(
+        before_plan.contains("\u{1b}[2K"),
+        "not cleared: {before_plan:?}"
+    );
+
+    // Not for a script, nor with --quiet or --output json on a terminal.
+    let piped = w.cmd().args(plan).run();
+    assert!(!piped.stderr.contains("Reading AWS"), "{}", piped.stderr);
+    for extra in [&["--quiet"][..], &["--output", "json"]] {
+        let mut t = Terminal::start(quiet_world().args(plan).args(extra));
+        assert_eq!(t.exit_code(), 0, "{}", t.screen());
+        assert!(
+            !t.screen().contains("Reading AWS"),
+            "{extra:?}: {}",
+            t.screen()
+        );
+    }
 }

@@ -15,10 +15,10 @@ const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/GitHubActions-SkyPilot-EC
 const WAIT: Duration = Duration::from_secs(90);
 
 /// The binary in a pseudo-terminal: what it printed so far, and keys typed into it.
-struct Terminal {
+pub(crate) struct Terminal {
     session: OsSession,
     /// Everything read so far, as the terminal received it (escape sequences included).
-    raw: String,
+    pub(crate) raw: String,
     /// The world's secrets check sees the screen too.
     recording: Option<Recording>,
 }
@@ -32,7 +32,7 @@ impl Drop for Terminal {
 }
 
 impl Terminal {
-    fn start(run: Run) -> Terminal {
+    pub(crate) fn start(run: Run) -> Terminal {
         let run = run.env("TERM", "xterm-256color");
         let recording = run.recording();
         let session = Session::spawn(run.command()).expect("start in a pseudo-terminal");
@@ -44,14 +44,14 @@ impl Terminal {
     }
 
     /// What was read so far, without escape sequences.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         console::strip_ansi_codes(&self.raw).into_owned()
     }
 
     /// Waits until `text` appears after what was already matched. Polls rather than blocks, so
     /// the wait leaves the two cores to the binary and moto.
     #[track_caller]
-    fn expect(&mut self, text: &str) {
+    pub(crate) fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             match self.session.check(text) {
@@ -116,7 +116,7 @@ impl Terminal {
 
     /// Reads to the end and returns the exit code.
     #[track_caller]
-    fn exit_code(&mut self) -> i32 {
+    pub(crate) fn exit_code(&mut self) -> i32 {
         let deadline = Instant::now() + WAIT;
         loop {
             match self.session.check(Eof) {
