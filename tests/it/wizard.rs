@@ -158,21 +158,19 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).expect("skyecr.json is JSON")
 }
 
-/// Enter through every prompt after the region, keeping the defaults.
+/// Enter through every prompt after the region up to the summary, keeping the defaults (the
+/// names unchanged), and past the summary.
 fn accept_the_rest(t: &mut Terminal) {
     for prompt in [
         "How should workflows authenticate to AWS?",
-        "ECR repository name",
-        "Repository encryption",
         "Who may push images?",
         "Branches whose workflows may push",
         "Tag patterns that may push",
         "GitHub environments whose jobs may push",
         "Pin the trust to the workflow file",
-        "IAM role name",
-        "IAM push policy name",
-        "GitHub secret for the role ARN",
-        "OIDC issuer",
+        "Repository encryption",
+        "Change resource names",
+        "Change an answer?",
     ] {
         t.answer(prompt, "");
     }
@@ -196,8 +194,6 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
     t.answer("AWS region of the ECR repository", "");
     t.expect(&format!("AWS account {ACCOUNT}"));
     t.answer("How should workflows authenticate to AWS?", "");
-    t.answer("ECR repository name", "app-images");
-    t.answer("Repository encryption", "");
     t.answer("Who may push images?", "");
     // The repository's default branch is offered; the answer adds a second one.
     t.expect("Branches whose workflows may push");
@@ -209,10 +205,17 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
         "Pin the trust to the workflow file .github/workflows/build-push-ecr-custom.yaml?",
         "",
     );
+    t.answer("Repository encryption", "");
+    // The names come last, behind one question.
+    t.expect("Change resource names");
+    t.keys("y");
+    t.answer("ECR repository name", "app-images");
     t.answer("IAM role name", "");
     t.answer("IAM push policy name", "");
     t.answer("GitHub secret for the role ARN", "");
     t.answer("OIDC issuer", "");
+    t.expect("Your answers:");
+    t.answer("Change an answer?", "");
     t.expect("Apply these changes?");
     t.keys("y");
     t.expect("Next steps");
@@ -321,11 +324,11 @@ fn init_with_access_keys_delivers_the_key_pair_and_never_shows_it() {
     t.answer("AWS region of the ECR repository", "");
     // The fallback is the second choice.
     t.answer("How should workflows authenticate to AWS?", "\x1b[B");
-    t.answer("ECR repository name", "");
-    t.answer("Repository encryption", "");
     t.expect("there is no trust scope to choose");
-    t.answer("IAM push policy name", "");
-    t.answer("IAM user name", "");
+    t.answer("Repository encryption", "");
+    t.answer("Change resource names", "");
+    t.expect("user github-actions-skypilot-ecr");
+    t.answer("Change an answer?", "");
     t.expect("Apply these changes?");
     t.keys("y");
     t.expect("Next steps");
@@ -378,13 +381,27 @@ fn an_invalid_answer_is_asked_again_with_the_reason() {
     t.answer("AWS region of the ECR repository", "mars-1");
     t.expect("\"mars-1\" is not an AWS region name");
     t.answer("AWS region of the ECR repository", "");
-    t.answer("How should workflows authenticate to AWS?", "");
+    for prompt in [
+        "How should workflows authenticate to AWS?",
+        "Who may push images?",
+        "Branches whose workflows may push",
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Change resource names");
+    t.keys("y");
     t.answer("ECR repository name", "Sky Pilot");
     t.expect("\"Sky Pilot\" is not a valid ECR repository name (expected 2-256 lowercase");
     t.expect("ECR repository name");
     t.keys("\x03");
     assert_eq!(t.exit_code(), 130, "{}", t.screen());
     assert!(!w.dir.path().join("skyecr.json").exists());
+    // The wizard speaks of answers: no flag is named to someone who typed none.
+    assert!(!t.screen().contains("--github-repo"), "{}", t.screen());
 }
 
 #[test]
@@ -528,4 +545,156 @@ fn without_a_terminal_init_refuses_with_the_equivalent_apply_command() {
             .is_some_and(|m| m.contains("skyecr-bootstrap apply --output json --yes")),
         "{doc}"
     );
+}
+
+/// Through the essentials with the defaults, the names unchanged, up to the summary.
+fn up_to_the_summary(t: &mut Terminal) {
+    t.answer("(acme/app)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    for prompt in [
+        "How should workflows authenticate to AWS?",
+        "Who may push images?",
+        "Branches whose workflows may push",
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+        "Change resource names",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Your answers:");
+}
+
+#[test]
+fn one_answer_is_changed_at_the_summary() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/app"]));
+    up_to_the_summary(&mut t);
+    t.expect("ECR repository skypilot");
+    // The sixth entry after "No, show the plan": the resource names.
+    t.expect("Change an answer?");
+    t.keys(&format!("{}\r", "\x1b[B".repeat(6)));
+    t.answer("ECR repository name", "renamed-images");
+    for prompt in [
+        "IAM role name",
+        "IAM push policy name",
+        "GitHub secret for the role ARN",
+        "OIDC issuer",
+    ] {
+        t.answer(prompt, "");
+    }
+    // The summary again, with the new answer, and nothing else asked again.
+    t.expect("Your answers:");
+    t.expect("ECR repository renamed-images");
+    t.answer("Change an answer?", "");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert!(
+        t.screen().contains("+ repository renamed-images"),
+        "{}",
+        t.screen()
+    );
+    let saved = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(saved["ecr_repository"], "renamed-images");
+    assert_eq!(saved["branches"], json!(["main"]));
+    assert!(!w.dir.path().join("skyecr.draft.json").exists());
+}
+
+#[test]
+fn declined_answers_are_kept_and_offered_by_the_next_init() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.answer("GitHub repository", "acme/app");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    t.answer("How should workflows authenticate to AWS?", "");
+    t.answer("Who may push images?", "");
+    t.answer("Branches whose workflows may push", "main, dev");
+    for prompt in [
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Change resource names");
+    t.keys("y");
+    t.answer("ECR repository name", "kept-images");
+    for prompt in [
+        "IAM role name",
+        "IAM push policy name",
+        "GitHub secret for the role ARN",
+        "OIDC issuer",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.answer("Change an answer?", "");
+    // Enter at the last question means no.
+    t.answer("Apply these changes?", "");
+    t.expect("Your answers are kept in skyecr.draft.json, not applied");
+    assert_eq!(t.exit_code(), 1, "{}", t.screen());
+    assert_eq!(w.writes(), Vec::<String>::new());
+    assert!(!w.dir.path().join("skyecr.json").exists());
+    let draft = read_json(&w.dir.path().join("skyecr.draft.json"));
+    assert_eq!(draft["ecr_repository"], "kept-images");
+
+    // apply never takes answers that were not applied for settings.
+    let apply = w.cmd().args(["apply", "--yes"]).run();
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("--github-repo"), "{}", apply.stderr);
+    assert_eq!(w.writes(), Vec::<String>::new());
+
+    // The next init offers every answer back: Enter through all of them applies them.
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.expect("Offering the answers you gave last time");
+    t.answer("(acme/app)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    t.answer("How should workflows authenticate to AWS?", "");
+    t.answer("Who may push images?", "");
+    t.answer("(main, dev)", "");
+    for prompt in [
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+        "Change resource names",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("ECR repository kept-images");
+    t.answer("Change an answer?", "");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    let saved = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(saved["ecr_repository"], "kept-images");
+    assert_eq!(saved["branches"], json!(["main", "dev"]));
+    assert!(!w.dir.path().join("skyecr.draft.json").exists());
+}
+
+#[test]
+fn a_repository_url_is_an_answer_and_a_repository_not_found_is_no_default() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.answer("GitHub repository", "ssh://git@github.com/acme/nope");
+    t.expect("GitHub repository acme/nope was not found");
+    // Asked again with no default: the repository GitHub could not find is not offered.
+    t.answer(
+        "GitHub repository (OWNER/REPO or its URL)",
+        "https://github.com/acme/app.git",
+    );
+    t.expect("acme/app: default branch main");
+    t.answer("AWS profile", "");
+    t.keys("\x03");
+    assert_eq!(t.exit_code(), 130, "{}", t.screen());
+    let screen = t.screen();
+    assert!(!screen.contains("(acme/nope)"), "{screen}");
+    assert!(!screen.contains("--github-repo"), "{screen}");
 }
