@@ -698,3 +698,23 @@ fn a_repository_url_is_an_answer_and_a_repository_not_found_is_no_default() {
     assert!(!screen.contains("(acme/nope)"), "{screen}");
     assert!(!screen.contains("--github-repo"), "{screen}");
 }
+
+#[test]
+fn a_failure_after_the_last_answer_keeps_the_answers() {
+    let w = World::start();
+    // Reading the role fails: after every answer was given, before anything is written.
+    w.aws_faults(json!({"action": "GetRole", "status": 403,
+        "aws_error": "AccessDenied", "message": "no reading", "times": null}));
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/app"]));
+    up_to_the_summary(&mut t);
+    t.answer("Change an answer?", "");
+    t.expect("Your answers are kept in skyecr.draft.json, not applied");
+    assert_eq!(t.exit_code(), 1, "{}", t.screen());
+    assert_eq!(w.writes(), Vec::<String>::new());
+    let draft = read_json(&w.dir.path().join("skyecr.draft.json"));
+    assert_eq!(
+        (&draft["github_repo"], &draft["branches"]),
+        (&json!("acme/app"), &json!(["main"]))
+    );
+    assert!(!w.dir.path().join("skyecr.json").exists());
+}
