@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// Interactive setup: asks for every setting, shows the plan, applies it and saves skyecr.json.
     #[command(
-        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults. Without a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
+        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults; answers not applied (declined, or a\nfailure before the confirmation) are kept in skyecr.draft.json and offered by the next init.\nWithout a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
     )]
     Init {
         /// Do not save the answers to the settings file.
