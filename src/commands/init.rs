@@ -66,14 +66,14 @@ pub async fn init(
     };
 
     let repo = ask_repository(&github, &mut answers, &login).await?;
-    let mut session = Session {
+    let mut known = Known {
         github,
         login: login.clone(),
         repo,
         identity: ask_account(&mut answers).await?,
     };
     ask_auth(&mut answers).await?;
-    ask_who_may_push(&mut answers, &session.repo, false).await?;
+    ask_who_may_push(&mut answers, &known.repo, false).await?;
     ask_encryption(&mut answers).await?;
     if ask(|p| {
         p.confirm(
@@ -89,7 +89,7 @@ pub async fn init(
     loop {
         eprintln!(
             "\n{}",
-            wizard::summary(&answers, &session.identity.account_id)
+            wizard::summary(&answers, &known.identity.account_id)
         );
         let items: Vec<String> = std::iter::once("No, show the plan".to_string())
             .chain(QUESTIONS.iter().map(|(_, label)| label.to_string()))
@@ -98,9 +98,9 @@ pub async fn init(
         let Some((question, _)) = choice.checked_sub(1).and_then(|i| QUESTIONS.get(i)) else {
             break;
         };
-        session.ask_again(*question, &mut answers).await?;
+        known.ask_again(*question, &mut answers).await?;
     }
-    answers.account_id = Some(session.identity.account_id.clone());
+    answers.account_id = Some(known.identity.account_id.clone());
 
     // From here on a decline or a failure keeps the answers for the next `init`.
     if !no_save {
@@ -181,7 +181,7 @@ fn read_draft(path: &Path) -> Option<RawSettings> {
 
 /// What the answers have established so far: the repository GitHub confirmed and the AWS
 /// identity of the chosen profile and region.
-struct Session {
+struct Known {
     github: GitHub,
     login: String,
     repo: RepoInfo,
@@ -208,7 +208,7 @@ const QUESTIONS: [(Question, &str); 6] = [
     (Question::Names, "Resource names"),
 ];
 
-impl Session {
+impl Known {
     /// Asks `question` again, its answer as the default; an answer others depend on brings
     /// their questions back too (a new repository has another default branch, a new account
     /// another identity).
