@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     /// Interactive setup: asks for every setting, shows the plan, applies it and saves skyecr.json.
     #[command(
-        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults. Without a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
+        after_help = "Examples:\n  skyecr-bootstrap init\n  skyecr-bootstrap init --github-repo acme/app --region eu-west-1   # given values become the defaults\n\nValues from flags and ./skyecr.json are offered as defaults; answers not applied (declined, or a\nfailure before the confirmation) are kept in skyecr.draft.json and offered by the next init.\nWithout a terminal, init asks nothing:\nit prints the equivalent `skyecr-bootstrap apply ... --yes` command and exits 1."
     )]
     Init {
         /// Do not save the answers to the settings file.
@@ -101,10 +101,10 @@ pub enum Command {
     },
     /// Would a GitHub Actions job with these claims be allowed to assume the role? Exit 0 allowed, 2 denied.
     #[command(
-        after_help = "Examples:\n  skyecr-bootstrap check-access --github-repo acme/app --ref refs/heads/main\n  skyecr-bootstrap check-access --github-repo acme/app --environment prod\n  skyecr-bootstrap check-access --github-repo acme/app --event pull_request --ref refs/heads/feature"
+        after_help = "Examples:\n  skyecr-bootstrap check-access --github-repo acme/app --ref main\n  skyecr-bootstrap check-access --github-repo acme/app --environment prod\n  skyecr-bootstrap check-access --github-repo acme/app --event pull_request --ref refs/heads/feature"
     )]
     CheckAccess {
-        /// The job's ref, e.g. refs/heads/main or refs/tags/v1.2.3.
+        /// The job's ref: a branch (main, refs/heads/main) or a tag (tags/v1.2.3, refs/tags/v1.2.3).
         #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
         /// The triggering event; `pull_request` jobs get their own subject.
@@ -172,6 +172,15 @@ pub enum Command {
         /// The shell to complete for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  skyecr-bootstrap man | man -l -\n  skyecr-bootstrap man --out ~/.local/share/man/man1"
+    )]
+    Man {
+        /// Write skyecr-bootstrap.1 and a page per command (skyecr-bootstrap-plan.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -60,6 +60,9 @@ pub fn main_entry() -> ExitCode {
         config::presentation(&config::merge(&cli.settings.values, file.defaults), cli.yes);
     ui::init_colors(presentation.color);
     let json = presentation.output == OutputFormat::Json;
+    if json {
+        ui::progress::set_json_output();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -162,6 +165,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Completions { shell } => {
             return commands::completions(shell, presentation.output);
         }
+        Command::Man { out } => return commands::man(out, presentation.output),
         _ => match config::manifest::resolve(&cli.settings.values, file.clone())? {
             config::Scope::One(given) => *given,
             // Files go into one repository's checkout or one directory: one entry at a time.
@@ -174,16 +178,18 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
             {
                 entries.remove(0)
             }
-            config::Scope::Many(entries) => {
-                let entries = config::manifest::validate_entries(&entries)?;
+            config::Scope::Many(raws) => {
+                let entries = config::manifest::validate_entries(&raws)?;
                 // Boxed: every command's future inline would make this one too large for a stack.
-                return Box::pin(many(cli, entries, presentation, file, settings_file)).await;
+                return Box::pin(many(cli, raws, entries, presentation, file, settings_file)).await;
             }
         },
     };
     let settings = || config::validate(&given);
     match cli.command {
-        Command::Init { .. } | Command::Completions { .. } => Ok(ExitStatus::Success),
+        Command::Init { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            Ok(ExitStatus::Success)
+        }
         Command::Plan {
             detailed_exitcode,
             adopt,
@@ -209,7 +215,14 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
         } => commands::destroy(&settings()?, presentation, force, keep_repository).await,
         Command::Audit { all_roles } => {
             // SARIF results point at the settings file, where the scope is set.
-            commands::audit(&settings()?, presentation, all_roles, &settings_file).await
+            commands::audit(
+                &settings()?,
+                given.clone(),
+                presentation,
+                all_roles,
+                &settings_file,
+            )
+            .await
         }
         Command::CheckAccess {
             git_ref,
@@ -267,6 +280,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus> {
 /// A command over the settings file's repositories.
 async fn many(
     cli: Cli,
+    raws: Vec<config::RawSettings>,
     entries: Vec<config::Settings>,
     presentation: config::Presentation,
     file: config::SettingsFile,
@@ -330,8 +344,12 @@ async fn many(
         }
         Command::Audit { all_roles } => {
             let path = &settings_file;
+            let raw_of = |s: &config::Settings| {
+                let index = entries.iter().position(|e| e == s).unwrap_or_default();
+                raws.get(index).cloned().unwrap_or_default()
+            };
             Ok(many::each(&entries, presentation, |s| {
-                commands::audit(s, presentation, all_roles, path)
+                commands::audit(s, raw_of(s), presentation, all_roles, path)
             })
             .await)
         }
@@ -365,6 +383,8 @@ async fn many(
                 listed.join(", ")
             )))
         }
-        Command::Init { .. } | Command::Completions { .. } => Ok(ExitStatus::Success),
+        Command::Init { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            Ok(ExitStatus::Success)
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::observe::Observed;
 use crate::plan::{Action, Difference, Kind, Plan};
 use crate::policy::{self, PolicyDocument};
 use crate::resources::change::Desire;
-use crate::resources::finding::{Finding, Findings, Severity};
+use crate::resources::finding::{Finding, Findings, Fixes, Severity};
 use crate::resources::{access_key, environment, repository, role, secret, user};
 use crate::spec::Desired;
 
@@ -219,13 +219,14 @@ pub fn findings(
     ctx: &TrustContext,
     registry: RegistryScanning,
     now: &str,
+    fixes: &Fixes,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     if let (Some(spec), Some(live)) = (
         desired.role.as_ref().and_then(Desire::present),
         &observed.role,
     ) {
-        out.extend(role::findings(spec, live));
+        out.extend(role::findings(spec, live, fixes));
         out.extend(environment::findings(
             &spec.name,
             &desired.access_key.spec().repo,
@@ -236,6 +237,7 @@ pub fn findings(
             &spec.name,
             "trust policy",
             &live.trust,
+            fixes,
             |doc, found| trust_findings(doc, ctx, found),
         ));
     }
@@ -246,6 +248,7 @@ pub fn findings(
             &desired.policy.spec().name,
             "push policy",
             &live.document,
+            fixes,
             |doc, found| push_scope_findings(doc, &repository_arn, found),
         ));
     }
@@ -254,21 +257,23 @@ pub fn findings(
             desired.repository.spec(),
             live,
             registry,
+            fixes,
         ));
         out.extend(repository::findings(
             desired.repository.spec(),
             live,
             observed.kms_key.as_ref(),
+            fixes,
         ));
     }
     if let (Some(spec), Some(live)) = (
         desired.user.as_ref().and_then(Desire::present),
         &observed.user,
     ) {
-        out.extend(user::findings(spec, live));
+        out.extend(user::findings(spec, live, fixes));
     }
     if let Desire::Present(keys) = &desired.access_key {
-        out.extend(access_key_findings(keys, &observed.access_key, now));
+        out.extend(access_key_findings(keys, &observed.access_key, now, fixes));
     }
     out
 }
@@ -288,28 +293,35 @@ fn access_key_findings(
     spec: &access_key::Spec,
     live: &access_key::Live,
     now: &str,
+    fixes: &Fixes,
 ) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::AccessKey, &spec.user_name);
-    let rotate = "Run `skyecr-bootstrap rotate-keys` (new key → both secrets → old key deleted).";
+    let mut out = Findings::on(Kind::AccessKey, &spec.user_name, fixes.apply());
     for k in &live.keys {
         let days = epoch(now)
             .zip(epoch(&k.created))
             .map(|(n, c)| (n - c) / 86_400)
             .unwrap_or(0);
         if days > MAX_KEY_AGE_DAYS {
-            out.add(
+            out.add_fixed(
                 "access-key-old",
                 Severity::Medium,
                 format!(
                     "access key {} is {days} days old (created {})",
                     k.id, k.created
                 ),
-                rotate,
+                "",
+                fixes.tool("rotate-keys"),
             );
         }
         // A new key has had no chance to be used yet.
         if k.last_used.is_none() && days > UNUSED_GRACE_DAYS {
-            out.add("access-key-never-used", Severity::Low, format!("access key {} has never been used", k.id), "A key that is never used is either undelivered or unneeded: delete it, or check the workflow uses the secrets.");
+            out.add_fixed(
+                "access-key-never-used",
+                Severity::Low,
+                format!("access key {} has never been used", k.id),
+                "a key that is never used is either undelivered or unneeded: check that the workflow reads the secrets before deleting it",
+                fixes.aws("iam delete-access-key", &[("--user-name", &spec.user_name), ("--access-key-id", &k.id)]),
+            );
         }
     }
     if live.keys.len() > 1 {
@@ -321,7 +333,7 @@ fn access_key_findings(
                 spec.user_name,
                 live.keys.len()
             ),
-            "Rerun `skyecr-bootstrap apply`: keys that are not in GitHub are deleted.",
+            "apply deletes the keys that are not in GitHub",
         );
     }
     out.into_vec()
@@ -344,16 +356,18 @@ fn document_findings(
     name: &str,
     what: &str,
     document: &Value,
+    fixes: &Fixes,
     checks: impl FnOnce(&PolicyDocument, &mut Findings),
 ) -> Vec<Finding> {
-    let mut out = Findings::on(kind, name);
+    // apply writes the tool's own policy over whatever the checks find.
+    let mut out = Findings::on(kind, name, fixes.apply());
     match policy::parse_policy(document) {
         Ok(doc) => checks(&doc, &mut out),
         Err(e) => out.add(
             "policy-unreadable",
             Severity::High,
             format!("the {what} cannot be analysed: {e}"),
-            "Rerun `skyecr-bootstrap apply` to replace it with the tool's policy.",
+            "apply replaces it with the tool's policy",
         ),
     }
     out.into_vec()
@@ -363,45 +377,48 @@ fn repository_findings(
     spec: &repository::Spec,
     live: &repository::Live,
     registry: RegistryScanning,
+    fixes: &Fixes,
 ) -> Vec<Finding> {
-    let mut out = Findings::on(Kind::Repository, &spec.name);
+    let mut out = Findings::on(Kind::Repository, &spec.name, fixes.apply());
     if !live.scan_on_push && !registry.covers_repository {
-        out.add(
+        out.add_fixed(
             "repository-no-scan-on-push",
             Severity::Medium,
             format!(
                 "images pushed to {} are not scanned: scan on push is off and no registry scanning rule covers it",
                 spec.name
             ),
-            "Run `skyecr-bootstrap apply` (turns scan on push back on).",
+            "",
+            fixes.aws("ecr put-image-scanning-configuration", &[("--repository-name", &spec.name), ("--image-scanning-configuration", "scanOnPush=true")]),
         );
     }
     if matches!(spec.encryption, Encryption::Kms(_)) && live.encryption_type == "AES256" {
-        out.add(
+        out.add_fixed(
             "repository-aes256-not-kms",
             Severity::Medium,
             format!(
                 "{} is encrypted with AES256, but the settings ask for a KMS key",
                 spec.name
             ),
-            "ECR cannot change encryption in place: push to a new repository created with --encryption kms, or set --encryption aes256.",
+            "ECR cannot change encryption in place: keep AES256 in the settings (the command), or push to a new repository created with --encryption kms",
+            fixes.apply_with(|given| {
+                given.encryption = Some(crate::config::EncryptionName::Aes256);
+                given.kms_key = None;
+            }),
         );
     }
     // Tag mutability the settings choose is checked as drift; only a repository left as it
     // is gets the advice.
     if spec.tag_mutability.is_none() && live.tag_mutability != "IMMUTABLE" {
-        let region = spec.arn.split(':').nth(3).unwrap_or_default();
-        out.add(
+        out.add_fixed(
             "repository-mutable-tags",
             Severity::Low,
             format!(
                 "tags in {} can be overwritten, so a tag does not pin one image",
                 spec.name
             ),
-            format!(
-                "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name {} --region {region} --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest).",
-                spec.name
-            ),
+            "every tag fixed once pushed except latest, which the guide's workflow moves; or keep it in the settings: --tag-mutability immutable --mutable-tag latest with apply",
+            fixes.aws("ecr put-image-tag-mutability", &[("--repository-name", &spec.name), ("--image-tag-mutability", "IMMUTABLE_WITH_EXCLUSION"), ("--image-tag-mutability-exclusion-filters", "filterType=WILDCARD,filter=latest")]),
         );
     }
     out.into_vec()

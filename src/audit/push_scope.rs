@@ -162,7 +162,7 @@ mod tests {
     const REPO: &str = "arn:aws:ecr:us-east-1:123456789012:repository/skypilot";
 
     fn check(doc: &PolicyDocument) -> Vec<Finding> {
-        let mut out = Findings::on(Kind::Policy, "p");
+        let mut out = Findings::on(Kind::Policy, "p", "fix");
         push_scope_findings(doc, REPO, &mut out);
         out.into_vec()
     }
@@ -298,6 +298,6 @@ mod tests {
             "{}",
             findings[0].message
         );
-        assert!(findings[0].fix.contains(REPO));
+        assert!(findings[0].advice.contains(REPO));
     }
 }

@@ -1260,7 +1260,7 @@ mod tests {
     }
 
     fn check(doc: &PolicyDocument, ctx: &TrustContext) -> Vec<Finding> {
-        let mut out = Findings::on(Kind::Role, "r");
+        let mut out = Findings::on(Kind::Role, "r", "fix");
         trust_findings(doc, ctx, &mut out);
         out.into_vec()
     }
@@ -1618,7 +1618,7 @@ mod tests {
                         push_scope_findings(
                             &doc,
                             "arn:aws:ecr:us-east-1:123456789012:repository/app",
-                            &mut Findings::on(Kind::Policy, "p"),
+                            &mut Findings::on(Kind::Policy, "p", "fix"),
                         );
                         evaluate(&doc, &token);
                         closest_allowed_subject(&doc, &token, &format!("{ISSUER}:sub"));

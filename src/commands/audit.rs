@@ -6,17 +6,18 @@ use super::observe_and_plan;
 use crate::audit::{self, RegistryScanning, Report, TrustContext};
 use crate::cloud::aws::Aws;
 use crate::cloud::github::SubjectForm;
-use crate::config::{OutputFormat, Presentation, Settings};
+use crate::config::{OutputFormat, Presentation, RawSettings, Settings, shell_word};
 use crate::error::{ExitStatus, Result};
 use crate::plan::Kind;
 use crate::policy;
-use crate::resources::finding::{Finding, Findings};
+use crate::resources::finding::{Finding, Findings, Fixes};
 use crate::resources::{repository, role};
 use crate::spec::Intent;
 use crate::ui::{out, report};
 
 pub async fn audit(
     settings: &Settings,
+    given: RawSettings,
     presentation: Presentation,
     all_roles: bool,
     settings_file: &Path,
@@ -38,7 +39,8 @@ pub async fn audit(
         Err(e) => return Err(aws_for_reads.name_the_caller(e).await),
     };
     let registry = RegistryScanning { covers_repository };
-    let others = unmanaged_role_findings(&roles, &settings.role_name);
+    let fixes = Fixes::new(given, &aws_for_reads.region);
+    let others = unmanaged_role_findings(&roles, &settings.role_name, &fixes);
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
@@ -51,7 +53,14 @@ pub async fn audit(
     let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
-    let mut findings = audit::findings(&ctx.desired, &ctx.observed, &trust_ctx, registry, &now);
+    let mut findings = audit::findings(
+        &ctx.desired,
+        &ctx.observed,
+        &trust_ctx,
+        registry,
+        &now,
+        &fixes,
+    );
     findings.extend(others);
     let report = Report::new(
         audit::statuses(&ctx.desired, &ctx.observed, &ctx.plan),
@@ -73,7 +82,7 @@ pub async fn audit(
 }
 
 /// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<Finding> {
+fn unmanaged_role_findings(roles: &[role::Listed], ours: &str, fixes: &Fixes) -> Vec<Finding> {
     let mut findings = Vec::new();
     for r in roles.iter().filter(|r| r.name != ours) {
         let Ok(doc) = policy::parse_policy_str(&r.trust) else {
@@ -90,11 +99,37 @@ fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<Finding> {
             immutable_ids: None,
             allow_any_ref: false,
         };
-        let mut found = Findings::on(Kind::Role, &r.name);
+        let mut found = Findings::on(Kind::Role, &r.name, edit_trust(&r.name, fixes));
         audit::trust_findings(&doc, &context, &mut found);
         findings.extend(found.into_vec());
     }
     findings
+}
+
+/// A role the tool does not manage is fixed by hand: its trust into a file, the file into an
+/// editor, the edited file back into IAM.
+fn edit_trust(role: &str, fixes: &Fixes) -> String {
+    let file = format!("{role}-trust.json");
+    format!(
+        "{} > {} && \"${{EDITOR:-vi}}\" {} && {}",
+        fixes.aws(
+            "iam get-role",
+            &[
+                ("--role-name", role),
+                ("--query", "Role.AssumeRolePolicyDocument"),
+                ("--output", "json")
+            ]
+        ),
+        shell_word(&file),
+        shell_word(&file),
+        fixes.aws(
+            "iam update-assume-role-policy",
+            &[
+                ("--role-name", role),
+                ("--policy-document", &format!("file://{file}"))
+            ]
+        )
+    )
 }
 
 /// The GitHub Actions issuer a trust policy federates with, in any of its forms

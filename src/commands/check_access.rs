@@ -16,7 +16,11 @@ use crate::ui::out;
 /// The job being asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
-    Ref(String),
+    /// A full ref (`refs/heads/…` or `refs/tags/…`) and `--ref` as it was given.
+    Ref {
+        full: String,
+        given: String,
+    },
     Environment(String),
     PullRequest,
 }
@@ -38,38 +42,71 @@ impl Job {
         if event.as_deref() == Some("pull_request") {
             return Ok(Job::PullRequest);
         }
-        match git_ref {
-            Some(r) if r.starts_with("refs/heads/") || r.starts_with("refs/tags/") => {
-                // A job runs on one concrete ref: git's rules, no wildcard, checked before any call.
-                let short = r
-                    .strip_prefix("refs/heads/")
-                    .or_else(|| r.strip_prefix("refs/tags/"))
-                    .unwrap_or(&r);
-                crate::config::check_branch_flag("--ref", short)?;
-                Ok(Job::Ref(r))
+        let Some(given) = git_ref else {
+            return Err(Error::Usage(
+                "say which job to check: --ref BRANCH (or refs/heads/BRANCH), --ref tags/TAG (or refs/tags/TAG), --environment NAME or --event pull_request".into(),
+            ));
+        };
+        let full = full_ref(&given)?;
+        // A job runs on one concrete ref: git's rules, no wildcard, checked before any call.
+        let short = full
+            .strip_prefix("refs/heads/")
+            .or_else(|| full.strip_prefix("refs/tags/"))
+            .unwrap_or(&full);
+        crate::config::check_branch_flag("--ref", short)?;
+        Ok(Job::Ref { full, given })
+    }
+
+    /// How a short `--ref` was read, for the answer to say.
+    pub fn read_as(&self) -> Option<String> {
+        match self {
+            Job::Ref { full, given } if full != given => {
+                let mut note = format!("--ref {given} read as {full}");
+                if !given.starts_with("heads/") && full.starts_with("refs/heads/") {
+                    note.push_str(&format!("; for a tag give tags/{given}"));
+                }
+                Some(note)
             }
-            Some(r) => Err(Error::Usage(format!(
-                "--ref {r:?} is not a full ref: use refs/heads/BRANCH or refs/tags/TAG"
-            ))),
-            None => Err(Error::Usage(
-                "say which job to check: --ref refs/heads/BRANCH, --ref refs/tags/TAG, --environment NAME or --event pull_request".into(),
-            )),
+            _ => None,
         }
     }
 
     fn scopes(&self) -> TrustScopes {
         let mut s = TrustScopes::default();
         match self {
-            Job::Ref(r) => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
-                (Some(b), _) => s.branches.push(b.to_string()),
-                (_, Some(t)) => s.tags.push(t.to_string()),
-                _ => {}
-            },
+            Job::Ref { full: r, .. } => {
+                match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
+                    (Some(b), _) => s.branches.push(b.to_string()),
+                    (_, Some(t)) => s.tags.push(t.to_string()),
+                    _ => {}
+                }
+            }
             Job::Environment(e) => s.environments.push(e.clone()),
             Job::PullRequest => {}
         }
         s
     }
+}
+
+/// A ref as git spells it in short: `NAME` and `heads/NAME` are branches, `tags/NAME` a tag
+/// (git's own reading of `tags/…` and `heads/…`); the full `refs/heads/…` and `refs/tags/…`
+/// as they are. Other namespaces (`refs/pull/…`) never start a push or tag job.
+fn full_ref(given: &str) -> Result<String> {
+    if given.starts_with("refs/heads/") || given.starts_with("refs/tags/") {
+        return Ok(given.to_string());
+    }
+    if given.starts_with("refs/") {
+        return Err(Error::Usage(format!(
+            "--ref {given:?} is neither a branch nor a tag: use BRANCH, refs/heads/BRANCH, tags/TAG or refs/tags/TAG"
+        )));
+    }
+    Ok(match given.strip_prefix("tags/") {
+        Some(tag) => format!("refs/tags/{tag}"),
+        None => format!(
+            "refs/heads/{}",
+            given.strip_prefix("heads/").unwrap_or(given)
+        ),
+    })
 }
 
 /// The subjects GitHub may put in the job's token: both forms with the default template.
@@ -98,7 +135,7 @@ fn job_subjects(
 /// the workflow file (the one the trust pins, else the `workflow` command's).
 fn job_claims(repo: &RepoInfo, job: &Job, workflow: &str) -> BTreeMap<&'static str, String> {
     let git_ref = match job {
-        Job::Ref(r) => r.clone(),
+        Job::Ref { full, .. } => full.clone(),
         // A job in an environment runs on whatever ref started it; the default branch stands in.
         Job::Environment(_) => format!("refs/heads/{}", repo.default_branch),
         Job::PullRequest => "refs/pull/1/merge".to_string(),
@@ -134,7 +171,7 @@ fn job_claims(repo: &RepoInfo, job: &Job, workflow: &str) -> BTreeMap<&'static s
 fn apply_to_allow(settings: &Settings, job: &Job) -> String {
     let mut scopes = settings.scopes.clone();
     match job {
-        Job::Ref(r) => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
+        Job::Ref { full: r, .. } => match (r.strip_prefix("refs/heads/"), r.strip_prefix("refs/tags/")) {
             (Some(b), _) => scopes.branches.push(b.to_string()),
             (_, Some(t)) => scopes.tags.push(t.to_string()),
             _ => {}
@@ -401,7 +438,12 @@ pub async fn check_access(
         (Claims::Job(job), Verdict::Denied) => Some(apply_to_allow(settings, job)),
         _ => None,
     };
+    let read_as = match &claims {
+        Claims::Job(job) => job.read_as(),
+        _ => None,
+    };
     let report = AccessReport {
+        read_as,
         allowed: result == Verdict::Allowed,
         result,
         to_allow,
@@ -418,4 +460,25 @@ pub async fn check_access(
         Verdict::Denied => ExitStatus::Attention,
         Verdict::Undetermined => ExitStatus::Undetermined,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_refs_expand_as_git_reads_them() {
+        for (given, full) in [
+            ("main", "refs/heads/main"),
+            ("release/1.x", "refs/heads/release/1.x"),
+            ("heads/main", "refs/heads/main"),
+            ("tags/v1", "refs/tags/v1"),
+            ("refs/heads/main", "refs/heads/main"),
+            ("refs/tags/v1", "refs/tags/v1"),
+        ] {
+            assert_eq!(full_ref(given).ok().as_deref(), Some(full), "{given}");
+        }
+        assert!(full_ref("refs/pull/1/merge").is_err());
+        assert!(full_ref("refs/remotes/origin/main").is_err());
+    }
 }

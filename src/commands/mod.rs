@@ -5,6 +5,7 @@ mod completions;
 mod destroy;
 mod export;
 mod init;
+mod man;
 pub mod many;
 mod plan_apply;
 mod rotate_keys;
@@ -26,6 +27,7 @@ use crate::spec::{self, Desired, Intent, RepoIdentity};
 use crate::ui::{self, progress::Progress, render};
 pub use completions::completions;
 pub use init::init;
+pub use man::man;
 pub use plan_apply::{apply, plan};
 pub use workflow::{WorkflowRequest, workflow};
 
@@ -54,9 +56,12 @@ impl Context {
 /// Reads AWS and GitHub (never writes) and plans. GitHub access is proven before anything else.
 pub async fn observe_and_plan(settings: &Settings, intent: Intent) -> Result<Context> {
     require_scopes(settings, intent)?;
+    let reading = ui::progress::reading();
     let github = GitHub::connect()?;
     let aws = Aws::connect(settings).await?;
-    observe_and_plan_with(aws, github, settings, intent).await
+    let ctx = observe_and_plan_with(aws, github, settings, intent).await;
+    drop(reading);
+    ctx
 }
 
 /// As `observe_and_plan`, with clients already connected (shared by many repositories).
@@ -134,7 +139,11 @@ pub async fn execute_with(ctx: &Context, progress: &Progress) -> Result<()> {
         desired: &ctx.desired,
         observed: &ctx.observed,
     };
-    crate::apply::apply(&target, &ctx.plan, progress).await
+    // Ctrl-C drops this future half-way: the watch then says where the apply stopped.
+    let watch = progress.watch(&ctx.plan);
+    let result = crate::apply::apply(&target, &ctx.plan, progress).await;
+    watch.disarm();
+    result
 }
 
 /// Asks before writing; without a terminal only `--yes` confirms.

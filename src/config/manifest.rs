@@ -349,9 +349,25 @@ pub fn init_given(flags: &RawSettings, file: &SettingsFile) -> RawSettings {
     }
 }
 
-/// Saves `init`'s answers: the whole file for one repository, or the answers' entry (added, or
-/// replacing the entry of that repository) where the file lists several or holds another.
-pub fn save_answers(path: &Path, file: &SettingsFile, answers: &RawSettings) -> Result<bool> {
+/// The file `init` would save with `answers`: one whose entries clash is refused before
+/// anything is applied (an answer that kept another entry's names, say).
+pub fn check_answers(file: &SettingsFile, answers: &RawSettings) -> Result<()> {
+    let Some(file) = answers_file(file, answers) else {
+        return Ok(());
+    };
+    let entries = match resolve(&RawSettings::default(), file)? {
+        Scope::Many(entries) => entries,
+        Scope::One(_) => return Ok(()),
+    };
+    validate_entries(&entries).map(|_| ()).map_err(|e| {
+        Error::Usage(format!(
+            "{e}\n  These answers would be an entry of the settings file beside the others: change the names (\"Change resource names\") so that they differ."
+        ))
+    })
+}
+
+/// The many-repositories file with `answers` as an entry, when the answers go into one.
+fn answers_file(file: &SettingsFile, answers: &RawSettings) -> Option<SettingsFile> {
     let another = file.defaults.github_repo.as_deref().is_some_and(|r| {
         answers
             .github_repo
@@ -359,7 +375,7 @@ pub fn save_answers(path: &Path, file: &SettingsFile, answers: &RawSettings) -> 
             .is_none_or(|a| !a.eq_ignore_ascii_case(r))
     });
     if file.repositories.is_none() && !another {
-        return super::save(path, answers);
+        return None;
     }
     let entry = RawSettings {
         output: None,
@@ -371,7 +387,16 @@ pub fn save_answers(path: &Path, file: &SettingsFile, answers: &RawSettings) -> 
     if answers.account_id.is_some() {
         file.defaults.account_id = answers.account_id.clone();
     }
-    save_file(path, &file)
+    Some(file)
+}
+
+/// Saves `init`'s answers: the whole file for one repository, or the answers' entry (added, or
+/// replacing the entry of that repository) where the file lists several or holds another.
+pub fn save_answers(path: &Path, file: &SettingsFile, answers: &RawSettings) -> Result<bool> {
+    match answers_file(file, answers) {
+        Some(file) => save_file(path, &file),
+        None => super::save(path, answers),
+    }
 }
 
 /// Records the account in the file's top level (the entries keep their own keys).

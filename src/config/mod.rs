@@ -1,4 +1,5 @@
 //! Flags + `skyecr.json` → validated settings. Pure apart from reading the file.
+mod command_line;
 pub mod manifest;
 mod rules;
 pub mod table;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, InvalidInput, Result};
+pub use command_line::{command_words, shell_word};
 pub use manifest::{Scope, SettingsFile};
 pub use table::{Form, RawSettings, SETTINGS, Setting};
 

@@ -4,8 +4,8 @@ use futures::future::try_join_all;
 use serde_json::Value;
 
 use super::change::Kind;
-use crate::cloud::github::GitHub;
-use crate::config::RepoName;
+use crate::cloud::github::{self, GitHub};
+use crate::config::{RepoName, shell_word};
 use crate::error::Result;
 use crate::resources::finding::{Finding, Findings, Severity};
 
@@ -36,23 +36,28 @@ pub async fn observe(github: &GitHub, repo: &RepoName, names: &[String]) -> Resu
 /// `environment:NAME` is trust on every branch whose workflows can run a job in NAME; without
 /// a deployment branch policy that is any branch.
 pub fn findings(role: &str, repo: &RepoName, live: &[Live]) -> Vec<Finding> {
-    let mut found = Findings::on(Kind::Role, role);
+    // Each environment gets its own command.
+    let mut found = Findings::on(Kind::Role, role, String::new());
     for env in live.iter().filter(|e| e.branch_policy.is_none()) {
         let state = if env.exists {
             "has no deployment branch or tag policy"
         } else {
             "does not exist, and GitHub creates it without protection for the first job that names it"
         };
-        found.add(
+        found.add_fixed(
             "environment-unprotected",
             Severity::Medium,
             format!(
                 "the trust admits jobs in environment {}, which {state}: a workflow on any branch can run a job there and get the role",
                 env.name
             ),
+            "protected branches only: a job in it then runs only from a branch with protection rules",
             format!(
-                "gh api -X PUT repos/{repo}/environments/{} -F 'deployment_branch_policy[protected_branches]=true' -F 'deployment_branch_policy[custom_branch_policies]=false'",
-                env.name
+                "gh api -X PUT {} -F 'deployment_branch_policy[protected_branches]=true' -F 'deployment_branch_policy[custom_branch_policies]=false'",
+                shell_word(&format!(
+                    "repos/{repo}/environments/{}",
+                    github::enc(&env.name)
+                ))
             ),
         );
     }

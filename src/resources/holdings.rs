@@ -82,10 +82,11 @@ pub fn findings(
     name: &str,
     id: &'static str,
     fix: &Fix,
-    repository: &str,
+    command: String,
 ) -> Vec<Finding> {
     let extra = fix.extra_permissions();
-    let mut found = Findings::on(kind, name);
+    // apply detaches and deletes what is held beyond the push policy.
+    let mut found = Findings::on(kind, name, command);
     if !extra.is_empty() {
         found.add(
             id,
@@ -95,7 +96,7 @@ pub fn findings(
                 kind.as_str(),
                 extra.join(", ")
             ),
-            format!("skyecr-bootstrap apply --github-repo {repository}"),
+            "",
         );
     }
     found.into_vec()

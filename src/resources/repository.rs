@@ -12,7 +12,7 @@ use crate::cloud::aws::{Aws, failure};
 use crate::config::{Encryption, TagMutability};
 use crate::error::{Error, Result};
 use crate::policy::wildcard_match;
-use crate::resources::finding::{Finding, Findings, Severity};
+use crate::resources::finding::{Finding, Findings, Fixes, Severity};
 
 pub type Change = super::change::Change<RepositoryOp>;
 
@@ -193,18 +193,25 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
 
 /// Audit checks of the repository's own policy: a grant to anyone, or to another account,
 /// lets others pull (or push) what the pipeline builds.
-pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>) -> Vec<Finding> {
-    let mut found = Findings::on(Kind::Repository, &spec.name);
-    if let Some(problem) = key.and_then(|k| k.problem(&spec.region)) {
-        found.add(
+pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>, fixes: &Fixes) -> Vec<Finding> {
+    // Removing the policy is the one command that surely closes the grant; a statement the
+    // account needs can be put back on its own.
+    let delete_policy = fixes.aws(
+        "ecr delete-repository-policy",
+        &[("--repository-name", &spec.name)],
+    );
+    let mut found = Findings::on(Kind::Repository, &spec.name, delete_policy);
+    if let Some((check, problem)) = key.and_then(|k| Some((k, k.problem(&spec.region)?))) {
+        let (advice, fix) = key_fix(check, spec, fixes);
+        found.add_fixed(
             "repository-kms-key-unusable",
             Severity::High,
-            format!("{} is encrypted with a key ECR can no longer use: {problem}", spec.name),
             format!(
-                "aws kms enable-key --key-id {} (or, when it is scheduled for deletion: aws kms cancel-key-deletion --key-id {})",
-                key.map(|k| k.key.as_str()).unwrap_or_default(),
-                key.map(|k| k.key.as_str()).unwrap_or_default()
+                "{} is encrypted with a key ECR can no longer use: {problem}",
+                spec.name
             ),
+            advice,
+            fix,
         );
     }
     let Some(policy) = &live.policy else {
@@ -212,9 +219,9 @@ pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>) -> Vec<Finding
     };
     // arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME
     let account = spec.arn.split(':').nth(4).unwrap_or_default();
-    let fix = format!(
-        "aws ecr delete-repository-policy --repository-name {} (or remove the statement: aws ecr set-repository-policy --repository-name {} --policy-text file://policy.json)",
-        spec.name, spec.name
+    let advice = format!(
+        "or remove only that statement and set the rest with aws ecr set-repository-policy --repository-name {} --policy-text file://policy.json",
+        spec.name
     );
     let Ok(doc) = crate::policy::parse_policy(policy) else {
         return found.into_vec();
@@ -235,7 +242,7 @@ pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>) -> Vec<Finding
                     spec.name,
                     statement.action.describe()
                 ),
-                fix.clone(),
+                advice.clone(),
             );
             continue;
         }
@@ -254,11 +261,47 @@ pub fn findings(spec: &Spec, live: &Live, key: Option<&KeyCheck>) -> Vec<Finding
                     statement.action.describe(),
                     others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                 ),
-                fix.clone(),
+                advice.clone(),
             );
         }
     }
     found.into_vec()
+}
+
+/// What brings an unusable key back: a disabled key is enabled, a key scheduled for deletion
+/// is saved and enabled; any other key (gone, in another region, asymmetric) can never serve
+/// the repository, so the images move to a new one under the AWS-managed key.
+fn key_fix(check: &KeyCheck, spec: &Spec, fixes: &Fixes) -> (String, String) {
+    let state = check.state.as_ref().map(|s| s.state.as_str());
+    let key = check.key.as_str();
+    let in_region = check
+        .state
+        .as_ref()
+        .is_some_and(|s| s.arn.split(':').nth(3) == Some(spec.region.as_str()) && s.symmetric);
+    match state {
+        Some("Disabled") if in_region => (
+            String::new(),
+            fixes.aws("kms enable-key", &[("--key-id", key)]),
+        ),
+        Some("PendingDeletion") if in_region => (
+            "cancelling the deletion leaves the key disabled, so it is enabled too".into(),
+            format!(
+                "{} && {}",
+                fixes.aws("kms cancel-key-deletion", &[("--key-id", key)]),
+                fixes.aws("kms enable-key", &[("--key-id", key)])
+            ),
+        ),
+        _ => (
+            format!(
+                "ECR cannot change a repository's key: push to a new repository (here {}-kms, under the AWS-managed key aws/ecr; give --kms-key for a key of your own in {})",
+                spec.name, spec.region
+            ),
+            fixes.apply_with(|given| {
+                given.ecr_repository = Some(format!("{}-kms", spec.name));
+                given.kms_key = None;
+            }),
+        ),
+    }
 }
 
 /// The KMS key the settings name, as `kms:DescribeKey` shows it: ECR needs it to exist, be
@@ -850,20 +893,42 @@ mod tests {
             diff(&wanted, None, false, Some(&fine))[0].action,
             Action::Create
         );
-        for (bad, says) in [
-            (check("Disabled", key, true), "is Disabled"),
-            (check("PendingDeletion", key, true), "is PendingDeletion"),
+        let fixes = Fixes::new(
+            crate::config::RawSettings {
+                github_repo: Some("acme/app".into()),
+                ..Default::default()
+            },
+            "us-east-1",
+        );
+        let enable = format!("aws kms enable-key --key-id {key} --region us-east-1");
+        let new_repository =
+            "skyecr-bootstrap apply --github-repo acme/app --ecr-repository skypilot-kms";
+        for (bad, says, fix) in [
+            (check("Disabled", key, true), "is Disabled", enable.clone()),
+            (
+                check("PendingDeletion", key, true),
+                "is PendingDeletion",
+                format!(
+                    "aws kms cancel-key-deletion --key-id {key} --region us-east-1 && {enable}"
+                ),
+            ),
             (
                 check("Enabled", "arn:aws:kms:eu-west-1:123456789012:key/k1", true),
                 "is in eu-west-1",
+                new_repository.into(),
             ),
-            (check("Enabled", key, false), "not a symmetric"),
+            (
+                check("Enabled", key, false),
+                "not a symmetric",
+                new_repository.into(),
+            ),
             (
                 KeyCheck {
                     key: key.into(),
                     state: None,
                 },
                 "does not exist",
+                new_repository.into(),
             ),
         ] {
             let blocked = diff(&wanted, None, false, Some(&bad));
@@ -874,9 +939,18 @@ mod tests {
                 blocked[0].details
             );
             let existing = live(true, "KMS", Some(key));
-            let found = findings(wanted.spec(), &existing, Some(&bad));
+            let found = findings(wanted.spec(), &existing, Some(&bad), &fixes);
             assert_eq!(found[0].id, "repository-kms-key-unusable", "{says}");
+            assert_eq!(found[0].fix, fix, "{says}");
         }
-        assert!(findings(wanted.spec(), &live(true, "KMS", Some(key)), Some(&fine)).is_empty());
+        assert!(
+            findings(
+                wanted.spec(),
+                &live(true, "KMS", Some(key)),
+                Some(&fine),
+                &fixes
+            )
+            .is_empty()
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::cloud::aws::{
 };
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::resources::finding::Finding;
+use crate::resources::finding::{Finding, Fixes};
 
 pub type Change = super::change::Change<RoleOp>;
 
@@ -212,14 +212,14 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
 }
 
 /// Audit checks of the role itself (its trust policy is checked by `audit`'s trust rules).
-pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
+pub fn findings(spec: &Spec, live: &Live, fixes: &Fixes) -> Vec<Finding> {
     let fix = holdings::fix(&spec.wanted(), &live.holdings);
     holdings::findings(
         Kind::Role,
         &spec.name,
         "role-extra-permissions",
         &fix,
-        &spec.repository,
+        fixes.apply(),
     )
 }
 

@@ -5,7 +5,7 @@ use super::ownership::{self, Owner, Tags};
 use super::role::aws_tags;
 use crate::cloud::aws::{Aws, failure, is_propagation_lag, retry_propagation};
 use crate::error::Result;
-use crate::resources::finding::Finding;
+use crate::resources::finding::{Finding, Fixes};
 
 pub type Change = super::change::Change<UserOp>;
 
@@ -162,7 +162,7 @@ pub fn diff(desire: &Desire<Spec>, live: Option<&Live>) -> Vec<Change> {
 }
 
 /// Audit checks of the user itself.
-pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
+pub fn findings(spec: &Spec, live: &Live, fixes: &Fixes) -> Vec<Finding> {
     let wanted = holdings::Wanted {
         policy_arn: &spec.policy_arn,
         boundary: spec.boundary.as_deref(),
@@ -174,7 +174,7 @@ pub fn findings(spec: &Spec, live: &Live) -> Vec<Finding> {
         &spec.name,
         "user-extra-permissions",
         &fix,
-        &spec.repository,
+        fixes.apply(),
     )
 }
 

@@ -20,6 +20,9 @@ pub struct SubjectResult {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessReport {
+    /// How a short `--ref` was read (`--ref main read as refs/heads/main`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<String>,
     pub allowed: bool,
     pub result: Verdict,
     /// For a denied job: the `apply` that would let it in.
@@ -32,7 +35,14 @@ pub struct AccessReport {
 }
 
 pub fn text(report: &AccessReport) -> String {
-    let mut out = format!("Role {} for a job in {}:\n", report.role, report.repository);
+    let mut out = String::new();
+    if let Some(note) = &report.read_as {
+        out.push_str(&format!("({note})\n"));
+    }
+    out.push_str(&format!(
+        "Role {} for a job in {}:\n",
+        report.role, report.repository
+    ));
     for r in &report.subjects {
         let verdict = match r.result {
             Verdict::Allowed => console::style("allowed").green(),

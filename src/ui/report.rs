@@ -77,18 +77,30 @@ pub fn text(report: &Report, target: &str) -> String {
         out.push_str("\nFindings:\n");
         for f in &report.findings {
             out.push_str(&format!(
-                "  {:<6} {} ({} {})\n         {}\n         fix: {}\n",
+                "  {:<6} {} ({} {})\n         {}\n",
                 severity_style(f.severity).apply_to(f.severity.as_str().to_uppercase()),
                 style(f.id).bold(),
                 f.resource.as_str(),
                 f.name,
                 f.message,
-                f.fix
             ));
+            if !f.advice.is_empty() {
+                out.push_str(&format!("         {}\n", f.advice));
+            }
+            out.push_str(&format!("         fix: {}\n", f.fix));
         }
     }
     out.push_str(&format!("\n{}\n", summary(report)));
     out
+}
+
+/// The message, and what to change by hand when the finding says it.
+fn with_advice(f: &Finding) -> String {
+    if f.advice.is_empty() {
+        f.message.clone()
+    } else {
+        format!("{}; {}", f.message.trim_end_matches('.'), f.advice)
+    }
 }
 
 fn cell(text: &str) -> String {
@@ -136,8 +148,8 @@ pub fn markdown(report: &Report, target: &str) -> String {
                 f.id,
                 f.resource.as_str(),
                 cell(&f.name),
-                cell(&f.message),
-                cell(&f.fix)
+                cell(&with_advice(f)),
+                cell(&format!("`{}`", f.fix))
             ));
         }
     }
@@ -294,7 +306,7 @@ fn sarif_result(finding: &Finding, rule_index: usize, artifact_uri: &str) -> Val
         "ruleId": finding.id,
         "ruleIndex": rule_index,
         "level": sarif_level(finding.severity),
-        "message": {"text": format!("{}. Fix: {}", finding.message.trim_end_matches('.'), finding.fix)},
+        "message": {"text": format!("{}. Fix: {}", with_advice(finding).trim_end_matches('.'), finding.fix)},
         // Code scanning needs a file in the repository for every result: the settings file,
         // which is where the scope is set. The AWS or GitHub resource is the logical location.
         "locations": [{
@@ -478,7 +490,7 @@ mod tests {
 
     #[test]
     fn sarif_has_one_rule_per_id_and_one_result_per_finding() {
-        let mut found = Findings::on(Kind::Role, "GitHubActions-SkyPilot-ECR");
+        let mut found = Findings::on(Kind::Role, "GitHubActions-SkyPilot-ECR", "fix");
         found.add("trust-sub-any-ref", Severity::Low, "m1".into(), "f1");
         found.add("trust-sub-any-ref", Severity::Medium, "m2".into(), "f2");
         found.add("trust-policy-variable", Severity::High, "m3".into(), "f3");
@@ -521,7 +533,7 @@ mod tests {
                 "GitHubActions-SkyPilot-ECR"
             );
         }
-        assert_eq!(results[0]["message"]["text"], "m3. Fix: f3");
+        assert_eq!(results[0]["message"]["text"], "m3; f3. Fix: fix");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The `init` conversation: prompts on stderr, each answer checked like its flag, and the pure
-//! helpers around them (origin remote, the non-interactive command line, the failure summary).
-use std::borrow::Cow;
+//! helpers around them (origin remote, the summary of the answers, the draft of answers not
+//! applied, the non-interactive command line, the failure summary).
+use std::path::{Path, PathBuf};
 
 use console::{Term, style};
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
 
-use crate::config::{self, Form, RawSettings, Setting, TrustScopes, table};
+use crate::config::{self, AuthMode, EncryptionName, RawSettings, Setting, TrustScopes, table};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::ui::progress::Finished;
@@ -86,6 +87,24 @@ impl Prompter {
         }
         let answer = input.interact_text().map_err(prompt_error)?;
         Ok(split_list(&answer))
+    }
+
+    /// The repository: `OWNER/REPO`, or its URL in any form git and `gh repo view` take
+    /// (`https://github.com/acme/web`, `….git`, `git@github.com:acme/web.git`,
+    /// `ssh://git@github.com/acme/web`); the answer is `OWNER/REPO`.
+    pub fn repository(&self, prompt: &str, default: Option<&str>) -> Result<String> {
+        let mut input = Input::<String>::with_theme(&self.theme)
+            .with_prompt(prompt)
+            .validate_with(|v: &String| match github_repo_from_remote(v) {
+                Some(_) => Ok(()),
+                None => reason(&table::GITHUB_REPO, v.trim()),
+            });
+        if let Some(d) = default {
+            input = input.default(d.to_string());
+        }
+        let answer = input.interact_text().map_err(prompt_error)?;
+        let answer = answer.trim();
+        Ok(github_repo_from_remote(answer).unwrap_or_else(|| answer.to_string()))
     }
 
     pub fn choose(&self, prompt: &str, items: &[String], default: usize) -> Result<usize> {
@@ -210,6 +229,113 @@ pub fn split_list(answer: &str) -> Vec<String> {
         .collect()
 }
 
+/// Inside the wizard a person gave answers, not flags: a message that names a flag speaks of
+/// the answer instead.
+pub fn in_answers(message: &str) -> String {
+    let mut flags: Vec<&str> = config::SETTINGS.iter().map(|s| s.flag).collect();
+    // `--tag-mutability` before `--tag`: a flag is never cut out of a longer one.
+    flags.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let mut out = message.to_string();
+    for flag in flags {
+        out = out
+            .replace(&format!("Check {flag}"), "Check that answer")
+            .replace(&format!("check {flag}"), "check that answer")
+            .replace(&format!("invalid {flag}"), "invalid answer")
+            .replace(flag, "that answer");
+    }
+    out
+}
+
+/// Where `init` keeps answers that were not applied: beside the settings file, so a decline
+/// or a failure never costs them. `apply` never reads it.
+pub fn draft_path(config_file: &Path) -> PathBuf {
+    let stem = config_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "skyecr".into());
+    config_file.with_file_name(format!("{stem}.draft.json"))
+}
+
+/// The draft goes once its answers are in the settings file.
+pub fn remove_draft(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io(format!(
+            "cannot remove {}: {e}; remove it by hand, its answers are in the settings file now",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The answers, one line per question the summary can go back to.
+pub fn summary(answers: &RawSettings, account_id: &str) -> String {
+    let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+    let oidc = answers.auth != Some(AuthMode::AccessKey);
+    let scopes = answers.scopes();
+    let who = if !oidc {
+        "any workflow (access keys)".to_string()
+    } else if scopes.any_ref {
+        "any ref".to_string()
+    } else {
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("branches", &scopes.branches),
+            ("tags", &scopes.tags),
+            ("environments", &scopes.environments),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{what} {}", list.join(", ")));
+            }
+        }
+        if let Some(path) = &answers.pin_workflow {
+            parts.push(format!("only {path}"));
+        }
+        parts.join("; ")
+    };
+    let encryption = match (&answers.encryption, &answers.kms_key) {
+        (Some(EncryptionName::Kms), Some(key)) => format!("KMS key {key}"),
+        (Some(EncryptionName::Kms), None) => "KMS, the AWS-managed key aws/ecr".to_string(),
+        _ => "AES256".to_string(),
+    };
+    let mut names = vec![format!(
+        "ECR repository {}",
+        or(&answers.ecr_repository, "")
+    )];
+    if oidc {
+        names.push(format!("role {}", or(&answers.role_name, "")));
+    } else {
+        names.push(format!("user {}", or(&answers.user_name, "")));
+    }
+    names.push(format!("policy {}", or(&answers.policy_name, "")));
+    if oidc {
+        names.push(format!("secret {}", or(&answers.secret_name, "")));
+        names.push(format!("issuer {}", or(&answers.oidc_issuer, "")));
+    }
+    let rows = [
+        ("GitHub repository", or(&answers.github_repo, "")),
+        (
+            "AWS profile and region",
+            format!(
+                "{} in {} (account {account_id})",
+                or(&answers.profile, "the default credential chain"),
+                or(&answers.region, "")
+            ),
+        ),
+        (
+            "Authentication",
+            if oidc { "OIDC role" } else { "access keys" }.to_string(),
+        ),
+        ("Who may push", who),
+        ("Encryption", encryption),
+        ("Resource names", names.join(", ")),
+    ];
+    let mut out = String::from("Your answers:\n");
+    for (label, value) in rows {
+        out.push_str(&format!("  {label:<23} {value}\n"));
+    }
+    out
+}
+
 /// `OWNER/REPO` from a GitHub remote URL in any form git accepts: https, ssh, scp-like, git.
 pub fn github_repo_from_remote(url: &str) -> Option<String> {
     let url = url.trim();
@@ -249,36 +375,9 @@ pub fn origin_repository() -> Option<String> {
     github_repo_from_remote(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// A value as a POSIX shell word: bare when safe, else single-quoted.
-pub fn shell_quote(value: &str) -> Cow<'_, str> {
-    let safe = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
-    if safe {
-        Cow::Borrowed(value)
-    } else {
-        Cow::Owned(format!("'{}'", value.replace('\'', r"'\''")))
-    }
-}
-
 /// The `apply --yes` command line that does what `init` would, for the settings given so far.
 pub fn apply_command(raw: &RawSettings, json: bool) -> String {
-    let mut words: Vec<String> = vec!["skyecr-bootstrap".into(), "apply".into()];
-    let (switches, values): (Vec<_>, Vec<_>) = raw
-        .as_flags()
-        .into_iter()
-        .filter(|(setting, _)| !setting.presentation)
-        .partition(|(setting, _)| matches!(setting.form, Form::Switch));
-    // Switches go after the values, as in the examples of --help.
-    for (setting, given) in values.into_iter().chain(switches) {
-        if given.is_empty() {
-            words.push(setting.flag.into());
-        }
-        for v in given {
-            words.extend([setting.flag.into(), shell_quote(&v).into_owned()]);
-        }
-    }
+    let mut words = config::command_words("apply", raw);
     if json {
         words.extend([table::OUTPUT.flag.into(), "json".into()]);
     }
@@ -356,7 +455,7 @@ pub fn failure_summary(plan: &Plan, finished: &[Finished], config_file: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AuthMode, EncryptionName, SecretScope};
+    use crate::config::{Form, SecretScope};
     use crate::plan::{Action, Change, Kind};
 
     #[test]
@@ -414,12 +513,28 @@ mod tests {
     }
 
     #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("acme/app"), "acme/app");
-        assert_eq!(shell_quote("v*"), "'v*'");
-        assert_eq!(shell_quote("prod env"), "'prod env'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
+    fn messages_in_the_wizard_speak_of_answers() {
+        assert_eq!(
+            in_answers("not found.\n  Check --github-repo, and the token"),
+            "not found.\n  Check that answer, and the token"
+        );
+        // The longer flag is not cut into the shorter one's replacement.
+        assert_eq!(
+            in_answers("invalid --tag-mutability: x"),
+            "invalid answer: x"
+        );
+    }
+
+    #[test]
+    fn the_draft_sits_beside_the_settings_file() {
+        assert_eq!(
+            draft_path(Path::new("skyecr.json")),
+            PathBuf::from("skyecr.draft.json")
+        );
+        assert_eq!(
+            draft_path(Path::new("ops/acme.json")),
+            PathBuf::from("ops/acme.draft.json")
+        );
     }
 
     #[test]

@@ -274,3 +274,76 @@ fn a_denied_job_is_told_the_apply_that_would_let_it_in() {
         .run();
     assert!(allowed.json().get("to_allow").is_none());
 }
+
+#[test]
+fn short_refs_are_read_as_git_reads_them_and_the_answer_says_so() {
+    let w = World::start();
+    w.apply(&["--tag", "v*"]).success();
+    let check = |r: &str| {
+        w.cmd()
+            .args(["check-access", "--github-repo", REPO, "--ref", r])
+            .run()
+    };
+
+    let main = check("main");
+    assert_eq!(main.code, 0, "{}{}", main.stdout, main.stderr);
+    assert!(
+        main.stdout
+            .starts_with("(--ref main read as refs/heads/main; for a tag give tags/main)\n"),
+        "{}",
+        main.stdout
+    );
+    assert!(
+        main.stdout.contains("ref:refs/heads/main"),
+        "{}",
+        main.stdout
+    );
+
+    let tag = check("tags/v1.2.3");
+    assert_eq!(tag.code, 0, "{}{}", tag.stdout, tag.stderr);
+    assert!(
+        tag.stdout
+            .starts_with("(--ref tags/v1.2.3 read as refs/tags/v1.2.3)\n"),
+        "{}",
+        tag.stdout
+    );
+
+    // A bare name is a branch, like git's: the tag pattern does not admit it.
+    let bare = check("v1.2.3");
+    assert_eq!(bare.code, 2, "{}", bare.stdout);
+    assert!(
+        bare.stdout.contains("ref:refs/heads/v1.2.3"),
+        "{}",
+        bare.stdout
+    );
+
+    // A full ref is taken as it is, with nothing to say about it.
+    let full = check("refs/heads/main");
+    assert_eq!(full.code, 0);
+    assert!(!full.stdout.contains("read as"), "{}", full.stdout);
+
+    let json = w
+        .cmd()
+        .args([
+            "check-access",
+            "--output",
+            "json",
+            "--github-repo",
+            REPO,
+            "--ref",
+            "heads/main",
+        ])
+        .run();
+    assert_eq!(
+        json.json()["read_as"],
+        json!("--ref heads/main read as refs/heads/main")
+    );
+
+    let pull = check("refs/pull/1/merge");
+    assert_eq!(pull.code, 1);
+    assert!(
+        pull.stderr.contains("neither a branch nor a tag"),
+        "{}",
+        pull.stderr
+    );
+}

@@ -63,6 +63,11 @@ fn help_completions() {
 }
 
 #[test]
+fn help_man() {
+    assert_snapshot!(help(&["man", "--help"]));
+}
+
+#[test]
 fn help_audit() {
     assert_snapshot!(help(&["audit", "--help"]));
 }
@@ -104,6 +109,7 @@ fn every_command_tells_its_version() {
         "workflow",
         "export",
         "completions",
+        "man",
     ] {
         let (code, stdout, stderr) = run(&[command, "--version"]);
         assert_eq!(
@@ -246,4 +252,56 @@ fn workflow_with_output_json_prints_one_document() {
     );
     assert_eq!(workflow(&[])["status"], "written");
     assert_eq!(workflow(&[])["status"], "unchanged");
+}
+
+/// Every command, as `--help` lists them.
+const COMMANDS: [&str; 11] = [
+    "init",
+    "plan",
+    "apply",
+    "rotate-keys",
+    "destroy",
+    "audit",
+    "check-access",
+    "workflow",
+    "export",
+    "completions",
+    "man",
+];
+
+#[test]
+fn the_man_page_is_roff_naming_every_command() {
+    let (code, page, stderr) = run(&["man"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(page.contains(".TH skyecr-bootstrap 1"), "{page}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"] {
+        assert!(page.contains(section), "no {section} in {page}");
+    }
+    // roff escapes every hyphen: the page names `skyecr\-bootstrap\-check\-access(1)`.
+    for command in COMMANDS {
+        let reference = format!("skyecr-bootstrap-{command}(1)").replace('-', "\\-");
+        assert!(page.contains(&reference), "no {reference} in the page");
+    }
+    assert!(
+        page.contains("\\-\\-github\\-repo"),
+        "the settings flags are listed"
+    );
+
+    // --out: one page per command, each its own .TH.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man1");
+    let (code, stdout, stderr) = run(&["man", "--out", out.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(
+        doc["files"].as_array().map(Vec::len),
+        Some(COMMANDS.len() + 1)
+    );
+    for command in COMMANDS {
+        let name = format!("skyecr-bootstrap-{command}");
+        let text = std::fs::read_to_string(out.join(format!("{name}.1")))
+            .unwrap_or_else(|e| panic!("{name}.1: {e}"));
+        assert!(text.contains(&format!(".TH {name} 1")), "{name}.1: {text}");
+    }
+    assert!(out.join("skyecr-bootstrap.1").is_file());
 }

@@ -2,7 +2,8 @@
 //! name every write.
 use serde_json::{Value, json};
 
-use crate::support::{REPO, World};
+use crate::support::{ACCOUNT, REPO, World};
+use crate::wizard::Terminal;
 
 const PROXY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1><p>corporate-proxy</p></body></html>";
 
@@ -445,21 +446,201 @@ fn an_exception_to_mutable_tags_is_refused() {
     );
 }
 
+/// Each AWS CLI command a fix may use, with the options it cannot run without.
+const AWS_REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "ecr put-image-tag-mutability",
+        &["--repository-name", "--image-tag-mutability"],
+    ),
+    (
+        "ecr put-image-scanning-configuration",
+        &["--repository-name", "--image-scanning-configuration"],
+    ),
+    ("ecr delete-repository-policy", &["--repository-name"]),
+    ("iam get-role", &["--role-name"]),
+    (
+        "iam update-assume-role-policy",
+        &["--role-name", "--policy-document"],
+    ),
+];
+
+/// A fix as a shell would read it: commands joined by `&&`, each with every argument it
+/// needs; a `skyecr-bootstrap` command must parse and validate (its `plan` runs).
+fn assert_pasteable(w: &World, finding: &Value) {
+    let fix = finding["fix"].as_str().unwrap_or_default();
+    let words = shlex::split(fix).unwrap_or_else(|| panic!("not shell words: {finding}"));
+    assert!(!words.is_empty(), "empty fix: {finding}");
+    for command in words.split(|w| w == "&&") {
+        // `get-role … > FILE`: the redirection is the shell's, not the command's.
+        let command = match command.iter().position(|w| w == ">") {
+            Some(i) => {
+                assert_eq!(command.len(), i + 2, "one file after >: {finding}");
+                &command[..i]
+            }
+            None => command,
+        };
+        match command[0].as_str() {
+            "aws" => {
+                let op = format!("{} {}", command[1], command[2]);
+                let (_, required) = AWS_REQUIRED
+                    .iter()
+                    .find(|(name, _)| *name == op)
+                    .unwrap_or_else(|| panic!("unexpected aws {op}: {finding}"));
+                let options = &command[3..];
+                assert!(
+                    options.len() % 2 == 0,
+                    "an option without a value: {finding}"
+                );
+                let given: Vec<&str> = options.iter().step_by(2).map(String::as_str).collect();
+                for value in options.iter().skip(1).step_by(2) {
+                    assert!(!value.is_empty() && !value.starts_with("--"), "{finding}");
+                }
+                for option in required.iter().chain(&["--region"]) {
+                    assert!(
+                        given.contains(option),
+                        "aws {op} without {option}: {finding}"
+                    );
+                }
+            }
+            "gh" => {
+                assert_eq!(command[1..3], ["api", "-X"], "{finding}");
+                assert!(
+                    command[4].starts_with("repos/acme/app/environments/"),
+                    "{finding}"
+                );
+            }
+            "${EDITOR:-vi}" => assert_eq!(command.len(), 2, "{finding}"),
+            "skyecr-bootstrap" => {
+                assert_eq!(command[1], "apply", "{finding}");
+                let out = w.cmd().args(["plan"]).args(&command[2..]).run();
+                assert!(out.code == 0, "{fix}: {}", out.stderr);
+            }
+            other => panic!("{other} is not a command a fix runs: {finding}"),
+        }
+    }
+}
+
 #[test]
-fn the_mutable_tags_fix_is_a_command_that_can_be_pasted() {
+fn every_audit_fix_is_a_command_that_can_be_pasted() {
     let w = World::start();
-    w.apply(&[]).success();
-    let report = w.audit_json(&["--branch", "main"]).json();
-    let finding = report["findings"]
+    w.apply(&["--environment", "prod env"]).success();
+    // A trust for the whole owner, a push policy for every action, scan on push off, a
+    // public repository policy, an inline policy beside the push policy, and a role the tool
+    // does not manage: most of what audit can find, at once.
+    let provider =
+        format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com");
+    let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLikeIfExists": {"token.actions.githubusercontent.com:sub": ["repo:acme/*"]}}}]});
+    for role in ["GitHubActions-SkyPilot-ECR", "legacy-deployer"] {
+        let iam = w.iam();
+        if role == "legacy-deployer" {
+            w.block_on(
+                iam.create_role()
+                    .role_name(role)
+                    .assume_role_policy_document(wide.to_string())
+                    .send(),
+            )
+            .unwrap();
+        } else {
+            w.block_on(
+                iam.update_assume_role_policy()
+                    .role_name(role)
+                    .policy_document(wide.to_string())
+                    .send(),
+            )
+            .unwrap();
+        }
+    }
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    w.block_on(
+        w.iam()
+            .create_policy_version()
+            .policy_arn(format!("arn:aws:iam::{ACCOUNT}:policy/SkyPilot-ECR-Push"))
+            .policy_document(everything.to_string())
+            .set_as_default(true)
+            .send(),
+    )
+    .unwrap();
+    w.block_on(
+        w.iam()
+            .put_role_policy()
+            .role_name("GitHubActions-SkyPilot-ECR")
+            .policy_name("extra")
+            .policy_document(everything.to_string())
+            .send(),
+    )
+    .unwrap();
+    w.ecr_raw(
+        "PutImageScanningConfiguration",
+        json!({"repositoryName": "skypilot", "imageScanningConfiguration": {"scanOnPush": false}}),
+    );
+    let public = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]});
+    w.ecr_raw(
+        "SetRepositoryPolicy",
+        json!({"repositoryName": "skypilot", "policyText": public.to_string()}),
+    );
+
+    let report = w.audit_json(&["--all-roles"]).json();
+    let findings = report["findings"].as_array().unwrap();
+    let fix_of = |id: &str, name: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id && f["name"] == name)
+            .unwrap_or_else(|| panic!("no {id} on {name} in {report}"))["fix"]
+            .clone()
+    };
+    let apply = format!(
+        "skyecr-bootstrap apply --github-repo acme/app --branch main --environment 'prod env' --account-id {ACCOUNT}"
+    );
+    for (id, name, fix) in [
+        ("trust-sub-if-exists", "GitHubActions-SkyPilot-ECR", apply.clone()),
+        ("push-wildcard-action", "SkyPilot-ECR-Push", apply.clone()),
+        ("role-extra-permissions", "GitHubActions-SkyPilot-ECR", apply.clone()),
+        (
+            "repository-mutable-tags",
+            "skypilot",
+            "aws ecr put-image-tag-mutability --repository-name skypilot --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest --region us-east-1".into(),
+        ),
+        (
+            "repository-no-scan-on-push",
+            "skypilot",
+            "aws ecr put-image-scanning-configuration --repository-name skypilot --image-scanning-configuration scanOnPush=true --region us-east-1".into(),
+        ),
+        (
+            "repository-policy-public",
+            "skypilot",
+            "aws ecr delete-repository-policy --repository-name skypilot --region us-east-1".into(),
+        ),
+        (
+            "environment-unprotected",
+            "GitHubActions-SkyPilot-ECR",
+            "gh api -X PUT repos/acme/app/environments/prod%20env -F 'deployment_branch_policy[protected_branches]=true' -F 'deployment_branch_policy[custom_branch_policies]=false'".into(),
+        ),
+        (
+            "trust-sub-if-exists",
+            "legacy-deployer",
+            "aws iam get-role --role-name legacy-deployer --query Role.AssumeRolePolicyDocument --output json --region us-east-1 > legacy-deployer-trust.json && \"${EDITOR:-vi}\" legacy-deployer-trust.json && aws iam update-assume-role-policy --role-name legacy-deployer --policy-document file://legacy-deployer-trust.json --region us-east-1".into(),
+        ),
+    ] {
+        assert_eq!(fix_of(id, name), json!(fix), "{id} on {name}");
+    }
+    assert!(findings.len() >= 10, "{report}");
+    for finding in findings {
+        assert_pasteable(&w, finding);
+    }
+
+    // The tool's own fix, pasted, leaves nothing of what it fixes.
+    let words = shlex::split(&apply).unwrap();
+    w.cmd().args(&words[1..]).args(["--yes"]).run().success();
+    let after = w.audit_json(&[]).json();
+    let left: Vec<&Value> = after["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["id"] == "repository-mutable-tags")
-        .unwrap_or_else(|| panic!("no repository-mutable-tags in {report}"));
-    assert_eq!(
-        finding["fix"],
-        "Set --tag-mutability immutable --mutable-tag latest and run `skyecr-bootstrap apply`, or run `aws ecr put-image-tag-mutability --repository-name skypilot --region us-east-1 --image-tag-mutability IMMUTABLE_WITH_EXCLUSION --image-tag-mutability-exclusion-filters filterType=WILDCARD,filter=latest` (the guide's workflow moves :latest)."
-    );
+        .filter(|f| f["fix"] == json!(apply))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -571,4 +752,89 @@ fn verbose_names_every_request_and_quiet_prints_no_progress() {
         "{}",
         quiet.stdout
     );
+}
+
+#[test]
+fn ctrl_c_during_apply_says_where_it_stopped_and_the_rerun_finishes() {
+    let w = World::start();
+    // Access-key mode has three AWS stages: the policy and repository, then the user, then
+    // the key. Holding CreateUser stops the run with the first stage done and the last unstarted.
+    w.aws_faults(json!({"action": "CreateUser", "hold": "interrupt"}));
+    let apply = [
+        "apply",
+        "--yes",
+        "--github-repo",
+        REPO,
+        "--auth",
+        "access-key",
+    ];
+    let running = w.cmd().args(apply).spawn();
+    w.wait_for_held("interrupt", 1);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &running.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    let summary = out
+        .stderr
+        .split_once("Interrupted. Where it stopped:\n")
+        .unwrap_or_else(|| panic!("no summary: {}", out.stderr))
+        .1;
+    for line in [
+        "  finished     policy SkyPilot-ECR-Push (created)\n",
+        "  finished     repository skypilot (created)\n",
+        "  interrupted  user github-actions-skypilot-ecr (was creating; it may or may not have happened)\n",
+        "  not started  access_key github-actions-skypilot-ecr\n",
+        "A rerun of the same command continues from there",
+    ] {
+        assert!(summary.contains(line), "no {line:?} in\n{summary}");
+    }
+    assert!(
+        out.stderr.trim_end().ends_with("error: interrupted"),
+        "{}",
+        out.stderr
+    );
+
+    // The held CreateUser goes on to moto once released: the rerun meets a user that exists.
+    w.release_hold("interrupt");
+    w.wait_for_action("CreateUser", 1);
+    let rerun = w.cmd().args(apply).run();
+    rerun.success();
+    let plan = w.plan_json(&["--auth", "access-key"]);
+    assert_eq!(plan["changes"], json!([]), "{plan}");
+}
+
+#[test]
+fn a_spinner_shows_the_reads_on_a_terminal_and_goes_before_the_plan() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let plan = ["plan", "--github-repo", REPO, "--branch", "main"];
+    // --verbose's request lines would cut through a spinner: none of them here.
+    let quiet_world = || w.cmd().env_remove("SKYECR_DEBUG");
+    let mut t = Terminal::start(quiet_world().args(plan));
+    t.expect("Reading AWS and GitHub…");
+    t.expect("No changes");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    // The line is erased (indicatif clears it) before the plan is written below it.
+    let after = t.raw.rsplit_once("Reading AWS and GitHub…").unwrap().1;
+    let (before_plan, _) = after.split_once("No changes").unwrap();
+    assert!(
+        before_plan.contains("\u{1b}[2K"),
+        "not cleared: {before_plan:?}"
+    );
+
+    // Not for a script, nor with --quiet or --output json on a terminal.
+    let piped = w.cmd().args(plan).run();
+    assert!(!piped.stderr.contains("Reading AWS"), "{}", piped.stderr);
+    for extra in [&["--quiet"][..], &["--output", "json"]] {
+        let mut t = Terminal::start(quiet_world().args(plan).args(extra));
+        assert_eq!(t.exit_code(), 0, "{}", t.screen());
+        assert!(
+            !t.screen().contains("Reading AWS"),
+            "{extra:?}: {}",
+            t.screen()
+        );
+    }
 }

@@ -15,10 +15,10 @@ const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/GitHubActions-SkyPilot-EC
 const WAIT: Duration = Duration::from_secs(90);
 
 /// The binary in a pseudo-terminal: what it printed so far, and keys typed into it.
-struct Terminal {
+pub(crate) struct Terminal {
     session: OsSession,
     /// Everything read so far, as the terminal received it (escape sequences included).
-    raw: String,
+    pub(crate) raw: String,
     /// The world's secrets check sees the screen too.
     recording: Option<Recording>,
 }
@@ -32,7 +32,7 @@ impl Drop for Terminal {
 }
 
 impl Terminal {
-    fn start(run: Run) -> Terminal {
+    pub(crate) fn start(run: Run) -> Terminal {
         let run = run.env("TERM", "xterm-256color");
         let recording = run.recording();
         let session = Session::spawn(run.command()).expect("start in a pseudo-terminal");
@@ -44,14 +44,14 @@ impl Terminal {
     }
 
     /// What was read so far, without escape sequences.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         console::strip_ansi_codes(&self.raw).into_owned()
     }
 
     /// Waits until `text` appears after what was already matched. Polls rather than blocks, so
     /// the wait leaves the two cores to the binary and moto.
     #[track_caller]
-    fn expect(&mut self, text: &str) {
+    pub(crate) fn expect(&mut self, text: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             match self.session.check(text) {
@@ -116,7 +116,7 @@ impl Terminal {
 
     /// Reads to the end and returns the exit code.
     #[track_caller]
-    fn exit_code(&mut self) -> i32 {
+    pub(crate) fn exit_code(&mut self) -> i32 {
         let deadline = Instant::now() + WAIT;
         loop {
             match self.session.check(Eof) {
@@ -158,21 +158,19 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).expect("skyecr.json is JSON")
 }
 
-/// Enter through every prompt after the region, keeping the defaults.
+/// Enter through every prompt after the region up to the summary, keeping the defaults (the
+/// names unchanged), and past the summary.
 fn accept_the_rest(t: &mut Terminal) {
     for prompt in [
         "How should workflows authenticate to AWS?",
-        "ECR repository name",
-        "Repository encryption",
         "Who may push images?",
         "Branches whose workflows may push",
         "Tag patterns that may push",
         "GitHub environments whose jobs may push",
         "Pin the trust to the workflow file",
-        "IAM role name",
-        "IAM push policy name",
-        "GitHub secret for the role ARN",
-        "OIDC issuer",
+        "Repository encryption",
+        "Change resource names",
+        "Change an answer?",
     ] {
         t.answer(prompt, "");
     }
@@ -196,8 +194,6 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
     t.answer("AWS region of the ECR repository", "");
     t.expect(&format!("AWS account {ACCOUNT}"));
     t.answer("How should workflows authenticate to AWS?", "");
-    t.answer("ECR repository name", "app-images");
-    t.answer("Repository encryption", "");
     t.answer("Who may push images?", "");
     // The repository's default branch is offered; the answer adds a second one.
     t.expect("Branches whose workflows may push");
@@ -209,10 +205,17 @@ fn init_in_a_terminal_sets_everything_up_and_saves_the_answers() {
         "Pin the trust to the workflow file .github/workflows/build-push-ecr-custom.yaml?",
         "",
     );
+    t.answer("Repository encryption", "");
+    // The names come last, behind one question.
+    t.expect("Change resource names");
+    t.keys("y");
+    t.answer("ECR repository name", "app-images");
     t.answer("IAM role name", "");
     t.answer("IAM push policy name", "");
     t.answer("GitHub secret for the role ARN", "");
     t.answer("OIDC issuer", "");
+    t.expect("Your answers:");
+    t.answer("Change an answer?", "");
     t.expect("Apply these changes?");
     t.keys("y");
     t.expect("Next steps");
@@ -321,11 +324,11 @@ fn init_with_access_keys_delivers_the_key_pair_and_never_shows_it() {
     t.answer("AWS region of the ECR repository", "");
     // The fallback is the second choice.
     t.answer("How should workflows authenticate to AWS?", "\x1b[B");
-    t.answer("ECR repository name", "");
-    t.answer("Repository encryption", "");
     t.expect("there is no trust scope to choose");
-    t.answer("IAM push policy name", "");
-    t.answer("IAM user name", "");
+    t.answer("Repository encryption", "");
+    t.answer("Change resource names", "");
+    t.expect("user github-actions-skypilot-ecr");
+    t.answer("Change an answer?", "");
     t.expect("Apply these changes?");
     t.keys("y");
     t.expect("Next steps");
@@ -378,13 +381,27 @@ fn an_invalid_answer_is_asked_again_with_the_reason() {
     t.answer("AWS region of the ECR repository", "mars-1");
     t.expect("\"mars-1\" is not an AWS region name");
     t.answer("AWS region of the ECR repository", "");
-    t.answer("How should workflows authenticate to AWS?", "");
+    for prompt in [
+        "How should workflows authenticate to AWS?",
+        "Who may push images?",
+        "Branches whose workflows may push",
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Change resource names");
+    t.keys("y");
     t.answer("ECR repository name", "Sky Pilot");
     t.expect("\"Sky Pilot\" is not a valid ECR repository name (expected 2-256 lowercase");
     t.expect("ECR repository name");
     t.keys("\x03");
     assert_eq!(t.exit_code(), 130, "{}", t.screen());
     assert!(!w.dir.path().join("skyecr.json").exists());
+    // The wizard speaks of answers: no flag is named to someone who typed none.
+    assert!(!t.screen().contains("--github-repo"), "{}", t.screen());
 }
 
 #[test]
@@ -528,4 +545,176 @@ fn without_a_terminal_init_refuses_with_the_equivalent_apply_command() {
             .is_some_and(|m| m.contains("skyecr-bootstrap apply --output json --yes")),
         "{doc}"
     );
+}
+
+/// Through the essentials with the defaults, the names unchanged, up to the summary.
+fn up_to_the_summary(t: &mut Terminal) {
+    t.answer("(acme/app)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    for prompt in [
+        "How should workflows authenticate to AWS?",
+        "Who may push images?",
+        "Branches whose workflows may push",
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+        "Change resource names",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Your answers:");
+}
+
+#[test]
+fn one_answer_is_changed_at_the_summary() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/app"]));
+    up_to_the_summary(&mut t);
+    t.expect("ECR repository skypilot");
+    // The sixth entry after "No, show the plan": the resource names.
+    t.expect("Change an answer?");
+    t.keys(&format!("{}\r", "\x1b[B".repeat(6)));
+    t.answer("ECR repository name", "renamed-images");
+    for prompt in [
+        "IAM role name",
+        "IAM push policy name",
+        "GitHub secret for the role ARN",
+        "OIDC issuer",
+    ] {
+        t.answer(prompt, "");
+    }
+    // The summary again, with the new answer, and nothing else asked again.
+    t.expect("Your answers:");
+    t.expect("ECR repository renamed-images");
+    t.answer("Change an answer?", "");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert!(
+        t.screen().contains("+ repository renamed-images"),
+        "{}",
+        t.screen()
+    );
+    let saved = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(saved["ecr_repository"], "renamed-images");
+    assert_eq!(saved["branches"], json!(["main"]));
+    assert!(!w.dir.path().join("skyecr.draft.json").exists());
+}
+
+#[test]
+fn declined_answers_are_kept_and_offered_by_the_next_init() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.answer("GitHub repository", "acme/app");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    t.answer("How should workflows authenticate to AWS?", "");
+    t.answer("Who may push images?", "");
+    t.answer("Branches whose workflows may push", "main, dev");
+    for prompt in [
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("Change resource names");
+    t.keys("y");
+    t.answer("ECR repository name", "kept-images");
+    for prompt in [
+        "IAM role name",
+        "IAM push policy name",
+        "GitHub secret for the role ARN",
+        "OIDC issuer",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.answer("Change an answer?", "");
+    // Enter at the last question means no.
+    t.answer("Apply these changes?", "");
+    t.expect("Your answers are kept in skyecr.draft.json, not applied");
+    assert_eq!(t.exit_code(), 1, "{}", t.screen());
+    assert_eq!(w.writes(), Vec::<String>::new());
+    assert!(!w.dir.path().join("skyecr.json").exists());
+    let draft = read_json(&w.dir.path().join("skyecr.draft.json"));
+    assert_eq!(draft["ecr_repository"], "kept-images");
+
+    // apply never takes answers that were not applied for settings.
+    let apply = w.cmd().args(["apply", "--yes"]).run();
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("--github-repo"), "{}", apply.stderr);
+    assert_eq!(w.writes(), Vec::<String>::new());
+
+    // The next init offers every answer back: Enter through all of them applies them.
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.expect("Offering the answers you gave last time");
+    t.answer("(acme/app)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    t.answer("How should workflows authenticate to AWS?", "");
+    t.answer("Who may push images?", "");
+    t.answer("(main, dev)", "");
+    for prompt in [
+        "Tag patterns that may push",
+        "GitHub environments whose jobs may push",
+        "Pin the trust to the workflow file",
+        "Repository encryption",
+        "Change resource names",
+    ] {
+        t.answer(prompt, "");
+    }
+    t.expect("ECR repository kept-images");
+    t.answer("Change an answer?", "");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    let saved = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(saved["ecr_repository"], "kept-images");
+    assert_eq!(saved["branches"], json!(["main", "dev"]));
+    assert!(!w.dir.path().join("skyecr.draft.json").exists());
+}
+
+#[test]
+fn a_repository_url_is_an_answer_and_a_repository_not_found_is_no_default() {
+    let w = World::start();
+    let mut t = Terminal::start(w.cmd().args(["init"]));
+    t.answer("GitHub repository", "ssh://git@github.com/acme/nope");
+    t.expect("GitHub repository acme/nope was not found");
+    // Asked again with no default: the repository GitHub could not find is not offered.
+    t.answer(
+        "GitHub repository (OWNER/REPO or its URL)",
+        "https://github.com/acme/app.git",
+    );
+    t.expect("acme/app: default branch main");
+    t.answer("AWS profile", "");
+    t.keys("\x03");
+    assert_eq!(t.exit_code(), 130, "{}", t.screen());
+    let screen = t.screen();
+    assert!(!screen.contains("(acme/nope)"), "{screen}");
+    assert!(!screen.contains("--github-repo"), "{screen}");
+}
+
+#[test]
+fn a_failure_after_the_last_answer_keeps_the_answers() {
+    let w = World::start();
+    // Reading the role fails: after every answer was given, before anything is written.
+    w.aws_faults(json!({"action": "GetRole", "status": 403,
+        "aws_error": "AccessDenied", "message": "no reading", "times": null}));
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/app"]));
+    up_to_the_summary(&mut t);
+    t.answer("Change an answer?", "");
+    t.expect("Your answers are kept in skyecr.draft.json, not applied");
+    assert_eq!(t.exit_code(), 1, "{}", t.screen());
+    assert_eq!(w.writes(), Vec::<String>::new());
+    let draft = read_json(&w.dir.path().join("skyecr.draft.json"));
+    assert_eq!(
+        (&draft["github_repo"], &draft["branches"]),
+        (&json!("acme/app"), &json!(["main"]))
+    );
+    assert!(!w.dir.path().join("skyecr.json").exists());
 }

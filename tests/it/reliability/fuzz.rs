@@ -263,11 +263,15 @@ fn read_everything(doc: &Value, sub: &str) {
         let t = token(sub, "sts.amazonaws.com", PROVIDER);
         let _ = evaluate(&parsed, &t);
         let _ = closest_allowed_subject(&parsed, &t, SUB);
-        trust_findings(&parsed, &context(), &mut Findings::on(Kind::Role, "r"));
+        trust_findings(
+            &parsed,
+            &context(),
+            &mut Findings::on(Kind::Role, "r", "fix"),
+        );
         push_scope_findings(
             &parsed,
             "arn:aws:ecr:us-east-1:123456789012:repository/skypilot",
-            &mut Findings::on(Kind::Policy, "p"),
+            &mut Findings::on(Kind::Policy, "p", "fix"),
         );
     }
 }

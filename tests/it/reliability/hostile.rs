@@ -265,7 +265,13 @@ fn particular_cases() -> Vec<(Input, &'static str)> {
             "--platforms",
         ),
         (
-            command(&["check-access", "--github-repo", REPO, "--ref", "main"]),
+            command(&[
+                "check-access",
+                "--github-repo",
+                REPO,
+                "--ref",
+                "refs/pull/1/merge",
+            ]),
             "--ref",
         ),
         (
