@@ -718,3 +718,50 @@ fn a_failure_after_the_last_answer_keeps_the_answers() {
     );
     assert!(!w.dir.path().join("skyecr.json").exists());
 }
+
+#[test]
+fn init_adds_a_repository_to_a_file_set_up_for_another() {
+    let w = World::start();
+    w.apply(&[]).success();
+    w.add_repo("acme/web", 1001, 7300, "2020-01-01T00:00:00Z");
+    let mut t = Terminal::start(w.cmd().args(["init", "--github-repo", "acme/web"]));
+    t.answer("(acme/web)", "");
+    t.answer("AWS profile", "");
+    t.answer("AWS region of the ECR repository", "");
+    accept_the_rest(&mut t);
+    t.expect("+ role GitHubActions-web-ECR");
+    t.expect("Apply these changes?");
+    t.keys("y");
+    t.expect("Next steps");
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+
+    let file = read_json(&w.dir.path().join("skyecr.json"));
+    assert_eq!(file["account_id"], ACCOUNT);
+    let entries = file["repositories"].as_array().expect("a list of repositories");
+    assert_eq!(entries.len(), 2, "{file}");
+    // The first setup keeps its names, written out.
+    assert_eq!(entries[0]["github_repo"], "acme/app");
+    assert_eq!(entries[0]["role_name"], "GitHubActions-SkyPilot-ECR");
+    assert_eq!(entries[0]["ecr_repository"], "skypilot");
+    assert_eq!(entries[1]["github_repo"], "acme/web");
+    let state = w.get(&format!("{}/_standin/repos/acme/web/state", w.github));
+    assert_eq!(
+        state["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
+        format!("arn:aws:iam::{ACCOUNT}:role/GitHubActions-web-ECR")
+    );
+    assert_eq!(w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["value"], ROLE_ARN);
+    // Both are in the file, and both are as it says.
+    let plan = w.cmd().args(["plan", "--output", "json"]).run();
+    plan.success();
+    let doc = plan.json();
+    let repos: Vec<&str> = doc["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["github_repo"].as_str().unwrap())
+        .collect();
+    assert_eq!(repos, vec!["acme/app", "acme/web"]);
+    for r in doc["repositories"].as_array().unwrap() {
+        assert_eq!(r["changes"], json!([]), "{r}");
+    }
+}
