@@ -73,7 +73,9 @@ pub fn main_entry() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         tokio::select! {
-            r = run(cli) => r,
+            // On the heap: a command's future (the SDK's inside) outgrows the main thread's
+            // stack in a debug build.
+            r = Box::pin(run(cli)) => r,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     });

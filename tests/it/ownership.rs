@@ -562,6 +562,38 @@ fn a_recorded_account_that_is_not_the_callers_stops_every_command() {
     }
 }
 
+/// With the account recorded (by the first apply), the reads that need an ARN are made up front:
+/// they all arrive while the caller's identity is still held, and the provider is not listed.
+#[test]
+fn a_recorded_account_lets_the_reads_by_arn_join_the_first_round() {
+    let w = World::start();
+    w.apply(&[]).success();
+    w.clear_requests();
+    w.aws_faults(json!({"action": "GetCallerIdentity", "hold": "identity", "timeout_s": 120}));
+    let plan = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .spawn();
+    w.wait_for_held("identity", 1);
+    for action in [
+        "GetOpenIDConnectProvider",
+        "ListPolicyTags",
+        "ListTagsForResource",
+    ] {
+        w.wait_for_action(action, 1);
+    }
+    w.release_hold("identity");
+    let out = plan.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(w.writes(), Vec::<String>::new());
+    assert!(
+        !w.requests()
+            .iter()
+            .any(|r| r["action"] == "ListOpenIDConnectProviders"),
+        "the provider's ARN is known: no listing"
+    );
+}
+
 #[test]
 fn a_permissions_boundary_is_set_and_then_kept() {
     let w = World::start();
