@@ -27,18 +27,18 @@ pub async fn audit(
         repository::observe_registry_scanning(&aws_for_reads, &settings.ecr_repository),
         async {
             if all_roles {
-                role::observe_all(&aws_for_reads).await
+                let ours = settings.role_name.as_str();
+                role::scan_all(&aws_for_reads, |r| unmanaged_role_findings(&r, ours)).await
             } else {
                 Ok(Vec::new())
             }
         }
     );
-    let (ctx, covers_repository, roles) = match joined {
+    let (ctx, covers_repository, others) = match joined {
         Ok(all) => all,
         Err(e) => return Err(aws_for_reads.name_the_caller(e).await),
     };
     let registry = RegistryScanning { covers_repository };
-    let others = unmanaged_role_findings(&roles, &settings.role_name);
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
@@ -52,7 +52,7 @@ pub async fn audit(
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
     let mut findings = audit::findings(&ctx.desired, &ctx.observed, &trust_ctx, registry, &now);
-    findings.extend(others);
+    findings.extend(others.into_iter().flatten());
     let report = Report::new(
         audit::statuses(&ctx.desired, &ctx.observed, &ctx.plan),
         findings,
@@ -73,29 +73,25 @@ pub async fn audit(
     })
 }
 
-/// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-fn unmanaged_role_findings(roles: &[role::Listed], ours: &str) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for r in roles.iter().filter(|r| r.name != ours) {
-        let Ok(doc) = policy::parse_policy_str(&r.trust) else {
-            continue;
-        };
-        let Some(issuer) = github_issuer(&doc) else {
-            continue;
-        };
-        let context = TrustContext {
-            // arn:PARTITION:iam::ACCOUNT:role/NAME
-            account_id: r.arn.split(':').nth(4).unwrap_or_default().to_string(),
-            issuer_host_path: issuer,
-            repository: None,
-            immutable_ids: None,
-            allow_any_ref: false,
-        };
-        let mut found = Findings::on(Kind::Role, &r.name);
-        audit::trust_findings(&doc, &context, &mut found);
-        findings.extend(found.into_vec());
+/// `--all-roles`: the findings of another role in the account that trusts a GitHub Actions
+/// OIDC provider, judged as it is listed (`None` for ours and any other role).
+fn unmanaged_role_findings(r: &role::Listed, ours: &str) -> Option<Vec<Finding>> {
+    if r.name == ours {
+        return None;
     }
-    findings
+    let doc = policy::parse_policy_str(&r.trust).ok()?;
+    let issuer = github_issuer(&doc)?;
+    let context = TrustContext {
+        // arn:PARTITION:iam::ACCOUNT:role/NAME
+        account_id: r.arn.split(':').nth(4).unwrap_or_default().to_string(),
+        issuer_host_path: issuer,
+        repository: None,
+        immutable_ids: None,
+        allow_any_ref: false,
+    };
+    let mut found = Findings::on(Kind::Role, &r.name);
+    audit::trust_findings(&doc, &context, &mut found);
+    Some(found.into_vec()).filter(|f| !f.is_empty())
 }
 
 /// The GitHub Actions issuer a trust policy federates with, in any of its forms

@@ -100,12 +100,10 @@ pub async fn observe(
 
 /// Roles other than ours whose trust policy federates with the provider.
 async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec<String>> {
-    let roles = super::role::observe_all(aws).await?;
-    Ok(roles
-        .into_iter()
-        .filter(|r| r.name != ours && federates_with(&r.trust, provider_arn))
-        .map(|r| r.name)
-        .collect())
+    super::role::scan_all(aws, |r| {
+        (r.name != ours && federates_with(&r.trust, provider_arn)).then_some(r.name)
+    })
+    .await
 }
 
 fn federates_with(trust_policy: &str, provider_arn: &str) -> bool {
