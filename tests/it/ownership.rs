@@ -563,18 +563,23 @@ fn a_recorded_account_that_is_not_the_callers_stops_every_command() {
 }
 
 /// With the account recorded (by the first apply), the reads that need an ARN are made up front:
-/// they all arrive while the caller's identity is still held, and the provider is not listed.
+/// they all arrive while the identity and the reads that would otherwise give the ARNs are
+/// held, and the provider is not listed.
 #[test]
 fn a_recorded_account_lets_the_reads_by_arn_join_the_first_round() {
     let w = World::start();
     w.apply(&[]).success();
     w.clear_requests();
-    w.aws_faults(json!({"action": "GetCallerIdentity", "hold": "identity", "timeout_s": 120}));
+    w.aws_faults(
+        json!({"action": ["GetCallerIdentity", "GetAccountAuthorizationDetails",
+        "DescribeRepositories", "ListOpenIDConnectProviders"], "hold": "first", "times": null,
+        "timeout_s": 120}),
+    );
     let plan = w
         .cmd()
         .args(["plan", "--github-repo", REPO, "--branch", "main"])
         .spawn();
-    w.wait_for_held("identity", 1);
+    w.wait_for_held("first", 3);
     for action in [
         "GetOpenIDConnectProvider",
         "ListPolicyTags",
@@ -582,7 +587,7 @@ fn a_recorded_account_lets_the_reads_by_arn_join_the_first_round() {
     ] {
         w.wait_for_action(action, 1);
     }
-    w.release_hold("identity");
+    w.release_hold("first");
     let out = plan.wait();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(w.writes(), Vec::<String>::new());
