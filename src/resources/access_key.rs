@@ -716,9 +716,10 @@ async fn mark_delivery(github: &GitHub, repo: &RepoName, live: &Live) -> Result<
 }
 
 /// Records the delivered key and ends the pending mark. With no record yet, the mark is renamed
-/// to the record: one write, so no crash can leave one without the other. Over an earlier
-/// record (a rotation) the record is rewritten first and the mark deleted after; a crash
-/// between them leaves a current record beside a stale mark, which the rerun clears.
+/// to the record: one write, so a crash leaves the mark or the record, never both or neither.
+/// Over an earlier record (a rotation) the record is rewritten first and the mark deleted
+/// after; a crash between them leaves a current record beside a stale mark, which the rerun
+/// clears.
 async fn record(github: &GitHub, repo: &RepoName, key_id: &str, live: &Live) -> Result<()> {
     let place = Place::Repository;
     if live.delivered.is_none()
