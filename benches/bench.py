@@ -51,9 +51,19 @@ ROLE_ARN = "arn:aws:iam::%s:role/GitHubActions-SkyPilot-ECR" % ACCOUNT
 COMMON = ["--github-repo", REPO, "--branch", "main"]
 RUN_TIMEOUT = 600  # seconds; a hung run is killed and reported, never waited for forever
 
-# The targets, in rounds and mutating requests (independent of the machine's speed).
-TARGET_ROUNDS = {"fresh": 5, "rerun": 2, "plan": 2, "audit": 2}
-NO_WRITES = {"rerun", "plan", "audit"}
+# The targets, in rounds and mutating requests (independent of the machine's speed), by scenario
+# key. A new scenario (e.g. many repositories: 1, 10 and 50, fresh and rerun) is a `Bench` method
+# returning `Result`s, listed in `Bench.scenarios`, with its key's targets here.
+TARGET_ROUNDS = {"fresh": 5, "rerun": 2, "plan": 2, "audit": 2, "access-key": 5,
+                 "rerun-recorded": 1, "plan-recorded": 1, "audit-recorded": 1, "all-roles": 12}
+NO_WRITES = {"rerun", "plan", "audit", "rerun-recorded", "plan-recorded", "audit-recorded", "all-roles"}
+# Peak resident memory, MiB, by scenario key (depends on the platform, hardly on its speed).
+TARGET_RSS_MIB = {"all-roles": 150}
+# The release binary as built, in bytes (15 MB).
+TARGET_BINARY_BYTES = 15_000_000
+# Roles in the account for `audit --all-roles`; every other one trusts GitHub Actions too widely.
+ALL_ROLES = 1000
+SETTINGS_FILE = "skyecr.json"  # where `apply` records the settings and the account, in its cwd
 
 
 def log(*args):
@@ -128,6 +138,24 @@ class World:
 
     def github_state(self) -> dict:
         return self.call("GET", "%s/_standin/repos/%s/state" % (self.github, REPO))
+
+    def create_roles(self, names: list[str], trust: dict):
+        """Straight into moto (not logged, no latency), a few at once: a thousand take seconds."""
+        from concurrent.futures import ThreadPoolExecutor
+        from urllib.parse import urlencode
+
+        def create(name):
+            body = urlencode({"Action": "CreateRole", "Version": "2010-05-08", "RoleName": name,
+                              "AssumeRolePolicyDocument": json.dumps(trust)}).encode()
+            req = urllib.request.Request(self.moto + "/", data=body, method="POST")
+            req.add_header("Content-Type", "application/x-www-form-urlencoded")
+            req.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=bench/20260101/%s/iam/aws4_request, "
+                                            "SignedHeaders=host, Signature=0" % REGION)
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                resp.read()
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, names))
 
 
 # ---------------------------------------------------------------------------
@@ -225,7 +253,6 @@ class Result:
     key: str
     title: str
     runs: list = field(default_factory=list)
-    unavailable: str | None = None  # why the scenario could not be measured ("not yet available")
     error: str | None = None        # a run failed: the numbers are not a measurement
     checks: list = field(default_factory=list)  # (description, passed)
 
@@ -264,6 +291,13 @@ def check_targets(res: Result, ok_codes=(0,)):
         res.checks.append(("rounds <= %d" % limit, res.worst("rounds") <= limit))
     if res.key in NO_WRITES:
         res.checks.append(("0 mutating", res.worst("mutating") == 0))
+    if res.key in TARGET_RSS_MIB:
+        limit = TARGET_RSS_MIB[res.key]
+        res.checks.append(("peak RSS <= %d MiB" % limit, peak_rss_mib(res) <= limit))
+
+
+def peak_rss_mib(res: Result) -> float:
+    return max(r.maxrss_kib for r in res.runs) / 1024
 
 
 # Many repositories in one run against the same applied one run at a time (docs/performance.md).
@@ -367,53 +401,99 @@ class Bench:
     def tool(self, *argv: str) -> Run:
         return measured(self.world, [str(self.binary), *argv], self.env, self.work)
 
+    def scenarios(self) -> list[Result]:
+        """Every scenario, in order; each one prepares the world it needs."""
+        results = self.oidc_scenarios()
+        results.append(self.all_roles())
+        results.append(self.access_key())
+        results.append(self.help_and_version())
+        return results
+
+    def forget_account(self):
+        """The settings file without the recorded account: the reads that need an ARN wait for it."""
+        path = self.work / SETTINGS_FILE
+        saved = json.loads(path.read_text())
+        saved.pop("account_id", None)
+        path.write_text(json.dumps(saved))
+
     def oidc_scenarios(self) -> list[Result]:
         fresh = Result("fresh", "fresh `apply --yes` (OIDC)")
+        recorded = [Result("rerun-recorded", "rerun `apply --yes`, account recorded"),
+                    Result("plan-recorded", "`plan`, account recorded"),
+                    Result("audit-recorded", "`audit`, account recorded")]
         rerun = Result("rerun", "rerun `apply --yes`, nothing to change")
         plan = Result("plan", "`plan`, nothing to change")
         audit = Result("audit", "`audit`, in sync")
         for i in range(self.args.repeat):
             log("bench: OIDC scenarios, run %d of %d" % (i + 1, self.args.repeat))
             self.world.reset()
+            (self.work / SETTINGS_FILE).unlink(missing_ok=True)
             fresh.runs.append(self.tool("apply", "--yes", *COMMON))
             if fresh.runs[-1].code == 0:
                 secret = self.world.github_state()["secrets"].get("AWS_ECR_ROLE_ARN", {})
                 if secret.get("value") != ROLE_ARN:
                     fresh.error = "GitHub did not receive AWS_ECR_ROLE_ARN = %s" % ROLE_ARN
-            rerun.runs.append(self.tool("apply", "--yes", *COMMON))
+            # The fresh apply recorded the settings and the account.
+            recorded[0].runs.append(self.tool("apply", "--yes", *COMMON))
+            recorded[1].runs.append(self.tool("plan", *COMMON))
+            recorded[2].runs.append(self.tool("audit", *COMMON))
+            self.forget_account()
+            rerun.runs.append(self.tool("apply", "--yes", "--no-save", *COMMON))
             plan.runs.append(self.tool("plan", *COMMON))
             audit.runs.append(self.tool("audit", *COMMON))
-        for res in (fresh, rerun, plan):
+        for res in (fresh, rerun, plan, recorded[0], recorded[1]):
             check_targets(res)
-        check_targets(audit, ok_codes=(0, 2))  # 2: drift or a finding; still a complete read
-        return [fresh, rerun, plan, audit]
+        for res in (audit, recorded[2]):
+            check_targets(res, ok_codes=(0, 2))  # 2: drift or a finding; still a complete read
+        return [fresh, *recorded, rerun, plan, audit]
+
+    def all_roles(self) -> Result:
+        """`audit --all-roles` over ALL_ROLES roles (the OIDC setup's among them), half of them
+        trusting GitHub Actions from any repository: listed page by page and judged locally."""
+        res = Result("all-roles", "`audit --all-roles`, %d roles" % ALL_ROLES)
+        provider = "arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com" % ACCOUNT
+        wide = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "*"}}}]}
+        service = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        for i in range(self.args.repeat):
+            log("bench: audit --all-roles over %d roles, run %d of %d" % (ALL_ROLES, i + 1, self.args.repeat))
+            self.world.reset()
+            (self.work / SETTINGS_FILE).unlink(missing_ok=True)
+            setup = self.tool("apply", "--yes", *COMMON)
+            if setup.code != 0:
+                res.error = "the setup's apply failed: %s" % setup.tail()
+                return res
+            others = ALL_ROLES - 1
+            self.world.create_roles(["deployer-%04d" % n for n in range(0, others, 2)], wide)
+            self.world.create_roles(["service-%04d" % n for n in range(1, others, 2)], service)
+            run = self.tool("audit", "--all-roles", "--output", "json", *COMMON)
+            res.runs.append(run)
+            if run.code in (0, 2):
+                judged = {f["name"] for f in json.loads(run.stdout)["findings"]}
+                missed = (others + 1) // 2 - len({n for n in judged if n.startswith("deployer-")})
+                if missed:
+                    res.error = "%d of the widely trusting roles have no finding" % missed
+        if res.error is None:
+            check_targets(res, ok_codes=(0, 2))
+        return res
 
     def access_key(self) -> Result:
-        """`apply --auth access-key`: measured once the binary delivers the key secrets."""
         res = Result("access-key", "fresh `apply --yes --auth access-key`")
         for i in range(self.args.repeat):
             log("bench: access-key apply, run %d of %d" % (i + 1, self.args.repeat))
             self.world.reset()
+            (self.work / SETTINGS_FILE).unlink(missing_ok=True)
             run = self.tool("apply", "--yes", "--auth", "access-key", "--github-repo", REPO)
-            if run.code != 0 and not run.requests:
-                # Refused before any call (a usage error): this build may want a trust scope.
-                run = self.tool("apply", "--yes", "--auth", "access-key", *COMMON)
-            if run.code != 0 and not run.requests:
-                res.unavailable = "not yet available (refused: %s)" % run.tail(1)
-                return res
-            if run.code != 0:
-                # Not a target of its own: reported, and left out of the exit status.
-                res.unavailable = "failed (exit %d after %d requests: %s)" % (
-                    run.code, run.summary["requests"], run.tail(1))
-                log("bench: access-key apply failed:\n" + run.tail())
-                return res
-            secrets = self.world.github_state()["secrets"]
-            missing = [s for s in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if s not in secrets]
-            if missing:
-                res.unavailable = "not yet available (the run delivered no %s)" % " or ".join(missing)
-                return res
             res.runs.append(run)
-        check_targets(res)
+            if run.code == 0:
+                secrets = self.world.github_state()["secrets"]
+                missing = [s for s in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if s not in secrets]
+                if missing:
+                    res.error = "the run delivered no %s" % " or ".join(missing)
+        if res.error is None:
+            check_targets(res)
         return res
 
     def many(self, n: int) -> "ManyRow":
@@ -513,8 +593,6 @@ def secs(x: float) -> str:
 
 
 def status_cell(res: Result) -> str:
-    if res.unavailable:
-        return "-"
     if res.error:
         return "ERROR"
     if not res.checks:
@@ -528,6 +606,8 @@ def target_cell(res: Result) -> str:
         parts.append("rounds <= %d" % TARGET_ROUNDS[res.key])
     if res.key in NO_WRITES:
         parts.append("0 mutating")
+    if res.key in TARGET_RSS_MIB:
+        parts.append("peak RSS <= %d MiB" % TARGET_RSS_MIB[res.key])
     if res.key == "help":
         parts.append("0 requests")
     return ", ".join(parts) or "-"
@@ -538,9 +618,6 @@ def table(results: list[Result], quick: bool) -> str:
         "" if quick else " (median)")
     lines = [head, "|---|--:|--:|--:|--:|---|---|"]
     for res in results:
-        if res.unavailable:
-            lines.append("| %s | %s | | | | %s | - |" % (res.title, res.unavailable, target_cell(res)))
-            continue
         if not res.runs:
             continue
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
@@ -595,10 +672,14 @@ def report(args, binary: Path, results: list[Result], m: dict, rows: list[ManyRo
     if "manual" in by_key:
         lines += [ratios(by_key["fresh"], by_key["manual"]), ""]
     fresh = by_key.get("fresh")
-    facts = ["- Binary size: %.1f MiB (%d bytes%s)." % (size / 1048576, size, stripped_size(binary))]
+    facts = ["- Binary size: %.1f MiB (%d bytes%s); %s." % (size / 1048576, size, stripped_size(binary),
+                                                          size_verdict(binary, size))]
     if fresh and fresh.runs:
         facts.append("- Peak memory of a fresh `apply --yes` (maximum resident set size): %.1f MiB." % (
-            max(r.maxrss_kib for r in fresh.runs) / 1024))
+            peak_rss_mib(fresh)))
+    roles = by_key.get("all-roles")
+    if roles and roles.runs:
+        facts.append("- Peak memory of `audit --all-roles` over %d roles: %.1f MiB." % (ALL_ROLES, peak_rss_mib(roles)))
     helps = by_key.get("help")
     if helps and helps.runs:
         facts.append("- `--help`, `--version` and each subcommand's `--help` with `AWS_ENDPOINT_URL` and "
@@ -610,6 +691,14 @@ def report(args, binary: Path, results: list[Result], m: dict, rows: list[ManyRo
     lines += ["", "Requests by round (round k: the requests whose longest chain of earlier requests is k long; "
               "`[write]` = mutating, `(N)` = HTTP status >= 400):", "", "```", rounds_listing(results), "```"]
     return "\n".join(lines) + "\n"
+
+
+def size_verdict(binary: Path, size: int) -> str:
+    """The size target is the release build's; a debug build's size says nothing about it."""
+    if binary.parent.name == "debug":
+        return "a debug build (the target, <= %d bytes, is the release build's)" % TARGET_BINARY_BYTES
+    return "%s (<= %d bytes)" % ("ok" if size <= TARGET_BINARY_BYTES else "**over the target**",
+                                 TARGET_BINARY_BYTES)
 
 
 def stripped_size(binary: Path) -> str:
@@ -701,9 +790,7 @@ def main(argv=None) -> int:
         world = World(args.python, args.latency_ms, work)
         try:
             bench = Bench(args, binary, world, work)
-            results = bench.oidc_scenarios()
-            results.append(bench.access_key())
-            results.append(bench.help_and_version())
+            results = bench.scenarios()
             if baseline:
                 results.append(bench.manual())
             rows = [bench.many(n) for n in ((10,) if args.quick else (1, 10, 50))]

@@ -117,6 +117,16 @@ pub enum Error {
         caller_arn: String,
     },
 
+    #[error(
+        "the credentials in use are {caller_arn}, in AWS partition {caller}, but region {region} is in partition {expected}; nothing was changed.\n  Use credentials of partition {expected}, or the region the settings were applied in (--region)."
+    )]
+    WrongPartition {
+        caller: String,
+        caller_arn: String,
+        region: String,
+        expected: &'static str,
+    },
+
     #[error("{0}")]
     GitHub(String),
 

@@ -77,7 +77,9 @@ pub fn main_entry() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         tokio::select! {
-            r = run(cli) => r,
+            // On the heap: a command's future (the SDK's inside) outgrows the main thread's
+            // stack in a debug build.
+            r = Box::pin(run(cli)) => r,
             _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
         }
     });
@@ -348,9 +350,26 @@ async fn many(
                 let index = entries.iter().position(|e| e == s).unwrap_or_default();
                 raws.get(index).cloned().unwrap_or_default()
             };
-            Ok(many::each(&entries, presentation, |s| {
-                commands::audit(s, raw_of(s), presentation, all_roles, path)
-            })
+            let managed: Vec<String> = entries.iter().map(|s| s.role_name.clone()).collect();
+            // The account's other roles are read once, with the first entry's AWS settings.
+            let account = entries.first().filter(|_| all_roles).map(|first| {
+                Box::pin(commands::other_roles(
+                    first,
+                    raw_of(first),
+                    presentation,
+                    &managed,
+                    path,
+                )) as many::Command<'_>
+            });
+            Ok(many::each(
+                &entries,
+                presentation,
+                |s| {
+                    Box::pin(commands::audit(s, raw_of(s), presentation, false, path))
+                        as many::Command<'_>
+                },
+                account,
+            )
             .await)
         }
         Command::CheckAccess {
@@ -370,9 +389,12 @@ async fn many(
                 )?),
             };
             let (claims, session_name) = (&claims, &session_name);
-            Ok(many::each(&entries, presentation, |s| {
-                commands::check_access(s, presentation, claims.clone(), session_name.clone())
-            })
+            Ok(many::each(
+                &entries,
+                presentation,
+                |s| commands::check_access(s, presentation, claims.clone(), session_name.clone()),
+                None,
+            )
             .await)
         }
         Command::Workflow { .. } | Command::Export { .. } => {

@@ -1,6 +1,8 @@
 //! Observe: read everything the plan compares, concurrently; "not found" is `None`.
 //! Everything is found by name, so observing needs no account ID and runs in the same round
-//! as the identity and repository reads.
+//! as the identity and repository reads. A few reads need an ARN (tags, the OIDC provider):
+//! when the settings record the account, its ARNs are built up front and those reads join the
+//! first round too (`first_round` checks the caller is in that account before anything is used).
 use std::future::Future;
 
 use futures::future::try_join_all;
@@ -50,26 +52,38 @@ pub async fn first_round<T>(
     settings: &Settings,
     reads: impl Future<Output = Result<T>>,
 ) -> Result<FirstRound<T>> {
+    // A read at a recorded account's ARNs fails in another account: the account is checked
+    // before any read's failure is reported.
     let joined = tokio::try_join!(
         aws.identity(),
         github.repository(&settings.github),
         github.subject_format(&settings.github),
-        reads,
+        async { Ok::<_, Error>(reads.await) },
     );
-    match joined {
-        Ok((identity, _, _, _))
-            if settings
-                .account_id
-                .as_ref()
-                .is_some_and(|a| *a != identity.account_id) =>
-        {
-            Err(Error::WrongAccount {
-                recorded: settings.account_id.clone().unwrap_or_default(),
+    let (identity, repo, subject, reads) = match joined {
+        Ok(all) => all,
+        Err(e) => return Err(aws.name_the_caller(e).await),
+    };
+    if let Some(recorded) = &settings.account_id {
+        if *recorded != identity.account_id {
+            return Err(Error::WrongAccount {
+                recorded: recorded.clone(),
                 caller: identity.account_id,
                 caller_arn: identity.caller_arn,
-            })
+            });
         }
-        Ok((identity, repo, subject, reads)) => Ok(FirstRound {
+        let expected = partition(&aws.region);
+        if identity.partition != expected {
+            return Err(Error::WrongPartition {
+                caller: identity.partition,
+                caller_arn: identity.caller_arn,
+                region: aws.region.clone(),
+                expected,
+            });
+        }
+    }
+    match reads {
+        Ok(reads) => Ok(FirstRound {
             identity,
             repo,
             subject,
@@ -77,6 +91,30 @@ pub async fn first_round<T>(
         }),
         Err(e) => Err(aws.name_the_caller(e).await),
     }
+}
+
+/// The AWS partition a region belongs to.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// The ARNs of what the settings name, when they record the account.
+fn recorded_arns<'a>(settings: &'a Settings, region: &'a str) -> Option<spec::Arns<'a>> {
+    settings.account_id.as_deref().map(|account_id| spec::Arns {
+        partition: partition(region),
+        account_id,
+        region,
+    })
 }
 
 /// Reads what the settings name. A teardown reads both auth modes' resources, and what decides
@@ -91,10 +129,18 @@ pub async fn observe(
     let oidc = settings.auth == AuthMode::Oidc || teardown;
     let keys = settings.auth == AuthMode::AccessKey || teardown;
     let repo = &settings.github;
+    let arns = recorded_arns(settings, &aws.region);
+    let arn = |kind: &str, name: &str| arns.as_ref().map(|a| a.iam(kind, name));
+    let provider_arn = arn("oidc-provider", settings.issuer.host_path());
+    let policy_arn = arn("policy", &settings.policy_name);
+    let repository_arn = arns
+        .as_ref()
+        .map(|a| a.ecr_repository(&settings.ecr_repository));
     let provider = async {
         if oidc {
             let beside = teardown.then_some(settings.role_name.as_str());
-            oidc_provider::observe(aws, settings.issuer.host_path(), beside).await
+            let host_path = settings.issuer.host_path();
+            oidc_provider::observe(aws, host_path, beside, provider_arn.as_deref()).await
         } else {
             Ok(None)
         }
@@ -152,8 +198,13 @@ pub async fn observe(
     ) = tokio::try_join!(
         provider,
         role,
-        push_policy::observe(aws, &settings.policy_name),
-        repository::observe(aws, &settings.ecr_repository, teardown),
+        push_policy::observe(aws, &settings.policy_name, policy_arn.as_deref()),
+        repository::observe(
+            aws,
+            &settings.ecr_repository,
+            teardown,
+            repository_arn.as_deref()
+        ),
         key,
         user,
         access_key::observe(aws, github, repo, &settings.user_name),

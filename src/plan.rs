@@ -8,7 +8,7 @@ use crate::resources::{
 };
 use crate::spec::Desired;
 
-pub use crate::resources::change::{Action, Difference, Kind};
+pub use crate::resources::change::{Action, Difference, Kind, Part};
 
 /// What `apply` runs for a change: the resource's own operation, tagged with its resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl Op {
 
     /// Dependency order. Stage 0: everything that depends on nothing written (ARNs and secret
     /// values are derived, not read back). Stage 1: the role and user, which need the provider
-    /// and the policy. Stage 2: key delivery, which needs the user. From stage 3 on, removals in
+    /// and the policy, and a new access key, which needs the user. From stage 3 on, removals in
     /// reverse dependency order: GitHub's secrets, variables and keys first, so nothing points at
     /// a deleted resource; then the role and user; then what they used; the provider last.
     pub fn stage(&self) -> u8 {
@@ -63,6 +63,19 @@ impl Op {
             | Op::Repository(_)
             | Op::Secret(..)
             | Op::Variable(..) => 0,
+        }
+    }
+
+    /// The stage each part runs in. Two operations start before what their rest needs:
+    /// `CreateUser` needs nothing, its `AttachUserPolicy` the policy; the pending mark of a key
+    /// delivery needs nothing, its `CreateAccessKey` the user. So both start in stage 0 and
+    /// finish in stage 1, and a fresh delivery is not held up by the user's policy.
+    pub fn parts(&self) -> Vec<(u8, Part)> {
+        match self {
+            Op::User(user::UserOp::Create) | Op::AccessKey(access_key::KeyOp::Deliver { .. }) => {
+                vec![(0, Part::First), (1, Part::Rest)]
+            }
+            _ => vec![(self.stage(), Part::Whole)],
         }
     }
 }

@@ -722,6 +722,32 @@ impl GitHub {
         }
     }
 
+    /// Renames a variable and sets its value in one write (GitHub's `PATCH` takes a new name).
+    /// `false` when `from` is gone or `to` exists: the caller decides what that means.
+    pub async fn rename_variable(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+        from: &str,
+        to: &str,
+        value: &str,
+    ) -> Result<bool> {
+        let path = format!("{}/variables/{}", Self::place_path(repo, place), enc(from));
+        let body = json!({"name": to, "value": value});
+        let reply = self.call(Method::PATCH, &path, Some(&body)).await?;
+        match reply.status.as_u16() {
+            200..=299 => Ok(true),
+            404 | 409 => Ok(false),
+            _ => Err(Error::GitHub(format!(
+                "GitHub did not accept variable {to} in the {}: {}",
+                place.describe(),
+                reply.body["message"]
+                    .as_str()
+                    .unwrap_or("unexpected answer")
+            ))),
+        }
+    }
+
     /// The login the token belongs to (shown before any write).
     pub async fn login(&self) -> Result<String> {
         let reply = self.call(Method::GET, "/user", None).await?;

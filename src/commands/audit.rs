@@ -23,24 +23,24 @@ pub async fn audit(
     settings_file: &Path,
 ) -> Result<ExitStatus> {
     let aws_for_reads = Aws::connect(settings).await?;
+    let fixes = Fixes::new(given, &aws_for_reads.region);
+    let ours = [settings.role_name.clone()];
     let joined = tokio::try_join!(
         observe_and_plan(settings, Intent::default()),
         repository::observe_registry_scanning(&aws_for_reads, &settings.ecr_repository),
         async {
             if all_roles {
-                role::observe_all(&aws_for_reads).await
+                scan_other_roles(&aws_for_reads, &ours, &fixes).await
             } else {
                 Ok(Vec::new())
             }
         }
     );
-    let (ctx, covers_repository, roles) = match joined {
+    let (ctx, covers_repository, others) = match joined {
         Ok(all) => all,
         Err(e) => return Err(aws_for_reads.name_the_caller(e).await),
     };
     let registry = RegistryScanning { covers_repository };
-    let fixes = Fixes::new(given, &aws_for_reads.region);
-    let others = unmanaged_role_findings(&roles, &settings.role_name, &fixes);
     let trust_ctx = TrustContext {
         account_id: ctx.identity.account_id.clone(),
         issuer_host_path: settings.issuer.host_path().to_string(),
@@ -66,44 +66,83 @@ pub async fn audit(
         audit::statuses(&ctx.desired, &ctx.observed, &ctx.plan),
         findings,
     );
+    Ok(print_report(
+        &report,
+        presentation,
+        &ctx.target(),
+        settings_file,
+    ))
+}
+
+/// `audit --all-roles` over many repositories: the account's roles that none of them manages,
+/// read once for all.
+pub async fn other_roles(
+    settings: &Settings,
+    given: RawSettings,
+    presentation: Presentation,
+    managed: &[String],
+    settings_file: &Path,
+) -> Result<ExitStatus> {
+    let aws = Aws::connect(settings).await?;
+    let fixes = Fixes::new(given, &aws.region);
+    let findings = match scan_other_roles(&aws, managed, &fixes).await {
+        Ok(findings) => findings,
+        Err(e) => return Err(aws.name_the_caller(e).await),
+    };
+    let report = Report::new(Vec::new(), findings);
+    let target = format!("the other roles of the AWS account ({})", aws.region);
+    Ok(print_report(&report, presentation, &target, settings_file))
+}
+
+fn print_report(
+    report: &Report,
+    presentation: Presentation,
+    target: &str,
+    settings_file: &Path,
+) -> ExitStatus {
     match presentation.output {
         OutputFormat::Json => {
-            out::println(&serde_json::to_string_pretty(&report).unwrap_or_default())
+            out::println(&serde_json::to_string_pretty(report).unwrap_or_default())
         }
-        OutputFormat::Markdown => out::print(&report::markdown(&report, &ctx.target())),
-        OutputFormat::Sarif => out::println(&report::sarif(&report, settings_file)),
-        OutputFormat::Text => out::print(&report::text(&report, &ctx.target())),
+        OutputFormat::Markdown => out::print(&report::markdown(report, target)),
+        OutputFormat::Sarif => out::println(&report::sarif(report, settings_file)),
+        OutputFormat::Text => out::print(&report::text(report, target)),
     }
-    Ok(if report.in_sync {
+    if report.in_sync {
         ExitStatus::Success
     } else {
         ExitStatus::Attention
-    })
+    }
 }
 
-/// `--all-roles`: every other role in the account that trusts a GitHub Actions OIDC provider.
-fn unmanaged_role_findings(roles: &[role::Listed], ours: &str, fixes: &Fixes) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for r in roles.iter().filter(|r| r.name != ours) {
-        let Ok(doc) = policy::parse_policy_str(&r.trust) else {
-            continue;
-        };
-        let Some(issuer) = github_issuer(&doc) else {
-            continue;
-        };
-        let context = TrustContext {
-            // arn:PARTITION:iam::ACCOUNT:role/NAME
-            account_id: r.arn.split(':').nth(4).unwrap_or_default().to_string(),
-            issuer_host_path: issuer,
-            repository: None,
-            immutable_ids: None,
-            allow_any_ref: false,
-        };
-        let mut found = Findings::on(Kind::Role, &r.name, edit_trust(&r.name, fixes));
-        audit::trust_findings(&doc, &context, &mut found);
-        findings.extend(found.into_vec());
-    }
-    findings
+/// Every role of the account but `managed`, page by page, each judged as it is listed.
+async fn scan_other_roles(aws: &Aws, managed: &[String], fixes: &Fixes) -> Result<Vec<Finding>> {
+    let found = role::scan_all(aws, |r| {
+        if managed.contains(&r.name) {
+            return None;
+        }
+        unmanaged_role_findings(&r, fixes)
+    })
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// `--all-roles`: the findings of a role the tool does not manage that trusts a GitHub Actions
+/// OIDC provider (`None` for any other role).
+fn unmanaged_role_findings(r: &role::Listed, fixes: &Fixes) -> Option<Vec<Finding>> {
+    let doc = policy::parse_policy_str(&r.trust).ok()?;
+    let issuer = github_issuer(&doc)?;
+    let context = TrustContext {
+        // arn:PARTITION:iam::ACCOUNT:role/NAME
+        account_id: r.arn.split(':').nth(4).unwrap_or_default().to_string(),
+        issuer_host_path: issuer,
+        repository: None,
+        immutable_ids: None,
+        allow_any_ref: false,
+    };
+    let mut found = Findings::on(Kind::Role, &r.name, edit_trust(&r.name, fixes));
+    audit::trust_findings(&doc, &context, &mut found);
+    Some(found.into_vec()).filter(|f| !f.is_empty())
 }
 
 /// A role the tool does not manage is fixed by hand: its trust into a file, the file into an

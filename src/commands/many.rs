@@ -16,6 +16,9 @@ use crate::plan::{Kind, Plan};
 use crate::spec::Intent;
 use crate::ui::{self, progress::Progress, render};
 
+/// One command's run, boxed, so that different commands can stand in one group.
+pub type Command<'a> = std::pin::Pin<Box<dyn Future<Output = Result<ExitStatus>> + 'a>>;
+
 /// What one repository's part of the run came to.
 struct Outcome {
     repo: String,
@@ -151,7 +154,7 @@ pub async fn write(
                     .unwrap_or_default(),
             })
             .collect();
-        let text = grouped_text(&preview);
+        let text = grouped_text(&preview.iter().collect::<Vec<_>>());
         if json {
             eprint!("{text}")
         } else {
@@ -262,11 +265,13 @@ pub async fn write(
     Ok(status)
 }
 
-/// `audit` or `check-access` for every entry at once, each result in its repository's group.
+/// `audit` or `check-access` for every entry at once, each result in its repository's group;
+/// `account`, when given, is one more group for the whole account (`audit --all-roles`).
 pub async fn each<'a, F, Fut>(
     entries: &'a [Settings],
     presentation: Presentation,
     command: F,
+    account: Option<Fut>,
 ) -> ExitStatus
 where
     F: Fn(&'a Settings) -> Fut,
@@ -276,8 +281,14 @@ where
         entries
             .iter()
             .map(|s| Box::pin(ui::out::capture(command(s)))),
-    )
-    .await;
+    );
+    let whole = async {
+        match account {
+            Some(f) => Some(Box::pin(ui::out::capture(f)).await),
+            None => None,
+        }
+    };
+    let (runs, whole) = futures::join!(runs, whole);
     let outcomes = entries
         .iter()
         .zip(runs)
@@ -287,17 +298,40 @@ where
             output,
         })
         .collect();
-    print_outcomes(outcomes, presentation)
+    let account = whole.map(|(status, output)| Outcome {
+        repo: ACCOUNT_GROUP.to_string(),
+        status,
+        output,
+    });
+    print_grouped(outcomes, account, presentation)
 }
+
+/// The heading of the account-wide group.
+const ACCOUNT_GROUP: &str = "other roles in the account";
 
 /// Prints the grouped result and returns the combined exit status.
 fn print_outcomes(outcomes: Vec<Outcome>, presentation: Presentation) -> ExitStatus {
-    let status = ExitStatus::combine(outcomes.iter().map(status_of));
+    print_grouped(outcomes, None, presentation)
+}
+
+fn print_grouped(
+    outcomes: Vec<Outcome>,
+    account: Option<Outcome>,
+    presentation: Presentation,
+) -> ExitStatus {
+    let status = ExitStatus::combine(outcomes.iter().chain(account.as_ref()).map(status_of));
+    let all: Vec<&Outcome> = outcomes.iter().chain(account.as_ref()).collect();
     match presentation.output {
-        OutputFormat::Json => println!("{}", grouped_json(&outcomes)),
-        OutputFormat::Sarif => println!("{}", grouped_sarif(&outcomes)),
-        OutputFormat::Markdown => print!("{}", grouped_markdown(&outcomes)),
-        OutputFormat::Text => print!("{}", grouped_text(&outcomes)),
+        OutputFormat::Json => {
+            let mut doc = grouped_json(&outcomes);
+            if let Some(account) = &account {
+                doc["other_roles"] = entry_json(account, false);
+            }
+            println!("{doc}");
+        }
+        OutputFormat::Sarif => println!("{}", grouped_sarif(&all)),
+        OutputFormat::Markdown => print!("{}", grouped_markdown(&all)),
+        OutputFormat::Text => print!("{}", grouped_text(&all)),
     }
     status
 }
@@ -309,7 +343,7 @@ fn status_of(o: &Outcome) -> ExitStatus {
     }
 }
 
-fn grouped_text(outcomes: &[Outcome]) -> String {
+fn grouped_text(outcomes: &[&Outcome]) -> String {
     let mut text = String::new();
     for o in outcomes {
         let heading = format!("── {} ──", o.repo);
@@ -323,7 +357,7 @@ fn grouped_text(outcomes: &[Outcome]) -> String {
     text
 }
 
-fn grouped_markdown(outcomes: &[Outcome]) -> String {
+fn grouped_markdown(outcomes: &[&Outcome]) -> String {
     let mut text = String::new();
     for o in outcomes {
         text.push_str(&format!("## {}\n\n", o.repo));
@@ -338,31 +372,33 @@ fn grouped_markdown(outcomes: &[Outcome]) -> String {
 
 /// `{"repositories": [{"github_repo": …, …the single-repository document…}, …]}`.
 fn grouped_json(outcomes: &[Outcome]) -> Value {
-    let repositories: Vec<Value> = outcomes
-        .iter()
-        .map(|o| {
-            let mut doc = Map::new();
-            doc.insert("github_repo".into(), json!(o.repo));
-            match &o.status {
-                Err(e) => {
-                    doc.insert("error".into(), json!({"message": e.to_string()}));
-                }
-                Ok(_) => match serde_json::from_str::<Value>(&o.output) {
-                    Ok(Value::Object(single)) => doc.extend(single),
-                    Ok(other) => {
-                        doc.insert("result".into(), other);
-                    }
-                    Err(_) => {}
-                },
-            }
-            Value::Object(doc)
-        })
-        .collect();
+    let repositories: Vec<Value> = outcomes.iter().map(|o| entry_json(o, true)).collect();
     json!({ "repositories": repositories })
 }
 
+/// One group's document: the command's own, or its error; named by its repository.
+fn entry_json(o: &Outcome, named: bool) -> Value {
+    let mut doc = Map::new();
+    if named {
+        doc.insert("github_repo".into(), json!(o.repo));
+    }
+    match &o.status {
+        Err(e) => {
+            doc.insert("error".into(), json!({"message": e.to_string()}));
+        }
+        Ok(_) => match serde_json::from_str::<Value>(&o.output) {
+            Ok(Value::Object(single)) => doc.extend(single),
+            Ok(other) => {
+                doc.insert("result".into(), other);
+            }
+            Err(_) => {}
+        },
+    }
+    Value::Object(doc)
+}
+
 /// One SARIF log with every repository's run (SARIF allows many runs in one log).
-fn grouped_sarif(outcomes: &[Outcome]) -> Value {
+fn grouped_sarif(outcomes: &[&Outcome]) -> Value {
     let mut log: Option<Value> = None;
     let mut runs = Vec::new();
     for o in outcomes {

@@ -11,7 +11,7 @@ mod plan_apply;
 mod rotate_keys;
 mod workflow;
 
-pub use audit::audit;
+pub use audit::{audit, other_roles};
 pub use check_access::{Claims, Job, check_access};
 pub use destroy::destroy;
 pub use export::{ExportRequest, export};

@@ -3,7 +3,8 @@
 //! The secret access key exists only in `CreateAccessKey`'s answer, so delivery is recorded in
 //! non-secret variables (docs/secrets.md): `SKYECR_ACCESS_KEY_ID` names the delivered key and is
 //! written last; `SKYECR_ACCESS_KEY_PENDING` is written before a key is created, so a rerun can
-//! tell keys of an interrupted run from the delivered one and clean them up.
+//! tell keys of an interrupted run from the delivered one and clean them up. The first record
+//! is the pending mark renamed, one write that ends the delivery.
 use std::time::Duration;
 
 use aws_sdk_iam::config::retry::RetryConfig;
@@ -11,7 +12,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use secrecy::SecretString;
 
-use super::change::{Action, Desire, Kind};
+use super::change::{Action, Desire, Kind, Part};
 use crate::cloud::aws::{Aws, failure, is_throttling};
 use crate::cloud::github::{GitHub, Place, PublicKey, SecretMeta, Variable};
 use crate::config::RepoName;
@@ -60,8 +61,13 @@ pub enum KeyOp {
     Deliver { retire: Vec<String> },
     /// Record a key an interrupted run delivered but did not record, then delete `retire`.
     Adopt { key_id: String, retire: Vec<String> },
-    /// Delete keys that are not in GitHub (from an interrupted run, or superseded).
-    Delete { key_ids: Vec<String> },
+    /// Delete keys that are not in GitHub (from an interrupted run, or superseded). With
+    /// `clear_mark` also an interrupted run's pending mark; not when a delivery follows, which
+    /// writes a mark of its own while this runs.
+    Delete {
+        key_ids: Vec<String>,
+        clear_mark: bool,
+    },
     /// Mode switched to OIDC: delete the keys, both secrets and the records.
     /// With `secrets` also both secrets and the records: only when the tool's records show it
     /// delivered them.
@@ -69,11 +75,12 @@ pub enum KeyOp {
 }
 
 impl KeyOp {
-    /// Cleanup before delivery frees a slot; retiring waits until the OIDC side is in place.
+    /// Cleanup frees a slot before a new key is made, which needs the user (stage 1; its
+    /// pending mark goes first, `Op::parts`); retiring waits until the OIDC side is in place.
     pub fn stage(&self) -> u8 {
         match self {
-            KeyOp::Delete { .. } => 1,
-            KeyOp::Deliver { .. } | KeyOp::Adopt { .. } => 2,
+            KeyOp::Delete { .. } | KeyOp::Adopt { .. } => 0,
+            KeyOp::Deliver { .. } => 1,
             KeyOp::Retire { .. } => 3,
         }
     }
@@ -306,6 +313,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
             vec!["created by an interrupted run and never delivered to GitHub".into()],
             KeyOp::Delete {
                 key_ids: a.undelivered.clone(),
+                clear_mark: true,
             },
         ));
     }
@@ -337,6 +345,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
                 vec!["superseded by the delivered key (an interrupted rotation left it)".into()],
                 KeyOp::Delete {
                     key_ids: superseded,
+                    clear_mark: true,
                 },
             ));
         } else if live.pending.is_some() && a.undelivered.is_empty() {
@@ -348,6 +357,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
                 vec!["left by an interrupted run; the delivered key is current".into()],
                 KeyOp::Delete {
                     key_ids: Vec::new(),
+                    clear_mark: true,
                 },
             ));
         }
@@ -364,6 +374,7 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
             vec!["superseded by the delivered key (an interrupted rotation left it)".into()],
             KeyOp::Delete {
                 key_ids: superseded.clone(),
+                clear_mark: true,
             },
         ));
         staying -= superseded.len();
@@ -409,6 +420,12 @@ pub fn diff(desire: &Desire<Spec>, live: &Live, user_goes: bool) -> Vec<Change> 
     } else {
         Action::Create
     };
+    // The delivery writes its own mark while the cleanup runs: the cleanup leaves it alone.
+    for c in &mut changes {
+        if let Some(KeyOp::Delete { clear_mark, .. }) = &mut c.op {
+            *clear_mark = false;
+        }
+    }
     changes.push(change(
         action,
         &spec.user_name,
@@ -584,10 +601,19 @@ async fn delete_keys(aws: &Aws, user: &str, key_ids: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &KeyOp) -> Result<()> {
+pub async fn apply(
+    aws: &Aws,
+    github: &GitHub,
+    spec: &Spec,
+    live: &Live,
+    op: &KeyOp,
+    part: Part,
+) -> Result<()> {
     let place = Place::Repository;
     let repo = &spec.repo;
-    if let Some(mark) = &live.pending {
+    if part != Part::Rest
+        && let Some(mark) = &live.pending
+    {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -602,9 +628,12 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
         }
     }
     match op {
-        KeyOp::Delete { key_ids } => {
+        KeyOp::Delete {
+            key_ids,
+            clear_mark,
+        } => {
             delete_keys(aws, &spec.user_name, key_ids).await?;
-            if live.pending.is_some() {
+            if *clear_mark && live.pending.is_some() {
                 github
                     .delete_variable(repo, &place, PENDING_VARIABLE)
                     .await?;
@@ -612,18 +641,7 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
             Ok(())
         }
         KeyOp::Adopt { key_id, retire } => {
-            github
-                .set_variable(
-                    repo,
-                    &place,
-                    DELIVERED_VARIABLE,
-                    key_id,
-                    live.delivered.is_some(),
-                )
-                .await?;
-            github
-                .delete_variable(repo, &place, PENDING_VARIABLE)
-                .await?;
+            record(github, repo, key_id, live).await?;
             delete_keys(aws, &spec.user_name, retire).await
         }
         KeyOp::Retire { key_ids, secrets } => {
@@ -640,28 +658,8 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                 .await?;
             github.delete_variable(repo, &place, PENDING_VARIABLE).await
         }
+        KeyOp::Deliver { .. } if part == Part::First => mark_delivery(github, repo, live).await,
         KeyOp::Deliver { retire } => {
-            // Marks the start, so a crash after CreateAccessKey leaves a key the rerun recognizes.
-            // A fresh mark is created, never overwritten: of two runs delivering at once, one
-            // stops here, before it makes a key (their secrets would interleave otherwise).
-            let mark = run_mark();
-            if live.pending.is_some() {
-                github
-                    .set_variable(repo, &place, PENDING_VARIABLE, &mark, true)
-                    .await?;
-            } else if !github
-                .create_variable(repo, &place, PENDING_VARIABLE, &mark)
-                .await?
-                // A retried request whose first answer was lost finds its own mark.
-                && github
-                    .variable(repo, &place, PENDING_VARIABLE)
-                    .await?
-                    .is_none_or(|v| v.value != mark)
-            {
-                return Err(Error::GitHub(format!(
-                    "another run is delivering an access key to {repo} right now ({PENDING_VARIABLE} appeared after this run looked); this run created no key.\n  Rerun once the other run has finished."
-                )));
-            }
             let (key_id, secret) = create_key(aws, &spec.user_name).await?;
             let id_value = SecretString::from(key_id.clone());
             let delivered = tokio::try_join!(
@@ -683,21 +681,65 @@ pub async fn apply(aws: &Aws, github: &GitHub, spec: &Spec, live: &Live, op: &Ke
                     "{e}\n  {outcome}. Rerun when GitHub accepts writes."
                 )));
             }
-            github
-                .set_variable(
-                    repo,
-                    &place,
-                    DELIVERED_VARIABLE,
-                    &key_id,
-                    live.delivered.is_some(),
-                )
-                .await?;
-            github
-                .delete_variable(repo, &place, PENDING_VARIABLE)
-                .await?;
+            record(github, repo, &key_id, live).await?;
             delete_keys(aws, &spec.user_name, retire).await
         }
     }
+}
+
+/// Marks the start, so a crash after CreateAccessKey leaves a key the rerun recognizes. A fresh
+/// mark is created, never overwritten: of two runs delivering at once, one stops here, before
+/// it makes a key (their secrets would interleave otherwise).
+async fn mark_delivery(github: &GitHub, repo: &RepoName, live: &Live) -> Result<()> {
+    let place = Place::Repository;
+    let mark = run_mark();
+    if live.pending.is_some() {
+        return github
+            .set_variable(repo, &place, PENDING_VARIABLE, &mark, true)
+            .await;
+    }
+    let created = github
+        .create_variable(repo, &place, PENDING_VARIABLE, &mark)
+        .await?;
+    // A retried request whose first answer was lost finds its own mark.
+    if created
+        || github
+            .variable(repo, &place, PENDING_VARIABLE)
+            .await?
+            .is_some_and(|v| v.value == mark)
+    {
+        return Ok(());
+    }
+    Err(Error::GitHub(format!(
+        "another run is delivering an access key to {repo} right now ({PENDING_VARIABLE} appeared after this run looked); this run created no key.\n  Rerun once the other run has finished."
+    )))
+}
+
+/// Records the delivered key and ends the pending mark. With no record yet, the mark is renamed
+/// to the record: one write, so a crash leaves the mark or the record, never both or neither.
+/// Over an earlier record (a rotation) the record is rewritten first and the mark deleted
+/// after; a crash between them leaves a current record beside a stale mark, which the rerun
+/// clears.
+async fn record(github: &GitHub, repo: &RepoName, key_id: &str, live: &Live) -> Result<()> {
+    let place = Place::Repository;
+    if live.delivered.is_none()
+        && github
+            .rename_variable(repo, &place, PENDING_VARIABLE, DELIVERED_VARIABLE, key_id)
+            .await?
+    {
+        return Ok(());
+    }
+    // The mark is gone (a retried rename whose first answer was lost) or a record appeared.
+    github
+        .set_variable(
+            repo,
+            &place,
+            DELIVERED_VARIABLE,
+            key_id,
+            live.delivered.is_some(),
+        )
+        .await?;
+    github.delete_variable(repo, &place, PENDING_VARIABLE).await
 }
 
 #[cfg(test)]
@@ -789,7 +831,8 @@ mod tests {
         assert_eq!(
             ops(&live, &spec()),
             vec![KeyOp::Delete {
-                key_ids: vec!["K2".into()]
+                key_ids: vec!["K2".into()],
+                clear_mark: true
             }]
         );
     }
@@ -847,7 +890,13 @@ mod tests {
     fn a_mark_left_after_recording_is_cleared() {
         let mut live = delivered();
         live.pending = var("key being created", "2026-01-01T00:00:00Z");
-        assert_eq!(ops(&live, &spec()), vec![KeyOp::Delete { key_ids: vec![] }]);
+        assert_eq!(
+            ops(&live, &spec()),
+            vec![KeyOp::Delete {
+                key_ids: vec![],
+                clear_mark: true
+            }]
+        );
     }
 
     #[test]

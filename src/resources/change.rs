@@ -42,6 +42,16 @@ pub enum Action {
     Keep,
 }
 
+/// Which part of an operation runs (`Op::parts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    /// What needs nothing written: `CreateUser`, the pending mark.
+    First,
+    /// The remainder, once the stage before has finished.
+    Rest,
+}
+
 /// What the settings want of one resource. `Absent` keeps the spec because deleting needs the
 /// resource's address (name, ARN, place), which the spec derives.
 #[derive(Debug, Clone, PartialEq)]

@@ -39,27 +39,37 @@ pub enum ProviderOp {
     Delete,
 }
 
-/// Finds the provider by issuer (no account ID needed), then reads its client IDs. With
-/// `trusted_beside` (our role's name), also which other roles trust it.
+/// Reads the provider's client IDs: at `known` (its ARN, when the account is recorded), else
+/// found by issuer first (no account ID needed). With `trusted_beside` (our role's name), also
+/// which other roles trust it.
 pub async fn observe(
     aws: &Aws,
     issuer_host_path: &str,
     trusted_beside: Option<&str>,
+    known: Option<&str>,
 ) -> Result<Option<Live>> {
-    let listed = aws
-        .iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .map_err(|e| aws.error(failure("iam:ListOpenIDConnectProviders", e)))?;
-    let suffix = format!(":oidc-provider/{issuer_host_path}");
-    let Some(arn) = listed
-        .open_id_connect_provider_list()
-        .iter()
-        .filter_map(|p| p.arn())
-        .find(|arn| arn.ends_with(&suffix))
-    else {
-        return Ok(None);
+    let found;
+    let arn = match known {
+        Some(arn) => arn,
+        None => {
+            let listed = aws
+                .iam
+                .list_open_id_connect_providers()
+                .send()
+                .await
+                .map_err(|e| aws.error(failure("iam:ListOpenIDConnectProviders", e)))?;
+            let suffix = format!(":oidc-provider/{issuer_host_path}");
+            found = listed
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn())
+                .find(|arn| arn.ends_with(&suffix))
+                .map(str::to_string);
+            match &found {
+                Some(arn) => arn,
+                None => return Ok(None),
+            }
+        }
     };
     let trusted_by = async {
         match trusted_beside {
@@ -90,12 +100,10 @@ pub async fn observe(
 
 /// Roles other than ours whose trust policy federates with the provider.
 async fn roles_trusting(aws: &Aws, provider_arn: &str, ours: &str) -> Result<Vec<String>> {
-    let roles = super::role::observe_all(aws).await?;
-    Ok(roles
-        .into_iter()
-        .filter(|r| r.name != ours && federates_with(&r.trust, provider_arn))
-        .map(|r| r.name)
-        .collect())
+    super::role::scan_all(aws, |r| {
+        (r.name != ours && federates_with(&r.trust, provider_arn)).then_some(r.name)
+    })
+    .await
 }
 
 fn federates_with(trust_policy: &str, provider_arn: &str) -> bool {

@@ -1,5 +1,5 @@
 //! The managed ECR push policy: exactly the guide's actions, on exactly one repository.
-use aws_sdk_iam::types::EntityType;
+use aws_sdk_iam::types::{EntityType, ManagedPolicyDetail};
 use serde_json::Value;
 
 use super::change::{Action, Desire, Kind};
@@ -77,7 +77,44 @@ pub enum PolicyOp {
 
 /// Reads every version with its document in one paginated call that needs no account ID,
 /// so the policy is observed in the same round as everything else.
-pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
+/// Finds the policy by name. With `known` (its ARN, when the account is recorded) its tags are
+/// read at once, not after it is found.
+pub async fn observe(aws: &Aws, name: &str, known: Option<&str>) -> Result<Option<Live>> {
+    let early_tags = async {
+        match known {
+            Some(arn) => Some(tags_of(aws, arn).await),
+            None => None,
+        }
+    };
+    let (found, early_tags) = tokio::join!(find(aws, name), early_tags);
+    let Some((found, document)) = found? else {
+        return Ok(None);
+    };
+    let tags = match (found.arn(), early_tags) {
+        (Some(arn), Some(tags)) if Some(arn) == known => tags?,
+        (Some(arn), _) => tags_of(aws, arn).await?,
+        (None, _) => Vec::new(),
+    };
+    let default_version = found.default_version_id().unwrap_or("v1").to_string();
+    Ok(Some(Live {
+        default_version,
+        document,
+        versions: found
+            .policy_version_list()
+            .iter()
+            .map(|v| Version {
+                id: v.version_id().unwrap_or_default().to_string(),
+                is_default: v.is_default_version(),
+                created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
+            })
+            .collect(),
+        description: found.description().map(str::to_string),
+        tags,
+    }))
+}
+
+/// The policy's details and its default version's document.
+async fn find(aws: &Aws, name: &str) -> Result<Option<(ManagedPolicyDetail, Value)>> {
     let suffix = format!(":policy/{name}");
     let mut pages = aws
         .iam
@@ -94,15 +131,11 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
         else {
             continue;
         };
-        let tags = match found.arn() {
-            Some(arn) => tags_of(aws, arn).await?,
-            None => Vec::new(),
-        };
-        let default_version = found.default_version_id().unwrap_or("v1").to_string();
-        let versions = found.policy_version_list();
-        let raw = versions
+        let default_version = found.default_version_id().unwrap_or("v1");
+        let raw = found
+            .policy_version_list()
             .iter()
-            .find(|v| v.is_default_version() || v.version_id() == Some(default_version.as_str()))
+            .find(|v| v.is_default_version() || v.version_id() == Some(default_version))
             .and_then(|v| v.document())
             .unwrap_or_default();
         let document = policy::decode_document(raw).map_err(|e| Error::Unreadable {
@@ -110,20 +143,7 @@ pub async fn observe(aws: &Aws, name: &str) -> Result<Option<Live>> {
             what: format!("policy {name} version {default_version}"),
             reason: e.to_string(),
         })?;
-        return Ok(Some(Live {
-            default_version,
-            document,
-            versions: versions
-                .iter()
-                .map(|v| Version {
-                    id: v.version_id().unwrap_or_default().to_string(),
-                    is_default: v.is_default_version(),
-                    created: v.create_date().map(|d| d.secs()).unwrap_or_default(),
-                })
-                .collect(),
-            description: found.description().map(str::to_string),
-            tags,
-        }));
+        return Ok(Some((found.clone(), document)));
     }
     Ok(None)
 }

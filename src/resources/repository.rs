@@ -80,7 +80,14 @@ pub enum RepositoryOp {
 
 /// Reads the repository; with `count_images`, also whether it holds images (one more call in
 /// the same round).
-pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option<Live>> {
+/// With `known` (its ARN, when the account is recorded) the tags are read beside the
+/// description, not after it.
+pub async fn observe(
+    aws: &Aws,
+    name: &str,
+    count_images: bool,
+    known: Option<&str>,
+) -> Result<Option<Live>> {
     let images = async {
         if !count_images {
             return Ok(false);
@@ -119,13 +126,20 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
             }
         }
     };
-    let (described, holds_images, policy) = tokio::join!(
+    let early_tags = async {
+        match known {
+            Some(arn) => Some(tags_of(aws, arn).await),
+            None => None,
+        }
+    };
+    let (described, holds_images, policy, early_tags) = tokio::join!(
         aws.ecr
             .describe_repositories()
             .repository_names(name)
             .send(),
         images,
-        policy
+        policy,
+        early_tags
     );
     let policy = match policy? {
         Some(text) => {
@@ -148,20 +162,13 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         return Ok(None);
     };
     let arn = r.repository_arn().unwrap_or_default().to_string();
-    // The tags need the ARN, which the description gives: a second, dependent read.
-    let tags = match aws
-        .ecr
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-    {
-        Ok(out) => out
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
-        Err(e) => return aws.absent(failure("ecr:ListTagsForResource", e)),
+    // Without the account, the tags need the ARN the description gives: a dependent read.
+    let tags = match early_tags {
+        Some(tags) if known == Some(arn.as_str()) => tags,
+        _ => tags_of(aws, &arn).await,
+    };
+    let Some(tags) = tags? else {
+        return Ok(None);
     };
     Ok(Some(Live {
         scan_on_push: r
@@ -189,6 +196,25 @@ pub async fn observe(aws: &Aws, name: &str, count_images: bool) -> Result<Option
         tags,
         policy,
     }))
+}
+
+/// `None`: the repository is gone (deleted since it was described, or never there).
+async fn tags_of(aws: &Aws, arn: &str) -> Result<Option<Tags>> {
+    match aws
+        .ecr
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+        )),
+        Err(e) => aws.absent(failure("ecr:ListTagsForResource", e)),
+    }
 }
 
 /// Audit checks of the repository's own policy: a grant to anyone, or to another account,

@@ -136,21 +136,30 @@ pub struct Listed {
     pub trust: String,
 }
 
-/// Every role of the account, page by page.
-pub async fn observe_all(aws: &Aws) -> Result<Vec<Listed>> {
+/// IAM's largest `ListRoles` page: a thousand roles in one round trip, not ten.
+const ROLES_PER_PAGE: i32 = 1000;
+
+/// Every role of the account, page by page: each one is handed to `keep`, and only what it
+/// returns is held, so memory stays that of one page however many roles there are.
+pub async fn scan_all<T>(aws: &Aws, mut keep: impl FnMut(Listed) -> Option<T>) -> Result<Vec<T>> {
     let mut out = Vec::new();
-    let mut pages = aws.iam.list_roles().into_paginator().send();
+    let mut pages = aws
+        .iam
+        .list_roles()
+        .max_items(ROLES_PER_PAGE)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws.error(failure("iam:ListRoles", e)))?;
-        out.extend(page.roles().iter().map(|r| {
-            Listed {
+        out.extend(page.roles().iter().filter_map(|r| {
+            keep(Listed {
                 name: r.role_name().to_string(),
                 arn: r.arn().to_string(),
                 trust: r
                     .assume_role_policy_document()
                     .unwrap_or_default()
                     .to_string(),
-            }
+            })
         }));
     }
     Ok(out)

@@ -1,5 +1,5 @@
 //! The IAM user of access-key mode: it holds exactly the push policy.
-use super::change::{Action, Desire, Kind};
+use super::change::{Action, Desire, Kind, Part};
 use super::holdings::{self, BoundaryChange, Fix, Holdings};
 use super::ownership::{self, Owner, Tags};
 use super::role::aws_tags;
@@ -178,8 +178,10 @@ pub fn findings(spec: &Spec, live: &Live, fixes: &Fixes) -> Vec<Finding> {
     )
 }
 
-pub async fn apply(aws: &Aws, spec: &Spec, op: &UserOp) -> Result<()> {
+/// `UserOp::Create` runs in two parts (`plan::Op::parts`): the user, then the policy attached.
+pub async fn apply(aws: &Aws, spec: &Spec, op: &UserOp, part: Part) -> Result<()> {
     match op {
+        UserOp::Create if part == Part::Rest => attach(aws, spec).await,
         UserOp::Create => {
             let created = aws
                 .iam
@@ -195,7 +197,7 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &UserOp) -> Result<()> {
                     return Err(aws.error(f));
                 }
             }
-            attach(aws, spec).await
+            Ok(())
         }
         UserOp::Fix(fix) => apply_fix(aws, spec, fix).await,
         UserOp::Delete { detach, inline } => {

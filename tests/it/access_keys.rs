@@ -124,6 +124,33 @@ fn access_key_apply_delivers_a_working_pair_and_a_rerun_writes_nothing() {
     assert_no_leak(&[&first, &rerun, &audit], &[&pair.1, crate::support::TOKEN]);
 }
 
+/// The first delivery ends with one write: the pending mark renamed to the record, so no crash
+/// can leave the record without the mark's removal or the other way round (docs/secrets.md).
+#[test]
+fn a_first_delivery_records_its_key_by_renaming_the_pending_mark() {
+    let w = World::start();
+    w.clear_requests();
+    access_key_apply(&w, &[]).success();
+    let (key_id, _) = assert_working_pair(&w);
+    let variables = &w.github_state()["variables"];
+    assert_eq!(variables["SKYECR_ACCESS_KEY_ID"]["value"], key_id.as_str());
+    assert!(
+        variables["SKYECR_ACCESS_KEY_PENDING"].is_null(),
+        "{variables}"
+    );
+    let writes = w.writes();
+    let pending = "/actions/variables/SKYECR_ACCESS_KEY_PENDING";
+    let secrets = writes
+        .iter()
+        .rposition(|l| l.contains("/actions/secrets/AWS_"));
+    let tail: Vec<&String> = writes.iter().skip(secrets.map_or(0, |i| i + 1)).collect();
+    assert_eq!(
+        tail,
+        [&format!("github PATCH /repos/{REPO}{pending}")],
+        "after the secrets, only the rename: {writes:#?}"
+    );
+}
+
 #[test]
 fn a_github_failure_after_key_creation_deletes_the_new_key() {
     let w = World::start();

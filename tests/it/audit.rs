@@ -256,6 +256,51 @@ fn the_variable_difference_names_expected_and_actual() {
     );
 }
 
+/// More roles than IAM's default page (100) take one `ListRoles` page: the tool asks for a
+/// thousand a page. (Paging through several pages: reliability::world.)
+#[test]
+fn all_roles_lists_many_roles_in_one_page() {
+    let w = World::start();
+    w.apply(&[]).success();
+    let service = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": provider_arn()},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "*"}}}]});
+    let iam = w.iam();
+    for n in 0..150 {
+        // The last one listed trusts any repository.
+        let (name, doc) = match n {
+            149 => ("zz-deployer".to_string(), &wide),
+            _ => (format!("service-{n:03}"), &service),
+        };
+        w.block_on(
+            iam.create_role()
+                .role_name(name)
+                .assume_role_policy_document(doc.to_string())
+                .send(),
+        )
+        .unwrap();
+    }
+    w.clear_requests();
+    let (code, report) = audit(&w, &["--all-roles"]);
+    assert_eq!(code, 2, "{report}");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "zz-deployer" && f["id"] == "trust-sub-any-owner"),
+        "{report}"
+    );
+    let pages = w
+        .requests()
+        .iter()
+        .filter(|r| r["action"] == "ListRoles")
+        .count();
+    assert_eq!(pages, 1, "151 roles in one page");
+}
+
 #[test]
 fn all_roles_finds_a_planted_unmanaged_vulnerable_role() {
     let w = World::start();

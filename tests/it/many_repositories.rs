@@ -429,3 +429,55 @@ fn audit_and_check_access_answer_for_every_entry() {
         denied.stdout
     );
 }
+
+#[test]
+fn audit_all_roles_reads_the_account_once_and_leaves_the_entries_roles_to_them() {
+    let w = World::start();
+    let repos = add_services(&w, 3);
+    write_manifest(&w, &repos, json!({}));
+    w.cmd().args(["apply", "--yes"]).run().success();
+    let wide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}")},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringLike": {format!("{ISSUER}:sub"): "repo:acme/*"}}}]});
+    w.block_on(
+        w.iam()
+            .create_role()
+            .role_name("legacy-deployer")
+            .assume_role_policy_document(wide.to_string())
+            .send(),
+    )
+    .unwrap();
+    w.clear_requests();
+    let out = w
+        .cmd()
+        .args(["audit", "--all-roles", "--output", "json"])
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc = out.json();
+    for i in 0..3 {
+        assert_eq!(doc["repositories"][i]["in_sync"], true, "{doc}");
+    }
+    let named: Vec<&str> = doc["other_roles"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !named.is_empty() && named.iter().all(|n| *n == "legacy-deployer"),
+        "{doc}"
+    );
+    let listings = w
+        .requests()
+        .iter()
+        .filter(|r| r["action"] == "ListRoles")
+        .count();
+    assert_eq!(listings, 1, "the account's roles are listed once");
+    let text = w.cmd().args(["audit", "--all-roles"]).run();
+    assert!(
+        text.stdout.contains("── other roles in the account ──"),
+        "{}",
+        text.stdout
+    );
+}

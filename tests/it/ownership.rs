@@ -562,6 +562,77 @@ fn a_recorded_account_that_is_not_the_callers_stops_every_command() {
     }
 }
 
+/// The recorded account's ARNs take their partition from the region: credentials of another
+/// partition stop the run before any write, saying both.
+#[test]
+fn credentials_of_another_partition_than_the_regions_stop_the_run() {
+    let w = World::start();
+    std::fs::write(
+        w.dir.path().join("skyecr.json"),
+        format!(
+            r#"{{"github_repo": "acme/app", "branches": ["main"], "account_id": "{ACCOUNT}"}}"#
+        ),
+    )
+    .unwrap();
+    let identity = format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/deployer</Arn><UserId>AIDAEXAMPLE</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+    );
+    w.aws_faults(
+        json!({"action": "GetCallerIdentity", "ok_body": true, "status": 200,
+        "body": identity, "times": null}),
+    );
+    let out = w
+        .cmd()
+        .env("AWS_REGION", "cn-north-1")
+        .args(["apply", "--yes"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("partition aws,")
+            && out.stderr.contains("cn-north-1 is in partition aws-cn"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.writes(), Vec::<String>::new());
+}
+
+/// With the account recorded (by the first apply), the reads that need an ARN are made up front:
+/// they all arrive while the identity and the reads that would otherwise give the ARNs are
+/// held, and the provider is not listed.
+#[test]
+fn a_recorded_account_lets_the_reads_by_arn_join_the_first_round() {
+    let w = World::start();
+    w.apply(&[]).success();
+    w.clear_requests();
+    w.aws_faults(
+        json!({"action": ["GetCallerIdentity", "GetAccountAuthorizationDetails",
+        "DescribeRepositories", "ListOpenIDConnectProviders"], "hold": "first", "times": null,
+        "timeout_s": 120}),
+    );
+    let plan = w
+        .cmd()
+        .args(["plan", "--github-repo", REPO, "--branch", "main"])
+        .spawn();
+    w.wait_for_held("first", 3);
+    for action in [
+        "GetOpenIDConnectProvider",
+        "ListPolicyTags",
+        "ListTagsForResource",
+    ] {
+        w.wait_for_action(action, 1);
+    }
+    w.release_hold("first");
+    let out = plan.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(w.writes(), Vec::<String>::new());
+    assert!(
+        !w.requests()
+            .iter()
+            .any(|r| r["action"] == "ListOpenIDConnectProviders"),
+        "the provider's ARN is known: no listing"
+    );
+}
+
 #[test]
 fn a_permissions_boundary_is_set_and_then_kept() {
     let w = World::start();

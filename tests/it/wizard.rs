@@ -737,7 +737,9 @@ fn init_adds_a_repository_to_a_file_set_up_for_another() {
 
     let file = read_json(&w.dir.path().join("skyecr.json"));
     assert_eq!(file["account_id"], ACCOUNT);
-    let entries = file["repositories"].as_array().expect("a list of repositories");
+    let entries = file["repositories"]
+        .as_array()
+        .expect("a list of repositories");
     assert_eq!(entries.len(), 2, "{file}");
     // The first setup keeps its names, written out.
     assert_eq!(entries[0]["github_repo"], "acme/app");
@@ -749,7 +751,10 @@ fn init_adds_a_repository_to_a_file_set_up_for_another() {
         state["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
         format!("arn:aws:iam::{ACCOUNT}:role/GitHubActions-web-ECR")
     );
-    assert_eq!(w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["value"], ROLE_ARN);
+    assert_eq!(
+        w.github_state()["secrets"]["AWS_ECR_ROLE_ARN"]["value"],
+        ROLE_ARN
+    );
     // Both are in the file, and both are as it says.
     let plan = w.cmd().args(["plan", "--output", "json"]).run();
     plan.success();
