@@ -1,8 +1,9 @@
 //! AWS SDK configuration and clients; the one place SDK errors are classified.
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::ReadOnce;
 use super::limit::Service;
 use aws_config::BehaviorVersion;
 use aws_config::default_provider::region::DefaultRegionChain;
@@ -41,6 +42,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub region: String,
     caller: OnceLock<String>,
+    /// An account-wide listing and the one OIDC provider, read once for every repository.
+    shared: Arc<ReadOnce>,
 }
 
 impl Aws {
@@ -94,7 +97,18 @@ impl Aws {
             }),
             region,
             caller: OnceLock::new(),
+            shared: Arc::default(),
         })
+    }
+
+    /// What `read` gives for `key`, read once for the whole run (see `ReadOnce`).
+    pub async fn read_once<V, F, Fut>(&self, key: &str, read: F) -> Result<V>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        self.shared.get(key, read).await
     }
 
     pub async fn identity(&self) -> Result<Identity> {

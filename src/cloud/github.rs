@@ -1,4 +1,5 @@
 //! GitHub REST client: token discovery, errors a person can act on, rate limits, sealed boxes.
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,6 +22,8 @@ pub struct GitHub {
     http: reqwest::Client,
     base: String,
     token: SecretString,
+    /// The secrets keys read while observing (a repository's is read for two resources).
+    keys: Arc<super::ReadOnce>,
 }
 
 /// The repository as the API names it, with the IDs GitHub puts in immutable subjects.
@@ -281,6 +284,7 @@ impl GitHub {
             http,
             base: base.trim_end_matches('/').to_string(),
             token,
+            keys: Arc::default(),
         })
     }
 
@@ -570,12 +574,18 @@ impl GitHub {
         repo: &RepoName,
         place: &Place,
     ) -> Result<Option<PublicKey>> {
+        // Read once per run: a key GitHub rotates meanwhile is refetched on its 422
+        // (`public_key`), never from here.
         let path = format!("{}/secrets/public-key", Self::place_path(repo, place));
-        let reply = self.call(Method::GET, &path, None).await?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        parse_public_key(&reply.body).map(Some)
+        self.keys
+            .get(&path, || async {
+                let reply = self.call(Method::GET, &path, None).await?;
+                if reply.status == StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                parse_public_key(&reply.body).map(Some)
+            })
+            .await
     }
 
     pub async fn secret(

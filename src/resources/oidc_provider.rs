@@ -48,6 +48,24 @@ pub async fn observe(
     trusted_beside: Option<&str>,
     known: Option<&str>,
 ) -> Result<Option<Live>> {
+    // One provider serves every repository of a run: read once, unless a teardown asks which
+    // other roles trust it (that depends on the role going).
+    match trusted_beside {
+        None => {
+            let key = format!("oidc-provider {issuer_host_path} {known:?}");
+            aws.read_once(&key, || read(aws, issuer_host_path, None, known))
+                .await
+        }
+        Some(_) => read(aws, issuer_host_path, trusted_beside, known).await,
+    }
+}
+
+async fn read(
+    aws: &Aws,
+    issuer_host_path: &str,
+    trusted_beside: Option<&str>,
+    known: Option<&str>,
+) -> Result<Option<Live>> {
     let found;
     let arn = match known {
         Some(arn) => arn,

@@ -1,4 +1,6 @@
 //! The managed ECR push policy: exactly the guide's actions, on exactly one repository.
+use std::sync::Arc;
+
 use aws_sdk_iam::types::{EntityType, ManagedPolicyDetail};
 use serde_json::Value;
 
@@ -116,6 +118,34 @@ pub async fn observe(aws: &Aws, name: &str, known: Option<&str>) -> Result<Optio
 /// The policy's details and its default version's document.
 async fn find(aws: &Aws, name: &str) -> Result<Option<(ManagedPolicyDetail, Value)>> {
     let suffix = format!(":policy/{name}");
+    let policies = aws
+        .read_once("iam:GetAccountAuthorizationDetails", || local_policies(aws))
+        .await?;
+    let Some(found) = policies
+        .iter()
+        .find(|p| p.arn().is_some_and(|arn| arn.ends_with(&suffix)))
+    else {
+        return Ok(None);
+    };
+    let default_version = found.default_version_id().unwrap_or("v1");
+    let raw = found
+        .policy_version_list()
+        .iter()
+        .find(|v| v.is_default_version() || v.version_id() == Some(default_version))
+        .and_then(|v| v.document())
+        .unwrap_or_default();
+    let document = policy::decode_document(raw).map_err(|e| Error::Unreadable {
+        action: "iam:GetAccountAuthorizationDetails",
+        what: format!("policy {name} version {default_version}"),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((found.clone(), document)))
+}
+
+/// The account's own managed policies with all their versions: one listing serves every
+/// repository of the run.
+async fn local_policies(aws: &Aws) -> Result<Arc<Vec<ManagedPolicyDetail>>> {
+    let mut all = Vec::new();
     let mut pages = aws
         .iam
         .get_account_authorization_details()
@@ -124,28 +154,9 @@ async fn find(aws: &Aws, name: &str) -> Result<Option<(ManagedPolicyDetail, Valu
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws.error(failure("iam:GetAccountAuthorizationDetails", e)))?;
-        let Some(found) = page
-            .policies()
-            .iter()
-            .find(|p| p.arn().is_some_and(|arn| arn.ends_with(&suffix)))
-        else {
-            continue;
-        };
-        let default_version = found.default_version_id().unwrap_or("v1");
-        let raw = found
-            .policy_version_list()
-            .iter()
-            .find(|v| v.is_default_version() || v.version_id() == Some(default_version))
-            .and_then(|v| v.document())
-            .unwrap_or_default();
-        let document = policy::decode_document(raw).map_err(|e| Error::Unreadable {
-            action: "iam:GetAccountAuthorizationDetails",
-            what: format!("policy {name} version {default_version}"),
-            reason: e.to_string(),
-        })?;
-        return Ok(Some((found.clone(), document)));
+        all.extend(page.policies().iter().cloned());
     }
-    Ok(None)
+    Ok(Arc::new(all))
 }
 
 /// The policy's tags: `GetAccountAuthorizationDetails` does not carry them.

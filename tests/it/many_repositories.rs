@@ -161,6 +161,15 @@ fn twenty_repositories_each_get_their_own_and_a_rerun_writes_nothing() {
     let rerun = w.cmd().args(["apply", "--yes"]).run();
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     assert_eq!(w.writes(), Vec::<String>::new());
+    // What is the same for every repository is read once: the account's policies, the
+    // provider; each repository's secrets key once, though two resources need it.
+    let requests = w.requests();
+    let count = |action: &str| requests.iter().filter(|r| r["action"] == action).count();
+    assert_eq!(count("GetAccountAuthorizationDetails"), 1);
+    assert_eq!(count("GetOpenIDConnectProvider"), 1);
+    for repo in &repos {
+        assert_eq!(count(&format!("GET /repos/{repo}/actions/secrets/public-key")), 1, "{repo}");
+    }
     for repo in &repos {
         assert!(
             rerun.stdout.contains(&format!("── {repo} ──")),

@@ -757,16 +757,17 @@ fn verbose_names_every_request_and_quiet_prints_no_progress() {
 #[test]
 fn ctrl_c_during_apply_says_where_it_stopped_and_the_rerun_finishes() {
     let w = World::start();
-    // Access-key mode has three AWS stages: the policy and repository, then the user, then
-    // the key. Holding CreateUser stops the run with the first stage done and the last unstarted.
-    w.aws_faults(json!({"action": "CreateUser", "hold": "interrupt"}));
+    // The AWS side runs in stages: the provider, policy and repository, then the role once
+    // they all are done. Holding CreateRole stops the run with the first stage finished.
+    w.aws_faults(json!({"action": "CreateRole", "hold": "interrupt"}));
     let apply = [
         "apply",
         "--yes",
         "--github-repo",
         REPO,
-        "--auth",
-        "access-key",
+        "--branch",
+        "main",
+        "--no-save",
     ];
     let running = w.cmd().args(apply).spawn();
     w.wait_for_held("interrupt", 1);
@@ -783,10 +784,10 @@ fn ctrl_c_during_apply_says_where_it_stopped_and_the_rerun_finishes() {
         .unwrap_or_else(|| panic!("no summary: {}", out.stderr))
         .1;
     for line in [
+        "  finished     oidc_provider https://token.actions.githubusercontent.com (created)\n",
         "  finished     policy SkyPilot-ECR-Push (created)\n",
         "  finished     repository skypilot (created)\n",
-        "  interrupted  user github-actions-skypilot-ecr (was creating; it may or may not have happened)\n",
-        "  not started  access_key github-actions-skypilot-ecr\n",
+        "  interrupted  role GitHubActions-SkyPilot-ECR (was creating; it may or may not have happened)\n",
         "A rerun of the same command continues from there",
     ] {
         assert!(summary.contains(line), "no {line:?} in\n{summary}");
@@ -797,12 +798,12 @@ fn ctrl_c_during_apply_says_where_it_stopped_and_the_rerun_finishes() {
         out.stderr
     );
 
-    // The held CreateUser goes on to moto once released: the rerun meets a user that exists.
+    // The held CreateRole goes on to moto once released: the rerun meets a role that exists.
     w.release_hold("interrupt");
-    w.wait_for_action("CreateUser", 1);
+    w.wait_for_action("CreateRole", 1);
     let rerun = w.cmd().args(apply).run();
     rerun.success();
-    let plan = w.plan_json(&["--auth", "access-key"]);
+    let plan = w.plan_json(&[]);
     assert_eq!(plan["changes"], json!([]), "{plan}");
 }
 

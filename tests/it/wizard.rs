@@ -729,7 +729,7 @@ fn init_adds_a_repository_to_a_file_set_up_for_another() {
     t.answer("AWS profile", "");
     t.answer("AWS region of the ECR repository", "");
     accept_the_rest(&mut t);
-    t.expect("+ role GitHubActions-web-ECR");
+    t.expect("GitHubActions-web-ECR");
     t.expect("Apply these changes?");
     t.keys("y");
     t.expect("Next steps");
