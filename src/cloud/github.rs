@@ -1,4 +1,5 @@
 //! GitHub REST client: token discovery, errors a person can act on, rate limits, sealed boxes.
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +23,9 @@ pub struct GitHub {
     http: reqwest::Client,
     base: String,
     token: SecretString,
-    /// The secrets keys read while observing (a repository's is read for two resources).
-    keys: Arc<super::ReadOnce>,
+    /// What observing reads of a repository or environment, once per run: its secrets key
+    /// and its lists of secrets and variables (several resources look into them).
+    observed: Arc<super::ReadOnce>,
 }
 
 /// The repository as the API names it, with the IDs GitHub puts in immutable subjects.
@@ -284,7 +286,7 @@ impl GitHub {
             http,
             base: base.trim_end_matches('/').to_string(),
             token,
-            keys: Arc::default(),
+            observed: Arc::default(),
         })
     }
 
@@ -316,8 +318,11 @@ impl GitHub {
             if let Some(b) = body {
                 request = request.json(b);
             }
-            // The slot is held until the answer is read, and given back before any wait.
-            let slot = super::limit::Service::GitHub.slot().await;
+            // The slot is held until the answer is read, and given back before any wait. GitHub
+            // has one bound for reads and writes alike (its concurrency limit counts both).
+            let slot = super::limit::Service::GitHub
+                .slot(super::limit::Lane::Read)
+                .await;
             let sent = std::time::Instant::now();
             let response = match request.send().await {
                 Ok(r) => r,
@@ -540,10 +545,6 @@ impl GitHub {
             enc(&repo.name)
         );
         let org_path = format!("/orgs/{}/actions/oidc/customization/sub", enc(&repo.owner));
-        let (repo_reply, org_reply) = tokio::join!(
-            self.call(Method::GET, &repo_path, None),
-            self.call(Method::GET, &org_path, None),
-        );
         let answer = |reply: Result<Reply>| match reply {
             Ok(r) if r.status.is_success() => Some(r.body),
             Ok(_) => None,
@@ -552,7 +553,12 @@ impl GitHub {
                 None
             }
         };
-        let (repo_body, org_body) = (answer(repo_reply), answer(org_reply));
+        // The organization's answer is the same for each of its repositories: read once.
+        let org = self.observed.get(&org_path, || async {
+            Ok(answer(self.call(Method::GET, &org_path, None).await))
+        });
+        let (repo_reply, org_body) = tokio::join!(self.call(Method::GET, &repo_path, None), org);
+        let (repo_body, org_body) = (answer(repo_reply), org_body?);
         Ok(parse_customization(repo_body.as_ref(), org_body.as_ref()))
     }
 
@@ -577,7 +583,7 @@ impl GitHub {
         // Read once per run: a key GitHub rotates meanwhile is refetched on its 422
         // (`public_key`), never from here.
         let path = format!("{}/secrets/public-key", Self::place_path(repo, place));
-        self.keys
+        self.observed
             .get(&path, || async {
                 let reply = self.call(Method::GET, &path, None).await?;
                 if reply.status == StatusCode::NOT_FOUND {
@@ -588,23 +594,73 @@ impl GitHub {
             .await
     }
 
-    pub async fn secret(
+    /// A secret as observing sees it: from the place's list of secrets, read once for every
+    /// secret looked up there (one request instead of one per name).
+    pub async fn listed_secret(
         &self,
         repo: &RepoName,
         place: &Place,
         name: &str,
     ) -> Result<Option<SecretMeta>> {
-        let path = format!("{}/secrets/{}", Self::place_path(repo, place), enc(name));
-        let reply = self.call(Method::GET, &path, None).await?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        Ok(Some(SecretMeta {
-            updated_at: reply.body["updated_at"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+        let listed = self.listed(repo, place, "secrets", 100).await?;
+        Ok(listed.get(&name.to_ascii_uppercase()).map(|s| SecretMeta {
+            updated_at: s["updated_at"].as_str().unwrap_or_default().to_string(),
         }))
+    }
+
+    /// A variable as observing sees it, from the place's list of variables read once.
+    pub async fn listed_variable(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+        name: &str,
+    ) -> Result<Option<Variable>> {
+        let listed = self.listed(repo, place, "variables", 30).await?;
+        Ok(listed.get(&name.to_ascii_uppercase()).map(|v| Variable {
+            value: v["value"].as_str().unwrap_or_default().to_string(),
+            updated_at: v["updated_at"].as_str().unwrap_or_default().to_string(),
+        }))
+    }
+
+    /// Every secret or variable of the place by name, all pages (`per_page` is GitHub's most
+    /// for the list), read once per run. A place that does not exist lists nothing.
+    async fn listed(
+        &self,
+        repo: &RepoName,
+        place: &Place,
+        kind: &'static str,
+        per_page: usize,
+    ) -> Result<Arc<HashMap<String, Value>>> {
+        let base = format!("{}/{kind}", Self::place_path(repo, place));
+        self.observed
+            .get(&base, || async {
+                let mut all = HashMap::new();
+                // GitHub holds at most 1,000 secrets and 1,000 variables per place.
+                for page in 1..=(1000 / per_page + 1) {
+                    let path = format!("{base}?per_page={per_page}&page={page}");
+                    let reply = self.call(Method::GET, &path, None).await?;
+                    if reply.status == StatusCode::NOT_FOUND {
+                        break;
+                    }
+                    let Some(items) = reply.body[kind].as_array().cloned() else {
+                        return Err(Error::GitHub(format!(
+                            "GitHub answered GET {path} without the list of {kind}: {}.\n  A proxy in between may have answered: check HTTPS_PROXY and GITHUB_API_URL, then rerun.",
+                            crate::error::answer_start(reply.body.to_string().as_bytes())
+                        )));
+                    };
+                    let total = reply.body["total_count"].as_u64().unwrap_or(0);
+                    for item in &items {
+                        if let Some(name) = item["name"].as_str() {
+                            all.insert(name.to_ascii_uppercase(), item.clone());
+                        }
+                    }
+                    if items.len() < per_page || all.len() as u64 >= total {
+                        break;
+                    }
+                }
+                Ok(Arc::new(all))
+            })
+            .await
     }
 
     /// Seals and writes a secret with `key` (read beforehand) or a freshly read one; a stale

@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The services and how many requests each may have in flight at once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Iam,
     Ecr,
@@ -28,44 +28,85 @@ pub enum Service {
     GitHub,
 }
 
+/// Reads and writes have bounds of their own where the service limits writes harder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Read,
+    Write,
+}
+
+const SERVICES: [Service; 5] = [
+    Service::Iam,
+    Service::Ecr,
+    Service::Sts,
+    Service::Kms,
+    Service::GitHub,
+];
+
 impl Service {
-    const fn bound(self) -> usize {
-        match self {
-            Service::Iam => 20,
-            Service::Ecr => 16,
-            Service::Sts => 4,
-            Service::Kms => 8,
+    pub const fn bound(self, lane: Lane) -> usize {
+        match (self, lane) {
+            (Service::Iam, Lane::Read) => 40,
+            (Service::Iam, Lane::Write) => 10,
+            (Service::Ecr, Lane::Read) => 24,
+            (Service::Ecr, Lane::Write) => 10,
+            (Service::Sts, _) => 4,
+            (Service::Kms, _) => 8,
             // GitHub allows 100 concurrent requests per token before its secondary rate limit
             // (docs.github.com, "Rate limits for the REST API"); about half of that leaves
-            // room for the token's other users.
-            Service::GitHub => 48,
+            // room for the token's other users. Its limit on content-creating requests per
+            // minute is answered with retry-after, which the client waits out.
+            (Service::GitHub, _) => 48,
         }
     }
 
-    fn permits(self) -> &'static Arc<Semaphore> {
-        static IAM: LazyLock<Arc<Semaphore>> = LazyLock::new(|| semaphore(Service::Iam));
-        static ECR: LazyLock<Arc<Semaphore>> = LazyLock::new(|| semaphore(Service::Ecr));
-        static STS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| semaphore(Service::Sts));
-        static KMS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| semaphore(Service::Kms));
-        static GITHUB: LazyLock<Arc<Semaphore>> = LazyLock::new(|| semaphore(Service::GitHub));
-        match self {
-            Service::Iam => &IAM,
-            Service::Ecr => &ECR,
-            Service::Sts => &STS,
-            Service::Kms => &KMS,
-            Service::GitHub => &GITHUB,
-        }
+    fn permits(self, lane: Lane) -> Option<&'static Arc<Semaphore>> {
+        static PERMITS: LazyLock<Vec<(Service, Lane, Arc<Semaphore>)>> = LazyLock::new(|| {
+            SERVICES
+                .iter()
+                .flat_map(|&s| {
+                    [Lane::Read, Lane::Write]
+                        .map(|lane| (s, lane, Arc::new(Semaphore::new(s.bound(lane)))))
+                })
+                .collect()
+        });
+        PERMITS
+            .iter()
+            .find(|(s, l, _)| *s == self && *l == lane)
+            .map(|(_, _, permits)| permits)
     }
 
     /// Waits for a place among the service's requests in flight; held until dropped.
-    pub async fn slot(self) -> Option<OwnedSemaphorePermit> {
+    pub async fn slot(self, lane: Lane) -> Option<OwnedSemaphorePermit> {
         // The semaphores are never closed, so this is always a permit.
-        self.permits().clone().acquire_owned().await.ok()
+        self.permits(lane)?.clone().acquire_owned().await.ok()
     }
 }
 
-fn semaphore(service: Service) -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(service.bound()))
+/// Whether an AWS request changes something: the action of a query-protocol body (IAM, STS)
+/// or of the JSON protocols' `X-Amz-Target` (ECR, KMS). One that cannot be told is a write,
+/// under the tighter bound.
+fn lane_of(request: &HttpRequest) -> Lane {
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|t| t.rsplit('.').next().map(str::to_string));
+    let action = target.or_else(|| {
+        let body = std::str::from_utf8(request.body().bytes()?).ok()?;
+        body.split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+            .map(str::to_string)
+    });
+    match action {
+        Some(a)
+            if ["Get", "List", "Describe", "BatchGet"]
+                .iter()
+                .any(|read| a.starts_with(read)) =>
+        {
+            Lane::Read
+        }
+        _ => Lane::Write,
+    }
 }
 
 /// An HTTP client, or the SDK's default one (`None`), with each request waiting for its
@@ -125,8 +166,9 @@ impl HttpConnector for BoundedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let service = self.service;
+        let lane = lane_of(&request);
         HttpConnectorFuture::new(async move {
-            let slot = service.slot().await;
+            let slot = service.slot(lane).await;
             let response = inner.call(request).await;
             drop(slot);
             response.map_err(|e: ConnectorError| e)

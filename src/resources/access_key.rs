@@ -133,10 +133,10 @@ pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &st
     let place = Place::Repository;
     let (keys, delivered, pending, id_secret, key_secret, key) = tokio::try_join!(
         keys,
-        github.variable(repo, &place, DELIVERED_VARIABLE),
-        github.variable(repo, &place, PENDING_VARIABLE),
-        github.secret(repo, &place, KEY_ID_SECRET),
-        github.secret(repo, &place, SECRET_KEY_SECRET),
+        github.listed_variable(repo, &place, DELIVERED_VARIABLE),
+        github.listed_variable(repo, &place, PENDING_VARIABLE),
+        github.listed_secret(repo, &place, KEY_ID_SECRET),
+        github.listed_secret(repo, &place, SECRET_KEY_SECRET),
         github.public_key_if_any(repo, &place),
     )?;
     Ok(Live {

@@ -85,8 +85,8 @@ pub async fn observe(github: &GitHub, repo: &RepoName, place: &Place, name: &str
     let fingerprint_name = fingerprint_variable(name);
     let (environment_exists, secret, fingerprint, key) = tokio::try_join!(
         environment,
-        github.secret(repo, place, name),
-        github.variable(repo, place, &fingerprint_name),
+        github.listed_secret(repo, place, name),
+        github.listed_variable(repo, place, &fingerprint_name),
         github.public_key_if_any(repo, place),
     )?;
     Ok(Live {

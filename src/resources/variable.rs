@@ -49,8 +49,8 @@ pub enum VariableOp {
 pub async fn observe(github: &GitHub, repo: &RepoName, name: &str) -> Result<Live> {
     let record_name = fingerprint_variable(name);
     let (variable, record) = tokio::try_join!(
-        github.variable(repo, &Place::Repository, name),
-        github.variable(repo, &Place::Repository, &record_name),
+        github.listed_variable(repo, &Place::Repository, name),
+        github.listed_variable(repo, &Place::Repository, &record_name),
     )?;
     Ok(Live { variable, record })
 }

@@ -549,9 +549,9 @@ fn github_answers_that_break_off_are_retried_not_misread() {
     let cut = |path: &str, times: Value| json!({"method": "GET", "path_regex": path, "cut_body_at": 8, "times": times});
     w.github_faults(json!([
         cut("^/repos/acme/app$", json!(1)),
-        cut("/variables/AWS_REGION$", json!(1)),
-        cut("/variables/SKYECR_SHA256_AWS_ECR_ROLE_ARN$", json!(1)),
-        cut("/secrets/AWS_ECR_ROLE_ARN$", json!(1)),
+        cut("/actions/variables$", json!(1)),
+        cut("/actions/secrets$", json!(1)),
+        cut("/secrets/public-key$", json!(1)),
     ]));
     w.clear_requests();
     let out = Mode::Oidc.apply(&w);
@@ -562,11 +562,11 @@ fn github_answers_that_break_off_are_retried_not_misread() {
         assert_eq!(n, 1, "the cut on {what} fired {n} times");
     }
 
-    w.github_faults(json!([cut("/variables/ECR_REPOSITORY$", json!(null))]));
+    w.github_faults(json!([cut("/actions/variables$", json!(null))]));
     let broken = Mode::Oidc.apply(&w);
     assert_clean_failure(&broken, "an answer that always breaks off");
     assert!(
-        broken.stderr.contains("/variables/ECR_REPOSITORY") && broken.stderr.contains("broke off"),
+        broken.stderr.contains("/actions/variables") && broken.stderr.contains("broke off"),
         "{}",
         broken.stderr
     );

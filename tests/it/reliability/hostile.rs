@@ -541,8 +541,19 @@ fn malformed_answers() -> Vec<Malformed> {
             what: "variable answer truncated",
             commands: &["plan", "apply"],
             aws: json!([]),
-            github: json!([gh("/variables/AWS_REGION$", r#"{"name": "AWS_REG"#.into())]),
+            github: json!([gh(
+                "/actions/variables$",
+                r#"{"total_count": 1, "variables": [{"name": "AWS_REG"#.into()
+            )]),
             says: &["not JSON"],
+            to_a_write: false,
+        },
+        Malformed {
+            what: "list of secrets without the secrets",
+            commands: &["plan", "apply"],
+            aws: json!([]),
+            github: json!([gh("/actions/secrets$", r#"{"total_count": 3}"#.into())]),
+            says: &["without the list of secrets"],
             to_a_write: false,
         },
         Malformed {
