@@ -111,7 +111,13 @@ impl Aws {
         self.shared.get(key, read).await
     }
 
+    /// Who the credentials are: asked once per run, whatever number of repositories asks.
     pub async fn identity(&self) -> Result<Identity> {
+        self.read_once("sts:GetCallerIdentity", || self.ask_identity())
+            .await
+    }
+
+    async fn ask_identity(&self) -> Result<Identity> {
         let out = self
             .sts
             .get_caller_identity()

@@ -168,6 +168,7 @@ fn twenty_repositories_each_get_their_own_and_a_rerun_writes_nothing() {
     assert_eq!(count("GetAccountAuthorizationDetails"), 1);
     assert_eq!(count("GetOpenIDConnectProvider"), 1);
     assert_eq!(count("GET /orgs/acme/actions/oidc/customization/sub"), 1);
+    assert_eq!(count("GetCallerIdentity"), 1);
     for repo in &repos {
         assert_eq!(
             count(&format!("GET /repos/{repo}/actions/secrets/public-key")),
