@@ -46,17 +46,19 @@ const SERVICES: [Service; 5] = [
 impl Service {
     pub const fn bound(self, lane: Lane) -> usize {
         match (self, lane) {
-            (Service::Iam, Lane::Read) => 40,
+            // Reads are cheap for the services and throttled late; writes are what IAM and
+            // ECR limit per account.
+            (Service::Iam, Lane::Read) => 48,
             (Service::Iam, Lane::Write) => 10,
-            (Service::Ecr, Lane::Read) => 24,
+            (Service::Ecr, Lane::Read) => 32,
             (Service::Ecr, Lane::Write) => 10,
             (Service::Sts, _) => 4,
             (Service::Kms, _) => 8,
             // GitHub allows 100 concurrent requests per token before its secondary rate limit
-            // (docs.github.com, "Rate limits for the REST API"); about half of that leaves
-            // room for the token's other users. Its limit on content-creating requests per
-            // minute is answered with retry-after, which the client waits out.
-            (Service::GitHub, _) => 48,
+            // (docs.github.com, "Rate limits for the REST API"); 64 leaves room for the
+            // token's other users. Its limit on content-creating requests per minute is
+            // answered with retry-after, which the client waits out.
+            (Service::GitHub, _) => 64,
         }
     }
 

@@ -1,5 +1,7 @@
 //! The ECR repository: scan on push, tag mutability, and the encryption chosen at creation (ECR
 //! cannot change it later).
+use std::sync::Arc;
+
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
     ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, ScanFrequency,
@@ -133,10 +135,7 @@ pub async fn observe(
         }
     };
     let (described, holds_images, policy, early_tags) = tokio::join!(
-        aws.ecr
-            .describe_repositories()
-            .repository_names(name)
-            .send(),
+        aws.read_once("ecr:DescribeRepositories", || all_repositories(aws)),
         images,
         policy,
         early_tags
@@ -154,11 +153,8 @@ pub async fn observe(
         None => None,
     };
     let holds_images = holds_images?;
-    let described = match described {
-        Ok(out) => out,
-        Err(e) => return aws.absent(failure("ecr:DescribeRepositories", e)),
-    };
-    let Some(r) = described.repositories().first() else {
+    let described = described?;
+    let Some(r) = described.iter().find(|r| r.repository_name() == Some(name)) else {
         return Ok(None);
     };
     let arn = r.repository_arn().unwrap_or_default().to_string();
@@ -740,6 +736,23 @@ pub async fn apply(aws: &Aws, spec: &Spec, op: &RepositoryOp) -> Result<()> {
             }
         },
     }
+}
+
+/// The registry's repositories, all pages: one listing serves every repository of the run
+/// (a read by name costs as much, and many repositories would each pay it).
+async fn all_repositories(aws: &Aws) -> Result<Arc<Vec<aws_sdk_ecr::types::Repository>>> {
+    let mut all = Vec::new();
+    let mut pages = aws
+        .ecr
+        .describe_repositories()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws.error(failure("ecr:DescribeRepositories", e)))?;
+        all.extend(page.repositories().iter().cloned());
+    }
+    Ok(Arc::new(all))
 }
 
 #[cfg(test)]
