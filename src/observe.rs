@@ -207,7 +207,7 @@ pub async fn observe(
         ),
         key,
         user,
-        access_key::observe(aws, github, repo, &settings.user_name),
+        access_key::observe(aws, github, repo, &settings.user_name, keys),
         secrets,
         variables,
         environments,

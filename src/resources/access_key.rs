@@ -91,7 +91,16 @@ fn iso(d: Option<&DateTime>) -> String {
         .unwrap_or_default()
 }
 
-pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &str) -> Result<Live> {
+/// `in_use`: access-key mode (or a teardown), where the user's keys are always read. Otherwise
+/// only keys the tool delivered can be there to retire, and those are on record: the keys are
+/// listed only when a record or a pending mark says so.
+pub async fn observe(
+    aws: &Aws,
+    github: &GitHub,
+    repo: &RepoName,
+    user_name: &str,
+    in_use: bool,
+) -> Result<Live> {
     let keys = async {
         match aws.iam.list_access_keys().user_name(user_name).send().await {
             Ok(out) => {
@@ -131,10 +140,26 @@ pub async fn observe(aws: &Aws, github: &GitHub, repo: &RepoName, user_name: &st
         }
     };
     let place = Place::Repository;
-    let (keys, delivered, pending, id_secret, key_secret, key) = tokio::try_join!(
-        keys,
-        github.listed_variable(repo, &place, DELIVERED_VARIABLE),
-        github.listed_variable(repo, &place, PENDING_VARIABLE),
+    let records = async {
+        tokio::try_join!(
+            github.listed_variable(repo, &place, DELIVERED_VARIABLE),
+            github.listed_variable(repo, &place, PENDING_VARIABLE),
+        )
+    };
+    let keys_and_records = async {
+        if in_use {
+            let (keys, (delivered, pending)) = tokio::try_join!(keys, records)?;
+            return Ok((keys, delivered, pending));
+        }
+        let (delivered, pending) = records.await?;
+        let keys = match delivered.is_some() || pending.is_some() {
+            true => keys.await?,
+            false => Vec::new(),
+        };
+        Ok::<_, Error>((keys, delivered, pending))
+    };
+    let ((keys, delivered, pending), id_secret, key_secret, key) = tokio::try_join!(
+        keys_and_records,
         github.listed_secret(repo, &place, KEY_ID_SECRET),
         github.listed_secret(repo, &place, SECRET_KEY_SECRET),
         github.public_key_if_any(repo, &place),
